@@ -1,0 +1,44 @@
+"""``molgraph`` command line: one sub-command per job, each in its own module.
+
+The CLI only turns arguments into library calls; ``main(argv)`` returns an exit code so tests
+run every verb in-process.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+
+from molgraph import __version__
+from molgraph.cli import genes, predict, train
+
+VERBS = (train, predict, genes)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="molgraph", description="Graph neural networks for molecules and gene networks.")
+    parser.add_argument("--version", action="version", version=f"molgraph {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log every epoch")
+    subparsers = parser.add_subparsers(dest="command", required=True)
+    for verb in VERBS:
+        verb.register(subparsers)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
+                        format="%(levelname)s %(name)s: %(message)s", force=True)
+    if not args.verbose:
+        logging.getLogger("molgraph.train").setLevel(logging.WARNING)
+    try:
+        return args.func(args)
+    except (ValueError, FileNotFoundError) as err:
+        logging.getLogger("molgraph").error("%s", err)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
