@@ -73,7 +73,8 @@ def classification_metrics(
     return _with_means(out, names, y_true.shape[1])
 
 
-def _with_means(per_task: dict[str, float], names: tuple[str, ...], n_tasks: int) -> dict[str, float]:
+def _with_means(per_task: dict[str, float], names: tuple[str, ...],
+                n_tasks: int) -> dict[str, float]:
     means = {}
     for name in names:
         values = [per_task[f"{name}_{t}"] for t in range(n_tasks)]

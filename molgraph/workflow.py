@@ -23,7 +23,7 @@ from molgraph.metrics import compute_metrics
 from molgraph.models import ModelConfig, build_model
 from molgraph.saved import TrainedModel
 from molgraph.split import split_indices
-from molgraph.train import Callback, FitResult, TrainConfig, Tracker, fit, seed_everything
+from molgraph.train import Callback, FitResult, Tracker, TrainConfig, fit, seed_everything
 
 log = logging.getLogger(__name__)
 

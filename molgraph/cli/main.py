@@ -36,7 +36,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return args.func(args)
     except (ValueError, FileNotFoundError) as err:
-        logging.getLogger("molgraph").error("%s", err)
+        print(f"molgraph {args.command}: error: {err}", file=sys.stderr)
         return 2
 
 

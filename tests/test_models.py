@@ -1,0 +1,106 @@
+import numpy as np
+import pytest
+import torch
+
+from molgraph.featurize import ATOM_FEATURES, BOND_FEATURES, featurize_chunk
+from molgraph.models import MODELS, ModelConfig, build_model
+from molgraph.parse import read_molecules
+from molgraph.train import TrainConfig, fit, masked_loss, predict_graphs, seed_everything
+
+SMILES = ["CCO", "[Na+].[Cl-]", "c1ccccc1O", "C", "CC(=O)Nc1ccc(O)cc1"]
+
+
+def config(name: str, tasks: int = 3, **kw) -> ModelConfig:
+    return ModelConfig(name=name, atom_vocab=list(ATOM_FEATURES.values()),
+                       bond_vocab=list(BOND_FEATURES.values()), out_channels=tasks, **kw)
+
+
+@pytest.mark.parametrize("name", sorted(MODELS))
+def test_output_shape_including_molecules_without_bonds(name):
+    seed_everything(0)
+    model = build_model(config(name, hidden_channels=32)).eval()
+    batch = featurize_chunk(SMILES).graphs.batch()
+    assert model(batch).shape == (len(SMILES), 3)
+
+
+def test_model_rebuilds_from_plain_dict():
+    cfg = config("gat", hidden_channels=16, heads=2)
+    assert build_model(cfg.to_dict()).config == cfg
+
+
+def test_unknown_model_is_named():
+    with pytest.raises(ValueError, match="unknown model 'mpnn'"):
+        build_model(config("mpnn"))
+
+
+def test_masked_loss_ignores_missing_labels():
+    pred = torch.tensor([[0.0, 5.0], [1.0, -3.0]], requires_grad=True)
+    target = torch.tensor([[1.0, float("nan")], [0.0, float("nan")]])
+    loss = masked_loss(pred, target, "classification")
+    loss.backward()
+    assert torch.isfinite(loss)
+    assert torch.all(pred.grad[:, 1] == 0)
+    full = masked_loss(pred[:, :1], target[:, :1], "classification")
+    assert torch.isclose(loss, full)
+
+
+@pytest.mark.parametrize("name", ["dmpnn", "gine", "gcn"])
+def test_overfits_tiny_regression_set(data_dir, name):
+    """Chemprop's sanity check: a model must be able to memorise ~50 molecules."""
+    table = read_molecules(data_dir / "esol_120.csv", target_columns=["logS"])
+    chunk = featurize_chunk(table.smiles[:48])
+    y = table.targets[:48]
+    seed_everything(0)
+    model = build_model(config(name, tasks=1, hidden_channels=128))
+    cfg = TrainConfig(task="regression", epochs=80, batch_size=8, lr=3e-3, patience=0,
+                      warmup_epochs=1)
+    result = fit(model, (chunk.graphs, y), (chunk.graphs, y), cfg)
+    pred = predict_graphs(model, chunk.graphs, "regression", result.scaler)
+    mse_standardised = float(np.mean((pred - y) ** 2) / np.var(y))
+    assert mse_standardised <= 0.05
+
+
+def test_classification_training_with_missing_labels_is_seeded(data_dir):
+    tasks = ["NR-AR", "NR-AhR", "SR-MMP"]
+    table = read_molecules(data_dir / "tox21_150.csv", target_columns=tasks)
+    chunk = featurize_chunk(table.smiles)
+    y = table.targets[chunk.valid]
+    runs = []
+    for _ in range(2):
+        seed_everything(7)
+        model = build_model(config("dmpnn", tasks=3, hidden_channels=32))
+        cfg = TrainConfig(task="classification", epochs=3, batch_size=32, seed=7)
+        result = fit(model, (chunk.graphs, y), (chunk.graphs, y), cfg)
+        runs.append(predict_graphs(model, chunk.graphs, "classification", result.scaler))
+    assert np.isfinite(runs[0]).all() and ((runs[0] >= 0) & (runs[0] <= 1)).all()
+    np.testing.assert_array_equal(runs[0], runs[1])
+
+
+def test_callbacks_receive_each_epoch_and_can_stop(data_dir):
+    from molgraph.train import StopTraining
+
+    table = read_molecules(data_dir / "esol_120.csv", target_columns=["logS"])
+    chunk = featurize_chunk(table.smiles[:40])
+    seen = []
+
+    class Recorder:
+        def on_epoch_end(self, epoch, metrics):
+            seen.append((epoch, metrics["val_rmse"]))
+            if epoch == 2:
+                raise StopTraining
+
+    class Tracker:
+        params, metrics = {}, []
+
+        def log_params(self, params):
+            self.params.update(params)
+
+        def log_metrics(self, metrics, step):
+            self.metrics.append(step)
+
+    tracker = Tracker()
+    model = build_model(config("gcn", tasks=1, hidden_channels=16))
+    fit(model, (chunk.graphs, table.targets[:40]), (chunk.graphs, table.targets[:40]),
+        TrainConfig(epochs=10), callbacks=[Recorder()], tracker=tracker)
+    assert [e for e, _ in seen] == [0, 1, 2]
+    assert tracker.metrics == [0, 1, 2] and tracker.params["train.epochs"] == 10
