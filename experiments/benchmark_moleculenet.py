@@ -1,9 +1,9 @@
 """MoleculeNet benchmark: scaffold split, several seeds, six data sets, molgraph models.
 
 Reads ``../shared/datasets/molecules/`` (see its SOURCES.md). Each (data set, model, seed) job
-runs in its own process with one torch thread; ``--jobs`` processes run at once. Writes every
-run's metrics to ``experiments/out/moleculenet.json`` and a summary table to stdout
-(pasted into ``experiments/RESULTS.md``).
+runs in its own process with one torch thread; ``--jobs`` processes run at once. Each finished
+run is appended to ``experiments/out/moleculenet.jsonl`` at once (a restarted benchmark skips
+runs already there); the summary table goes to stdout (pasted into ``experiments/RESULTS.md``).
 
     python experiments/benchmark_moleculenet.py --models dmpnn --seeds 0 1 2 --jobs 2
 """
@@ -14,8 +14,7 @@ import argparse
 import json
 import os
 import platform
-import time
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from multiprocessing import get_context
 from pathlib import Path
 
@@ -41,8 +40,8 @@ REFERENCES = {"esol": {"chemprop_v2": 0.80, "dgllife_gcn": 0.86},
               "tox21": {"dgllife_gcn": 0.77}}
 
 
-def run_one(job: tuple[str, str, int, int, str]) -> dict:
-    name, model, seed, epochs, device = job
+def run_one(job: tuple[str, str, int, int, str, str]) -> dict:
+    name, model, seed, epochs, pooling, device = job
     import torch
 
     torch.set_num_threads(1)
@@ -52,8 +51,11 @@ def run_one(job: tuple[str, str, int, int, str]) -> dict:
     path, targets, task = DATASETS[name]
     dataset = load_dataset(SHARED / path, target_columns=targets, cache_dir=None, workers=1)
     run = train_on_dataset(dataset, task, model, "scaffold", seed, epochs,
+                           model_options={"pooling": pooling},
                            train_options={"device": device, "threads": 1})
-    return {"dataset": name, "model": model, "seed": seed, "task": task,
+    return {"dataset": name, "model": model, "seed": seed, "task": task, "epochs": epochs,
+            "pooling": pooling,
+            "load_after": os.getloadavg(),
             "n_molecules": len(dataset.graphs), "n_invalid": len(dataset.errors),
             "best_epoch": run.fit.best_epoch, "epochs_run": len(run.fit.history),
             "seconds": round(run.seconds, 1),
@@ -61,18 +63,19 @@ def run_one(job: tuple[str, str, int, int, str]) -> dict:
 
 
 def summarise(results: list[dict]) -> str:
-    lines = ["| data set | metric | model | test mean ± std (3 seeds) | seconds / run | "
+    lines = ["| data set | metric | model | test mean ± std (n seeds) | seconds / run | "
              "references |", "|---|---|---|---|---|---|"]
-    keys = sorted({(r["dataset"], r["model"]) for r in results},
-                  key=lambda k: (list(DATASETS).index(k[0]), k[1]))
-    for name, model in keys:
-        runs = [r for r in results if r["dataset"] == name and r["model"] == model]
+    keys = sorted({(r["dataset"], r["model"], r.get("pooling", "mean")) for r in results},
+                  key=lambda k: (list(DATASETS).index(k[0]), k[1], k[2]))
+    for name, model, pooling in keys:
+        runs = [r for r in results if (r["dataset"], r["model"], r.get("pooling", "mean"))
+                == (name, model, pooling)]
         metric = "rmse" if runs[0]["task"] == "regression" else "roc_auc"
         values = np.array([r["test"][metric] for r in runs])
         seconds = np.mean([r["seconds"] for r in runs])
         refs = ", ".join(f"{k} {v}" for k, v in REFERENCES.get(name, {}).items())
-        lines.append(f"| {name} | {metric} | {model} | {values.mean():.3f} ± {values.std():.3f}"
-                     f" (n={len(values)}) | {seconds:.0f} | {refs} |")
+        lines.append(f"| {name} | {metric} | {model} ({pooling} pooling) | {values.mean():.3f}"
+                     f" ± {values.std():.3f} (n={len(values)}) | {seconds:.0f} | {refs} |")
     return "\n".join(lines)
 
 
@@ -82,31 +85,37 @@ def main() -> None:
     parser.add_argument("--models", nargs="+", default=["dmpnn"])
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     parser.add_argument("--epochs", type=int, default=50)
+    parser.add_argument("--pooling", default="norm")
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--out", type=Path, default=ROOT / "experiments" / "out" /
-                        "moleculenet.json")
+                        "moleculenet.jsonl")
+    parser.add_argument("--summary-only", action="store_true", help="print the table and exit")
     args = parser.parse_args()
+    done = ([json.loads(line) for line in args.out.read_text().splitlines()]
+            if args.out.exists() else [])
+    if args.summary_only:
+        print(summarise(done))
+        return
     if not SHARED.exists():
         raise SystemExit(f"{SHARED} not found: this benchmark needs ../shared/datasets")
-    jobs = [(d, m, s, args.epochs, args.device) for d in args.datasets for m in args.models
-            for s in args.seeds]
-    jobs.sort(key=lambda j: -os.path.getsize(SHARED / DATASETS[j[0]][0]))  # longest first
-    started = time.time()
-    load_before = os.getloadavg()
+    finished = {(r["dataset"], r["model"], r["seed"], r["epochs"], r.get("pooling", "mean"))
+                for r in done}
+    jobs = [(d, m, s, args.epochs, args.pooling, args.device) for d in args.datasets
+            for m in args.models for s in args.seeds
+            if (d, m, s, args.epochs, args.pooling) not in finished]
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    print(json.dumps({"machine": platform.platform(), "cpus": os.cpu_count(), "jobs": args.jobs,
+                      "load_before": os.getloadavg(), "to_run": len(jobs)}), flush=True)
     with ProcessPoolExecutor(args.jobs, mp_context=get_context("spawn")) as pool:
-        results = []
-        for result in pool.map(run_one, jobs):
-            results.append(result)
+        for future in as_completed([pool.submit(run_one, job) for job in jobs]):
+            result = future.result()
+            done.append(result)
+            with args.out.open("a") as handle:
+                handle.write(json.dumps(result) + "\n")
             print(json.dumps({k: result[k] for k in ("dataset", "model", "seed", "seconds")}),
                   flush=True)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    meta = {"machine": platform.platform(), "cpus": os.cpu_count(), "jobs": args.jobs,
-            "load_before": load_before, "load_after": os.getloadavg(),
-            "wall_seconds": round(time.time() - started, 1), "epochs": args.epochs}
-    args.out.write_text(json.dumps({"meta": meta, "runs": results}, indent=1))
-    print(json.dumps(meta))
-    print(summarise(results))
+    print(summarise([r for r in done if r["epochs"] == args.epochs]))
 
 
 if __name__ == "__main__":

@@ -27,7 +27,15 @@ from torch_geometric.nn import (
 from torch_geometric.nn.models import GAT, GCN, AttentiveFP
 from torch_geometric.utils import scatter
 
-POOLINGS = {"mean": global_mean_pool, "sum": global_add_pool, "max": global_max_pool}
+
+def global_norm_pool(x: Tensor, batch: Tensor, size: int) -> Tensor:
+    """Sum of atom states / 100 (Chemprop v2's default "norm" readout): keeps molecular size,
+    which mean pooling discards, at a scale the head trains well on."""
+    return global_add_pool(x, batch, size) / 100.0
+
+
+POOLINGS = {"mean": global_mean_pool, "sum": global_add_pool, "max": global_max_pool,
+            "norm": global_norm_pool}
 
 
 @dataclass
@@ -42,7 +50,8 @@ class ModelConfig:
         hidden_channels: width of node/edge states and of the head.
         num_layers: message-passing steps.
         dropout: dropout in message passing and the head.
-        pooling: ``mean``, ``sum`` or ``max`` (AttentiveFP uses its own readout).
+        pooling: ``mean``, ``sum``, ``norm`` (sum / 100) or ``max`` (AttentiveFP uses its own
+            readout).
         heads: attention heads (GAT).
         ffn_layers: layers of the feed-forward head.
     """
@@ -54,7 +63,7 @@ class ModelConfig:
     hidden_channels: int = 300
     num_layers: int = 3
     dropout: float = 0.0
-    pooling: str = "mean"
+    pooling: str = "norm"
     heads: int = 4
     ffn_layers: int = 2
 
