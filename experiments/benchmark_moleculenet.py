@@ -85,7 +85,7 @@ def main() -> None:
     parser.add_argument("--models", nargs="+", default=["dmpnn"])
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     parser.add_argument("--epochs", type=int, default=50)
-    parser.add_argument("--pooling", default="norm")
+    parser.add_argument("--pooling", default="mean")
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--out", type=Path, default=ROOT / "experiments" / "out" /

@@ -63,7 +63,7 @@ class ModelConfig:
     hidden_channels: int = 300
     num_layers: int = 3
     dropout: float = 0.0
-    pooling: str = "norm"
+    pooling: str = "mean"
     heads: int = 4
     ffn_layers: int = 2
 
