@@ -1,0 +1,59 @@
+"""Gene analysis: gene-interaction networks, node features and labels, node-level GNNs.
+
+Names load on first use, so ``import molgraph.genes`` does not import torch::
+
+    from molgraph.genes import read_network, GeneDataConfig, GeneTrainConfig, train_genes
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_PUBLIC = {
+    "GeneGraph": "molgraph.genes.graph",
+    "EdgeList": "molgraph.genes.graph",
+    "read_network": "molgraph.genes.parse",
+    "FORMATS": "molgraph.genes.parse",
+    "read_string": "molgraph.genes.ppi_formats",
+    "read_biogrid": "molgraph.genes.ppi_formats",
+    "read_mitab": "molgraph.genes.ppi_formats",
+    "read_sif": "molgraph.genes.plain_formats",
+    "read_edgelist": "molgraph.genes.plain_formats",
+    "IdMap": "molgraph.genes.idmap",
+    "MatchReport": "molgraph.genes.idmap",
+    "match_genes": "molgraph.genes.idmap",
+    "FeatureBlock": "molgraph.genes.features",
+    "read_feature_table": "molgraph.genes.features",
+    "structural_features": "molgraph.genes.features",
+    "stack_features": "molgraph.genes.features",
+    "read_go_annotations": "molgraph.genes.go",
+    "go_features": "molgraph.genes.go",
+    "NodeLabels": "molgraph.genes.labels",
+    "read_label_table": "molgraph.genes.labels",
+    "labels_from_lists": "molgraph.genes.labels",
+    "Fold": "molgraph.genes.splits",
+    "kfold_splits": "molgraph.genes.splits",
+    "read_split_assignments": "molgraph.genes.splits",
+    "read_groups": "molgraph.genes.splits",
+    "NodeGNN": "molgraph.genes.models",
+    "build_node_model": "molgraph.genes.models",
+    "MODELS": "molgraph.genes.models",
+    "GeneTrainConfig": "molgraph.genes.train",
+    "cross_validate": "molgraph.genes.train",
+    "fit_node_model": "molgraph.genes.train",
+    "TrainedGeneModel": "molgraph.genes.saved",
+    "load_gene_model": "molgraph.genes.saved",
+    "GeneDataConfig": "molgraph.genes.workflow",
+    "load_gene_data": "molgraph.genes.workflow",
+    "train_genes": "molgraph.genes.workflow",
+    "rank_genes": "molgraph.genes.workflow",
+}
+
+__all__ = list(_PUBLIC)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _PUBLIC:
+        return getattr(importlib.import_module(_PUBLIC[name]), name)
+    raise AttributeError(f"module 'molgraph.genes' has no attribute {name!r}")
