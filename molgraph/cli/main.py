@@ -7,13 +7,16 @@ run every verb in-process.
 from __future__ import annotations
 
 import argparse
+import importlib
 import logging
 import sys
 
 from molgraph import __version__
-from molgraph.cli import genes, predict, train
 
-VERBS = (train, predict, genes)
+#: Sub-command modules (``molgraph.cli.<name>``), imported when the parser is built, not when
+#: this module is: worker processes started with ``forkserver`` re-import the main module, and
+#: must not import torch through ``train``'s model choices.
+VERBS = ("train", "predict", "screen", "featurize", "genes")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -22,8 +25,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"molgraph {__version__}")
     parser.add_argument("-v", "--verbose", action="store_true", help="log every epoch")
     subparsers = parser.add_subparsers(dest="command", required=True)
-    for verb in VERBS:
-        verb.register(subparsers)
+    for name in VERBS:
+        importlib.import_module(f"molgraph.cli.{name}").register(subparsers)
     return parser
 
 

@@ -1,0 +1,38 @@
+"""``molgraph featurize``: featurize compound libraries once into a store to screen again."""
+
+from __future__ import annotations
+
+import argparse
+
+from molgraph.cli.screen import add_progress_arguments
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser(
+        "featurize", help="featurize libraries into a store for fast re-screening",
+        description="Featurize one or more libraries into the store directory STORE; "
+        "`molgraph screen --library STORE` then scores it with any model without RDKit work.")
+    p.add_argument("--library", nargs="+", action="extend", required=True, dest="libraries",
+                   metavar="FILE", help=".smi, CSV/TSV or SDF (optionally .gz)")
+    p.add_argument("--out", required=True, metavar="STORE", help="store directory")
+    p.add_argument("--smiles-column", help="SMILES column (default: smiles, SMILES or mol)")
+    p.add_argument("--id-column", help="id column (default: id, name, zinc_id, ...)")
+    p.add_argument("--druglike", action="store_true",
+                   help="store Lipinski/Veber descriptors and PAINS alerts too (slow)")
+    p.add_argument("--workers", type=int, help="processes (default: one per CPU)")
+    p.add_argument("--chunk-size", type=int, default=10_000, help="rows per shard")
+    p.add_argument("--resume", action="store_true", help="continue an interrupted run")
+    add_progress_arguments(p)
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from molgraph.store_build import build_store
+
+    info = build_store(args.libraries, args.out, args.chunk_size, args.workers,
+                       args.smiles_column, args.id_column, args.druglike, args.resume,
+                       args.progress)
+    rows = sum(lib["rows"] for lib in info["libraries"])
+    bad = sum(lib["invalid"] for lib in info["libraries"])
+    print(f"{rows:,} rows featurized ({bad:,} invalid, kept with their reason) → {args.out}")
+    return 0

@@ -1,0 +1,263 @@
+"""Virtual screening: score compound libraries of millions of molecules and keep the best.
+
+The library streams through in shards (``molgraph.library``): worker processes featurize them
+(RDKit and numpy only, no torch), this process scores them in batches on the GPU when there is
+one, and each scored shard is written as a checkpoint part (``molgraph.screen_output``) before
+the final ranked table is assembled. Memory stays flat whatever the library size: a bounded
+number of shards is in flight and a top-k keeps only ``k`` candidates.
+
+Every input row is accounted for, with its row number and a status: ``ok``, ``invalid`` (with
+the reason: empty or unparsable SMILES, unreadable SDF record) or ``filtered`` (failed a
+drug-likeness filter, with the reason). A run killed at any point continues with ``resume``.
+
+Threads: featurization workers take the CPUs, so scoring on the CPU uses one torch thread by
+default; with torch's default (one thread per core) a forward pass waits on cores the workers
+hold and runs many times slower.
+
+Example::
+
+    from molgraph.screen import ScreenConfig, screen
+    summary = screen(ScreenConfig(models=["runs/a/model", "runs/b/model"],
+                                  libraries=["zinc.smi.gz"], out="hits.csv", top_k=1000))
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from molgraph import __version__
+from molgraph.druglike import DESCRIPTOR_COLUMNS, PAINS_COLUMN, check_filters, filter_reasons
+from molgraph.ensemble import Ensemble, model_digest, rank_column
+from molgraph.featurize import FEATURIZER_VERSION, default_workers
+from molgraph.library import Shard, count_rows, open_libraries
+from molgraph.pipeline import descriptor_mode, prepared_shards, shard_refs
+from molgraph.progress import Progress
+from molgraph.screen_output import PartStore, assemble, output_stem, side_paths
+
+log = logging.getLogger(__name__)
+DEFAULT_CHUNK_SIZE = 10_000
+
+
+@dataclass
+class ScreenConfig:
+    """What to screen, with what, and what to keep.
+
+    Attributes:
+        models: model directories from ``molgraph train``; several make an ensemble (mean and
+            standard deviation columns per target).
+        libraries: molecule files (``.smi``, CSV/TSV, SDF; plain or gzipped) or stores made by
+            ``molgraph featurize``.
+        out: output table, ``.csv``, ``.csv.gz``, ``.tsv`` or ``.parquet``. Beside it go
+            ``<stem>.summary.json``, ``<stem>.invalid.csv`` (every row not ``ok``) and, while
+            running, ``<stem>.parts/``.
+        top_k: keep the ``k`` best molecules (ranked), instead of every row in input order.
+        threshold: keep molecules scoring at least this (at most with ``ascending``).
+        rank_by: target that ranks molecules (default: the models' first target).
+        ascending: lower scores are better (e.g. a predicted IC50 in nM).
+        workers: featurization processes (default: one per CPU; 0 = in this process).
+        batch_size: molecules per forward pass (default 256 on CPU, 2048 on GPU).
+        device: ``auto`` (CUDA when present), ``cpu``, ``cuda[:N]``.
+        threads: torch CPU threads for scoring (default 1 while workers featurize). A re-screen
+            from a store on the CPU scores in ``workers`` processes of one thread each, unless
+            ``threads`` is given (then in this process with that many threads).
+        chunk_size: rows per shard (the unit of work, checkpoint and Dask task).
+        smiles_column: CSV/TSV SMILES column (found automatically for common names).
+        id_column: CSV/TSV id column (found automatically for common names).
+        druglike: add Lipinski/Veber descriptor columns and the first PAINS alert.
+        filters: mark molecules failing ``lipinski``, ``veber`` or ``pains`` as ``filtered``
+            (their scores are kept, but they are not selected).
+        resume: continue an interrupted run with the same inputs.
+        keep_parts: keep ``<stem>.parts/`` after success (to re-select without re-scoring).
+        scheduler: address of a Dask scheduler (``tcp://host:8786``) to spread shards over.
+        progress: a progress bar (``True``), log lines (``False``), or a bar on a terminal only
+            (``None``).
+    """
+
+    models: list[str]
+    libraries: list[str]
+    out: str
+    top_k: int | None = None
+    threshold: float | None = None
+    rank_by: str | None = None
+    ascending: bool = False
+    workers: int | None = None
+    batch_size: int | None = None
+    device: str = "auto"
+    threads: int | None = None
+    chunk_size: int = DEFAULT_CHUNK_SIZE
+    smiles_column: str | None = None
+    id_column: str | None = None
+    druglike: bool = False
+    filters: list[str] = field(default_factory=list)
+    resume: bool = False
+    keep_parts: bool = False
+    scheduler: str | None = None
+    progress: bool | None = None
+
+    def __post_init__(self) -> None:
+        self.models = [str(m) for m in self.models]
+        self.libraries = [str(lib) for lib in self.libraries]
+        self.out = str(self.out)
+        self.filters = check_filters(self.filters)
+        if not self.models or not self.libraries:
+            raise ValueError("screening needs at least one model and one library")
+        if self.top_k is not None and self.top_k < 1:
+            raise ValueError(f"top_k must be at least 1, not {self.top_k}")
+        if self.chunk_size < 1:
+            raise ValueError(f"chunk_size must be at least 1, not {self.chunk_size}")
+        output_stem(self.out)  # refuse an unknown output type before any work
+
+
+def score_shard(shard: Shard, ensemble: Ensemble, batch_size: int) -> np.ndarray:
+    """Scores ``[len(shard), len(ensemble.columns)]``; NaN for rows without a graph."""
+    scores = np.full((len(shard), len(ensemble.columns)), np.nan, dtype=np.float32)
+    if shard.valid.any():
+        scores[shard.valid] = ensemble.predict(shard.graphs, batch_size)
+    return scores
+
+
+def shard_frame(shard: Shard, scores: np.ndarray, columns: list[str],
+                filters: list[str]) -> pd.DataFrame:
+    """One row per input row: ``row``, ``id``, ``smiles``, scores, ``status``, ``reason`` and
+    the drug-likeness columns when computed."""
+    n = len(shard)
+    status = np.where(shard.valid, "ok", "invalid").astype(object)
+    reason = np.full(n, "", dtype=object)
+    for position, message in shard.reasons.items():
+        reason[position] = message
+    frame = pd.DataFrame({"row": np.asarray(shard.rows, dtype=np.int64), "id": shard.ids,
+                          "smiles": shard.smiles})
+    for j, name in enumerate(columns):
+        frame[name] = scores[:, j]
+    described = {}
+    if shard.descriptors is not None:
+        valid_pos = np.flatnonzero(shard.valid)
+        for name in [c for c in (*DESCRIPTOR_COLUMNS, PAINS_COLUMN) if c in shard.descriptors]:
+            values = shard.descriptors[name]
+            full = pd.Series(values, index=valid_pos).reindex(range(n))
+            if values.dtype.kind == "i":
+                full = full.astype(f"Int{8 * values.dtype.itemsize}")
+            elif values.dtype.kind == "b":
+                full = full.astype("boolean")
+            described[name] = full.to_numpy() if values.dtype.kind == "f" else full.array
+        if filters:
+            for k, why in enumerate(filter_reasons(shard.descriptors, filters)):
+                if why:
+                    status[valid_pos[k]] = "filtered"
+                    reason[valid_pos[k]] = why
+    frame["status"] = status
+    frame["reason"] = reason
+    for name, values in described.items():
+        frame[name] = values
+    return frame
+
+
+def _signature(config: ScreenConfig, libraries, mode: str | None) -> dict:
+    """What the parts depend on (selection and output format do not: they apply afterwards)."""
+    return {"molgraph_version": __version__, "featurizer_version": FEATURIZER_VERSION,
+            "models": [model_digest(m) for m in config.models],
+            "libraries": [lib.fingerprint() for lib in libraries],
+            "chunk_size": config.chunk_size, "smiles_column": config.smiles_column,
+            "id_column": config.id_column, "descriptors": mode, "filters": config.filters}
+
+
+def screen(config: ScreenConfig) -> dict:
+    """Screen ``config.libraries`` with ``config.models``; write the output and its summary.
+
+    Returns:
+        The summary (also written to ``<stem>.summary.json``): row counts by status and by
+        library, rows written, seconds, molecules per second, settings and machine load.
+    """
+    started = time.perf_counter()
+    load_before = os.getloadavg()
+    libraries = open_libraries(config.libraries)
+    ensemble = Ensemble.load(config.models, "cpu" if config.scheduler else config.device)
+    rank = rank_column(ensemble.target_names, len(ensemble.models), config.rank_by)
+    mode = descriptor_mode(config.druglike, config.filters)
+    paths = side_paths(config.out)
+    parts = PartStore(paths["parts"], _signature(config, libraries, mode), config.resume)
+    total = [count_rows(lib) for lib in libraries]
+    progress = Progress(None if None in total else sum(total), "screening", config.progress)
+    keys: list[tuple[int, int]] = []
+
+    def skip(key: tuple[int, int], n: int) -> None:
+        keys.append(key)
+        progress.skip(n)
+
+    refs = shard_refs(libraries, config.chunk_size, config.smiles_column, config.id_column)
+    try:
+        if config.scheduler:
+            from molgraph.screen_remote import screen_on_dask
+
+            settings = screen_on_dask(config, refs, parts, mode, keys, progress, skip)
+        else:
+            settings = _screen_local(config, refs, parts, ensemble, mode, keys, progress, skip,
+                                     from_store=all(lib.store_index is not None
+                                                    for lib in libraries))
+    finally:
+        progress.close()
+    scored_seconds = time.perf_counter() - started
+    summary = assemble(parts, sorted(keys), [lib.name for lib in libraries], config.out, rank,
+                       config.top_k, config.threshold, config.ascending)
+    seconds = time.perf_counter() - started
+    new_rows = progress.done - progress.resumed
+    summary.update({
+        "resumed_rows": progress.resumed, "screened_rows": new_rows,
+        "seconds": round(seconds, 3), "scoring_seconds": round(scored_seconds, 3),
+        "molecules_per_s": round(new_rows / seconds, 1) if seconds > 0 else None,
+        "rank_by": rank, "columns": ensemble.columns, "task": ensemble.task,
+        "models": config.models, "library_files": config.libraries,
+        "top_k": config.top_k, "threshold": config.threshold, "ascending": config.ascending,
+        "filters": config.filters, "druglike": config.druglike, **settings,
+        "load_average_before": [round(x, 2) for x in load_before],
+        "load_average_after": [round(x, 2) for x in os.getloadavg()],
+        "cpus": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
+        else os.cpu_count(),
+        "molgraph_version": __version__,
+    })
+    paths["summary"].write_text(json.dumps(summary, indent=2, default=str))
+    if not config.keep_parts:
+        parts.remove()
+    log.info("screened %d rows (%d ok, %d invalid, %d filtered) in %.1f s → %s", summary["rows"],
+             summary["ok"], summary["invalid"], summary["filtered"], seconds, config.out)
+    return summary
+
+
+def _screen_local(config: ScreenConfig, refs, parts: PartStore, ensemble: Ensemble,
+                  mode: str | None, keys: list, progress: Progress, skip,
+                  from_store: bool) -> dict:
+    """Featurize in worker processes and score here (on the GPU when there is one); from a
+    store on the CPU, score in worker processes instead. Returns the settings used."""
+    import torch
+
+    from molgraph.train import default_threads
+
+    workers = default_workers() if config.workers is None else config.workers
+    on_gpu = ensemble.device.type == "cuda"
+    batch_size = config.batch_size or (2048 if on_gpu else 256)
+    if from_store and not on_gpu and workers > 1 and not config.threads:
+        from molgraph.screen_remote import screen_in_processes
+
+        return screen_in_processes(config, refs, parts, mode, keys, progress, skip, workers,
+                                   batch_size)
+    threads = config.threads or (1 if workers > 0 and not from_store else default_threads())
+    previous = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        for shard in prepared_shards(refs, workers, mode, parts.done_rows, skip):
+            scores = score_shard(shard, ensemble, batch_size)
+            parts.write(shard.key, shard_frame(shard, scores, ensemble.columns, config.filters))
+            keys.append(shard.key)
+            progress.update(len(shard))
+    finally:
+        torch.set_num_threads(previous)
+    return {"workers": workers, "threads": threads, "batch_size": batch_size,
+            "device": str(ensemble.device), "scheduler": None, "scoring": "main process"}
+
