@@ -166,6 +166,9 @@ def main() -> None:
     parser.add_argument("--resume", action="store_true",
                         help="keep the steps already measured in WORK/runs.json (an interrupted "
                         "run); the results say which steps came from the earlier invocation")
+    parser.add_argument("--redo", nargs="+", default=[], metavar="STEP",
+                        help="with --resume: measure these steps again (the earlier results are "
+                        "kept in the report as superseded)")
     parser.add_argument("--results", type=Path, default=HERE / "RESULTS_screen.md")
     parser.add_argument("--report-only", action="store_true",
                         help="rewrite the results file from WORK/runs.json without measuring")
@@ -188,10 +191,17 @@ def main() -> None:
     if args.resume and saved_path.exists():
         saved = json.loads(saved_path.read_text())
         if "runs" not in saved:  # written by an invocation that did not finish
-            saved = {"runs": saved, "machine": {**machine, "load_at_start": None}}
+            saved = {"runs": saved, "machine": {**machine, "load_at_start": None,
+                                                 "argv": ["(not recorded by that version)"]}}
         runs = {name: {**run, "invocation": run.get("invocation", 1)}
                 for name, run in saved["runs"].items()}
         machine = {**saved["machine"], "invocations": saved["machine"]["invocations"] + 1}
+        superseded = machine.setdefault("superseded", {})
+        for name in args.redo:
+            if name in runs:
+                earlier = runs.pop(name)
+                superseded[f"{name} (inv. {earlier['invocation']})"] = earlier
+    machine.setdefault("argv", []).append(shlex.join(["python", *sys.argv]))
     started = time.perf_counter()
     minutes_before = machine["minutes"]
 
@@ -258,7 +268,7 @@ def report(machine: dict, runs: dict, args: argparse.Namespace) -> str:
         "",
         f"Machine: {cores} usable CPUs ({machine['cpu']}), {machine['memory_gb']} GB memory, "
         f"no GPU; Python {machine['python']}. Load average (1, 5, 15 min) at the end "
-        f"{machine['load_at_end']}; each row gives the 1-minute load before and after it. The "
+        f"{machine.get('load_at_end')}; each row gives the 1-minute load before and after it. The "
         f"machine is shared with other jobs (other agents' processes ran throughout, unniced, "
         f"while this benchmark ran at `nice -n 10`), so absolute rates follow their load. "
         f"{machine['minutes']} minutes of measurement in {machine['invocations']} "
@@ -286,14 +296,28 @@ def report(machine: dict, runs: dict, args: argparse.Namespace) -> str:
                      f"{speed or 0:,.0f} | {per_core} | {run['peak_rss_tree_mb']:,} / "
                      f"{run['peak_rss_main_mb']:,} | {run['load_before'][0]} → "
                      f"{run['load_after'][0]} | {run.get('invocation', 1)} |")
+    if machine.get("superseded"):
+        lines += ["", "Measured again later (`--redo`), superseded by the rows above — kept to "
+                  "show how much the machine's load moves the numbers:", "",
+                  "| run | rows | wall s | molecules/s | peak RSS tree / main (MB) | "
+                  "load before → after |", "|---|---|---|---|---|---|"]
+        for name, run in machine["superseded"].items():
+            floor_or_rate = (f"parse {run['parse_per_s']:,}/s, featurize "
+                             f"{run['featurize_per_s']:,}/s" if "parse_per_s" in run
+                             else f"{rate(run) or 0:,.0f}")
+            lines.append(f"| {name} | {run.get('rows', run.get('molecules', 0)):,} | "
+                         f"{run.get('seconds', 0):,.1f} | {floor_or_rate} | "
+                         f"{run.get('peak_rss_tree_mb', '')} / {run.get('peak_rss_main_mb', '')}"
+                         f" | {run['load_before'][0]} → {run['load_after'][0]} |")
     lines += ["", *findings(runs, cores, floor)]
     lines += ["", "Commands (as run, in this order):", "", "```"]
-    lines += [run["command"] for name, run in runs.items() if "command" in run]
-    lines += ["```", "", f"Benchmark: `nice -n 10 python experiments/screen_benchmark.py"
-              f"{' --chemprop ' + args.chemprop if args.chemprop else ''}"
-              f"{' --skip-train-set' if args.skip_train_set else ''}`; raw numbers in "
-              f"`{args.work.relative_to(ROOT) if args.work.is_relative_to(ROOT) else args.work}"
-              "/runs.json`.", ""]
+    lines += [("OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 " if run.get("threads") == 1 and
+               name.startswith("chemprop") else "") + run["command"]
+              for name, run in runs.items() if "command" in run]
+    lines += ["```", "", "Invocations of the benchmark (each under `nice -n 10`):", ""]
+    lines += [f"{i}. `{argv}`" for i, argv in enumerate(machine.get("argv", []), start=1)]
+    work = args.work.relative_to(ROOT) if args.work.is_relative_to(ROOT) else args.work
+    lines += ["", f"Raw numbers: `{work}/runs.json`.", ""]
     return "\n".join(lines)
 
 
@@ -319,6 +343,10 @@ def findings(runs: dict, cores: int, floor: float) -> list[str]:
         if store:
             out.append(f"- Re-screening from the store with the {name} model: {store:,.0f} "
                        f"molecules/s, {store / mine:.1f} × the run from SMILES (target ≥ 10).")
+    store_run = runs.get("featurize_store_moses_test")
+    if store_run:
+        out.append(f"- `molgraph featurize` into a store: {rate(store_run):,.0f} molecules/s "
+                   f"(peak RSS {store_run['peak_rss_tree_mb']:,} MB tree).")
     test, train = runs.get("screen_compact_moses_test"), runs.get("screen_compact_moses_train")
     if test and train:
         out.append(f"- Peak memory, compact model: {test['rows']:,} rows → "
