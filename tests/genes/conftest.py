@@ -7,7 +7,6 @@ from pathlib import Path
 import pytest
 
 GENES = Path(__file__).resolve().parents[1] / "data" / "genes"
-SHARED_GENES = Path(__file__).resolve().parents[3] / "shared" / "datasets" / "genes"
 
 
 @pytest.fixture(autouse=True, scope="session")
@@ -27,10 +26,9 @@ def genes_dir() -> Path:
 
 
 @pytest.fixture
-def shared_genes() -> Path:
-    if not SHARED_GENES.exists():
-        pytest.skip("../shared/datasets/genes is not present")
-    return SHARED_GENES
+def shared_genes(shared_datasets: Path) -> Path:
+    """``../shared/datasets/genes`` (the root ``shared_datasets`` fixture skips when absent)."""
+    return shared_datasets / "genes"
 
 
 @pytest.fixture
