@@ -199,6 +199,8 @@ def _iter_smi(path: Path, targets: list[str], chunk_size: int) -> Iterator[Molec
             parts = line.split(maxsplit=1)
             if line_no == 1 and parts and parts[0].lower() == "smiles":
                 continue
+            if line[:1] in (" ", "\t") and parts:  # empty SMILES, then a name: keep the name as id
+                parts = ["", line.strip()]
             row += 1
             smiles.append(parts[0] if parts else "")
             ids.append(parts[1].strip() if len(parts) > 1 else "")

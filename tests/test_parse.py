@@ -58,3 +58,11 @@ def test_non_numeric_label_is_a_clear_error(tmp_path):
 def test_missing_column_is_named(data_dir):
     with pytest.raises(ValueError, match="no target column 'nope'"):
         read_molecules(data_dir / "esol_120.csv", target_columns=["nope"])
+
+
+def test_smi_line_with_empty_smiles_keeps_its_name_as_id(tmp_path):
+    path = tmp_path / "lib.smi"
+    path.write_text("CCO ethanol\n\tno_structure\nc1ccccc1 benzene\n")
+    table = read_molecules(path)
+    assert table.smiles == ["CCO", "", "c1ccccc1"]
+    assert table.ids == ["ethanol", "no_structure", "benzene"]
