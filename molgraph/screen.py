@@ -218,8 +218,7 @@ def screen(config: ScreenConfig) -> dict:
         "filters": config.filters, "druglike": config.druglike, **settings,
         "load_average_before": [round(x, 2) for x in load_before],
         "load_average_after": [round(x, 2) for x in os.getloadavg()],
-        "cpus": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
-        else os.cpu_count(),
+        "cpus": default_workers(),
         "molgraph_version": __version__,
     })
     paths["summary"].write_text(json.dumps(summary, indent=2, default=str))

@@ -25,7 +25,8 @@ from molgraph.genes._io import PathLike
 from molgraph.genes.graph import GeneGraph
 from molgraph.genes.labels import NodeLabels
 from molgraph.genes.models import NodeGNN
-from molgraph.genes.train import graph_tensors, probabilities, resolve_device
+from molgraph.genes.train import graph_tensors, probabilities
+from molgraph.train import resolve_device
 
 FORMAT_VERSION = 1
 

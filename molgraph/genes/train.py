@@ -7,7 +7,6 @@ the full graph; unlabelled genes take part in message passing but not in the los
 from __future__ import annotations
 
 import logging
-import random
 import time
 import warnings
 from dataclasses import asdict, dataclass, field
@@ -23,6 +22,7 @@ from molgraph.genes.labels import NodeLabels
 from molgraph.genes.models import NodeGNN, build_node_model
 from molgraph.genes.splits import Fold
 from molgraph.metrics import classification_metrics
+from molgraph.train import resolve_device, seed_everything
 
 log = logging.getLogger(__name__)
 
@@ -53,19 +53,6 @@ class GeneTrainConfig:
         return dict(hidden_channels=self.hidden_channels, num_layers=self.num_layers,
                     dropout=self.dropout, heads=self.heads, residual=self.residual,
                     input_dropout=self.input_dropout)
-
-
-def resolve_device(device: str) -> torch.device:
-    """``"auto"`` → CUDA when available, else CPU."""
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(device)
-
-
-def seed_everything(seed: int) -> None:
-    random.seed(seed)
-    np.random.seed(seed)
-    torch.manual_seed(seed)
 
 
 def graph_tensors(

@@ -33,8 +33,8 @@ from molgraph.genes.train import (
     cross_validate,
     fit_node_model,
     graph_tensors,
-    resolve_device,
 )
+from molgraph.train import resolve_device
 
 log = logging.getLogger(__name__)
 
