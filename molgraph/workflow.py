@@ -37,6 +37,7 @@ class TrainRun:
         metrics: ``{"val": {...}, "test": {...}}`` in label units.
         fit: epochs, best epoch and history.
         split: indices (into the valid molecules) of train, validation and test.
+        test_predictions: ``[len(test), n_targets]`` predictions for the test molecules.
         seconds: wall time of the job.
     """
 
@@ -44,6 +45,7 @@ class TrainRun:
     metrics: dict[str, dict[str, float]]
     fit: FitResult
     split: tuple[np.ndarray, np.ndarray, np.ndarray]
+    test_predictions: np.ndarray
     seconds: float
 
 
@@ -109,12 +111,12 @@ def train_on_dataset(
                  (graphs.take(val_idx), y[val_idx]), config, callbacks, tracker)
     trained = TrainedModel(network, task, dataset.table.target_names, result.scaler,
                            device=next(network.parameters()).device)
-    metrics = {}
-    for name, idx in (("val", val_idx), ("test", test_idx)):
-        pred = trained.predict_graphs(graphs.take(idx))
-        metrics[name] = compute_metrics(task, y[idx], pred)
+    predictions = {name: trained.predict_graphs(graphs.take(idx))
+                   for name, idx in (("val", val_idx), ("test", test_idx))}
+    metrics = {name: compute_metrics(task, y[idx], predictions[name])
+               for name, idx in (("val", val_idx), ("test", test_idx))}
     return TrainRun(trained, metrics, result, (train_idx, val_idx, test_idx),
-                    time.perf_counter() - started)
+                    predictions["test"], time.perf_counter() - started)
 
 
 def write_run(run: TrainRun, dataset: MoleculeDataset, out: str | Path,
@@ -129,8 +131,7 @@ def write_run(run: TrainRun, dataset: MoleculeDataset, out: str | Path,
     text = json.dumps(summary, indent=2, default=lambda v: None)
     (out / "metrics.json").write_text(text.replace("NaN", "null"))
     pd.DataFrame(run.fit.history).to_csv(out / "history.csv", index=False)
-    test = run.split[2]
-    pred = run.model.predict_graphs(dataset.graphs.take(test))
+    test, pred = run.split[2], run.test_predictions
     frame = pd.DataFrame({"row": dataset.rows[test],
                           "smiles": [dataset.smiles[i] for i in test]})
     for j, name in enumerate(run.model.target_names):
