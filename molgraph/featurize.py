@@ -4,11 +4,12 @@ Each atom is a row of small integers (one category per feature, e.g. element ind
 likewise; models embed these categories, as OGB and PyG's ``from_smiles`` do. Keeping indices
 instead of one-hot floats makes featurized libraries ~30× smaller on disk and in memory.
 
-Speed: a Python wrapper object per RDKit atom costs more than reading all of its properties, so
-a chunk of molecules is featurized at once — one ``map`` per property over the chunk's atoms and
-vectorised look-up tables afterwards — and chirality/bond-stereo are only read when the SMILES
-has ``@`` or ``/``/``\\`` (without them RDKit assigns none). This module imports no torch, so
-worker processes start fast.
+Speed: RDKit's Python API costs a wrapper object per atom and per bond (more than parsing the
+SMILES), so the properties of a whole chunk are decoded from the molecules' binary pickles with
+numpy (:mod:`molgraph.rdkit_pickle`); the rare molecule the decoder does not handle goes through
+the API, with identical results. Chirality and bond stereo count only when the SMILES has ``@``
+or ``/``/``\\`` (without them RDKit assigns none). This module imports no torch, so worker
+processes start fast.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ import numpy as np
 from rdkit import Chem, RDLogger
 from rdkit.Chem import rdchem
 
+from molgraph import rdkit_pickle
 from molgraph.graphs import MolGraphs
 
 #: Bump whenever a feature, vocabulary or ordering changes: saved models and caches check it.
@@ -71,7 +73,12 @@ _ELEMENT_LUT = _lookup({z: i for i, z in enumerate(ELEMENTS)}, 256, len(ELEMENTS
 _HYBRID_LUT = _enum_lookup(rdchem.HybridizationType, HYBRIDIZATIONS)
 _CHIRAL_LUT = _enum_lookup(rdchem.ChiralType, CHIRAL_TAGS)
 _STEREO_LUT = _enum_lookup(rdchem.BondStereo, BOND_STEREO)
-_BOND_TYPE_LUT = _lookup({2: 0, 3: 3, 4: 1, 6: 2}, 16, 4)  # 2·order: 1, 1.5 (aromatic), 2, 3
+
+#: Bond category by RDKit bond type, following the bond order RDKit reports (a dative bond's is 1).
+_BOND_CATEGORIES = {"SINGLE": 0, "DATIVE": 0, "DATIVEONE": 0, "DOUBLE": 1, "TRIPLE": 2,
+                    "AROMATIC": 3, "ONEANDAHALF": 3}
+_BOND_TYPE_LUT = _lookup({int(getattr(rdchem.BondType, name)): category
+                          for name, category in _BOND_CATEGORIES.items()}, 256, 4)
 
 _A, _B = rdchem.Atom, rdchem.Bond
 
@@ -116,55 +123,77 @@ def featurize_mols(mols: Sequence[Chem.Mol], stereo_hints: Sequence[bool] | None
                    ) -> MolGraphs:
     """Featurize sanitized RDKit molecules (at least one atom each) into one :class:`MolGraphs`.
 
+    Properties are decoded from the molecules' binary pickles in bulk; the rare molecule the
+    decoder does not handle is read through RDKit's atom and bond API, with identical results.
+
     Args:
         mols: the molecules.
         stereo_hints: per molecule, whether it may carry stereo (SMILES with ``@``, ``/``, ``\\``);
             ``None`` reads stereo for every molecule (e.g. from SDF with 3D coordinates).
     """
-    n_atoms = np.empty(len(mols), dtype=np.int64)
-    n_bonds = np.empty(len(mols), dtype=np.int64)
-    z, deg, chg, hyb, hs, aro, ring, chiral = [], [], [], [], [], [], [], []
-    beg, end, btype, conj, bring, bstereo = [], [], [], [], [], []
-    for i, mol in enumerate(mols):
-        atoms = list(mol.GetAtoms())
-        bonds = list(mol.GetBonds())
-        n_atoms[i], n_bonds[i] = len(atoms), len(bonds)
-        z += map(_A.GetAtomicNum, atoms)
-        deg += map(_A.GetTotalDegree, atoms)
-        chg += map(_A.GetFormalCharge, atoms)
-        hyb += map(int, map(_A.GetHybridization, atoms))
-        hs += map(_A.GetTotalNumHs, atoms)
-        aro += map(_A.GetIsAromatic, atoms)
-        ring += map(_A.IsInRing, atoms)
-        beg += map(_B.GetBeginAtomIdx, bonds)
-        end += map(_B.GetEndAtomIdx, bonds)
-        btype += map(_B.GetBondTypeAsDouble, bonds)
-        conj += map(_B.GetIsConjugated, bonds)
-        bring += map(_B.IsInRing, bonds)
-        stereo = stereo_hints is None or stereo_hints[i]
-        chiral += map(int, map(_A.GetChiralTag, atoms)) if stereo else [0] * len(atoms)
-        bstereo += map(int, map(_B.GetStereo, bonds)) if stereo else [0] * len(bonds)
+    hints = (np.ones(len(mols), dtype=bool) if stereo_hints is None
+             else np.asarray(stereo_hints, dtype=bool))
+    props, decoded = rdkit_pickle.decode(mols)
+    graphs = _assemble(props, hints[decoded])
+    if decoded.all():
+        return graphs
+    slow = np.flatnonzero(~decoded)
+    rest = _assemble(_read_with_api([mols[i] for i in slow]), hints[slow])
+    order = np.argsort(np.concatenate([np.flatnonzero(decoded), slow]), kind="stable")
+    return MolGraphs.concat([graphs, rest]).take(order)
 
-    x = np.empty((len(z), len(ATOM_FEATURES)), dtype=np.int8)
-    x[:, 0] = _ELEMENT_LUT[np.minimum(np.asarray(z, dtype=np.int64), 255)]
-    x[:, 1] = np.minimum(np.asarray(deg, dtype=np.int64), MAX_DEGREE + 1)
-    charge = np.asarray(chg, dtype=np.int64) - FORMAL_CHARGES[0]
+
+def _read_with_api(mols: Sequence[Chem.Mol]) -> rdkit_pickle.RawProperties:
+    """The same properties as :func:`rdkit_pickle.decode`, one RDKit wrapper per atom and bond."""
+    atoms = [a for mol in mols for a in mol.GetAtoms()]
+    bonds = [b for mol in mols for b in mol.GetBonds()]
+
+    def column(getter, items) -> np.ndarray:
+        return np.fromiter(map(int, map(getter, items)), dtype=np.int64, count=len(items))
+
+    return rdkit_pickle.RawProperties(
+        atomic_num=column(_A.GetAtomicNum, atoms),
+        total_degree=column(_A.GetTotalDegree, atoms),
+        formal_charge=column(_A.GetFormalCharge, atoms),
+        chiral_tag=column(_A.GetChiralTag, atoms),
+        total_hs=column(_A.GetTotalNumHs, atoms),
+        hybridization=column(_A.GetHybridization, atoms),
+        aromatic=column(_A.GetIsAromatic, atoms).astype(bool),
+        in_ring=column(_A.IsInRing, atoms).astype(bool),
+        begin=column(_B.GetBeginAtomIdx, bonds),
+        end=column(_B.GetEndAtomIdx, bonds),
+        bond_type=column(_B.GetBondType, bonds),
+        conjugated=column(_B.GetIsConjugated, bonds).astype(bool),
+        bond_in_ring=column(_B.IsInRing, bonds).astype(bool),
+        stereo=column(_B.GetStereo, bonds),
+        n_atoms=np.array([mol.GetNumAtoms() for mol in mols], dtype=np.int64),
+        n_bonds=np.array([mol.GetNumBonds() for mol in mols], dtype=np.int64),
+    )
+
+
+def _assemble(raw: rdkit_pickle.RawProperties, stereo_hints: np.ndarray) -> MolGraphs:
+    """Map raw RDKit properties onto the feature vocabularies, as one :class:`MolGraphs`."""
+    chiral = np.where(np.repeat(stereo_hints, raw.n_atoms), raw.chiral_tag, 0)
+    stereo = np.where(np.repeat(stereo_hints, raw.n_bonds), raw.stereo, 0)
+    x = np.empty((len(raw.atomic_num), len(ATOM_FEATURES)), dtype=np.int8)
+    x[:, 0] = _ELEMENT_LUT[np.clip(raw.atomic_num, 0, 255)]
+    x[:, 1] = np.minimum(raw.total_degree, MAX_DEGREE + 1)
+    charge = raw.formal_charge - FORMAL_CHARGES[0]
     x[:, 2] = np.where((charge >= 0) & (charge < len(FORMAL_CHARGES)), charge,
                        len(FORMAL_CHARGES))
-    x[:, 3] = _CHIRAL_LUT[np.asarray(chiral, dtype=np.int64)]
-    x[:, 4] = np.minimum(np.asarray(hs, dtype=np.int64), MAX_HS + 1)
-    x[:, 5] = _HYBRID_LUT[np.asarray(hyb, dtype=np.int64)]
-    x[:, 6] = np.asarray(aro, dtype=bool)
-    x[:, 7] = np.asarray(ring, dtype=bool)
+    x[:, 3] = _CHIRAL_LUT[np.clip(chiral, 0, 255)]
+    x[:, 4] = np.minimum(raw.total_hs, MAX_HS + 1)
+    x[:, 5] = _HYBRID_LUT[np.clip(raw.hybridization, 0, 255)]
+    x[:, 6] = raw.aromatic
+    x[:, 7] = raw.in_ring
 
     # Each bond becomes two adjacent directed edges (u→v, v→u): the reverse of edge e is e ^ 1.
-    bond_attr = np.empty((len(beg), len(BOND_FEATURES)), dtype=np.int8)
-    order2 = np.minimum(np.rint(np.asarray(btype, dtype=np.float64) * 2).astype(np.int64), 15)
-    bond_attr[:, 0] = _BOND_TYPE_LUT[order2]
-    bond_attr[:, 1] = np.asarray(conj, dtype=bool)
-    bond_attr[:, 2] = np.asarray(bring, dtype=bool)
-    bond_attr[:, 3] = _STEREO_LUT[np.asarray(bstereo, dtype=np.int64)]
-    pairs = np.stack([np.asarray(beg, dtype=np.int32), np.asarray(end, dtype=np.int32)])
+    bond_attr = np.empty((len(raw.begin), len(BOND_FEATURES)), dtype=np.int8)
+    bond_attr[:, 0] = _BOND_TYPE_LUT[np.clip(raw.bond_type, 0, 255)]
+    bond_attr[:, 1] = raw.conjugated
+    bond_attr[:, 2] = raw.bond_in_ring
+    bond_attr[:, 3] = _STEREO_LUT[np.clip(stereo, 0, 255)]
+    pairs = np.stack([raw.begin, raw.end]).astype(np.int32)
     edge_index = np.empty((2, 2 * pairs.shape[1]), dtype=np.int32)
     edge_index[:, 0::2] = pairs
     edge_index[:, 1::2] = pairs[::-1]
@@ -172,8 +201,8 @@ def featurize_mols(mols: Sequence[Chem.Mol], stereo_hints: Sequence[bool] | None
         x=x,
         edge_index=edge_index,
         edge_attr=np.repeat(bond_attr, 2, axis=0),
-        atom_ptr=np.concatenate([[0], np.cumsum(n_atoms)]),
-        edge_ptr=np.concatenate([[0], np.cumsum(2 * n_bonds)]),
+        atom_ptr=np.concatenate([[0], np.cumsum(raw.n_atoms)]).astype(np.int64),
+        edge_ptr=np.concatenate([[0], np.cumsum(2 * raw.n_bonds)]).astype(np.int64),
     )
 
 
