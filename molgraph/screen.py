@@ -1,8 +1,8 @@
 """Virtual screening: score compound libraries of millions of molecules and keep the best.
 
-The library streams through in shards (``molgraph.library``): worker processes featurize them
-(RDKit and numpy only, no torch), this process scores them in batches on the GPU when there is
-one, and each scored shard is written as a checkpoint part (``molgraph.screen_output``) before
+The library streams through in shards (``molgraph.library``). With a GPU, worker processes
+featurize them (RDKit and numpy only, no torch) and this process scores them in batches on the
+GPU; on the CPU, each worker process featurizes and scores its shards. Each scored shard is written as a checkpoint part (``molgraph.screen_output``) before
 the final ranked table is assembled. Memory stays flat whatever the library size: a bounded
 number of shards is in flight and a top-k keeps only ``k`` candidates.
 
@@ -10,9 +10,10 @@ Every input row is accounted for, with its row number and a status: ``ok``, ``in
 the reason: empty or unparsable SMILES, unreadable SDF record) or ``filtered`` (failed a
 drug-likeness filter, with the reason). A run killed at any point continues with ``resume``.
 
-Threads: featurization workers take the CPUs, so scoring on the CPU uses one torch thread by
-default; with torch's default (one thread per core) a forward pass waits on cores the workers
-hold and runs many times slower.
+Threads: on the CPU every core runs one worker process with one torch thread, which featurizes
+and scores its shard; nothing waits on a busy core. With torch's default (one thread per core)
+next to featurizing processes, a forward pass waits on cores they hold and runs many times
+slower.
 
 Example::
 
@@ -61,12 +62,12 @@ class ScreenConfig:
         threshold: keep molecules scoring at least this (at most with ``ascending``).
         rank_by: target that ranks molecules (default: the models' first target).
         ascending: lower scores are better (e.g. a predicted IC50 in nM).
-        workers: featurization processes (default: one per CPU; 0 = in this process).
+        workers: worker processes (default: one per CPU; 0 = all in this process).
         batch_size: molecules per forward pass (default 256 on CPU, 2048 on GPU).
         device: ``auto`` (CUDA when present), ``cpu``, ``cuda[:N]``.
-        threads: torch CPU threads for scoring (default 1 while workers featurize). A re-screen
-            from a store on the CPU scores in ``workers`` processes of one thread each, unless
-            ``threads`` is given (then in this process with that many threads).
+        threads: torch CPU threads for scoring. By default, on the CPU, ``workers`` processes
+            featurize and score with one thread each; given ``threads``, workers featurize
+            and this process scores with that many threads.
         chunk_size: rows per shard (the unit of work, checkpoint and Dask task).
         smiles_column: CSV/TSV SMILES column (found automatically for common names).
         id_column: CSV/TSV id column (found automatically for common names).
@@ -232,8 +233,9 @@ def screen(config: ScreenConfig) -> dict:
 def _screen_local(config: ScreenConfig, refs, parts: PartStore, ensemble: Ensemble,
                   mode: str | None, keys: list, progress: Progress, skip,
                   from_store: bool) -> dict:
-    """Featurize in worker processes and score here (on the GPU when there is one); from a
-    store on the CPU, score in worker processes instead. Returns the settings used."""
+    """On the GPU (or with explicit ``threads``): featurize in worker processes and score here.
+    On the CPU: featurize and score in worker processes, one torch thread each. Returns the
+    settings used."""
     import torch
 
     from molgraph.train import default_threads
@@ -241,7 +243,7 @@ def _screen_local(config: ScreenConfig, refs, parts: PartStore, ensemble: Ensemb
     workers = default_workers() if config.workers is None else config.workers
     on_gpu = ensemble.device.type == "cuda"
     batch_size = config.batch_size or (2048 if on_gpu else 256)
-    if from_store and not on_gpu and workers > 1 and not config.threads:
+    if not on_gpu and workers > 1 and not config.threads:
         from molgraph.screen_remote import screen_in_processes
 
         return screen_in_processes(config, refs, parts, mode, keys, progress, skip, workers,

@@ -5,9 +5,10 @@ the same functions as a local run (``prepare_shard``, ``score_shard``, ``shard_f
 torch thread by default; its result table comes back and is checkpointed here exactly as a
 local run's, so rankings are identical and ``resume`` works the same.
 
-- Local scoring processes serve re-screens from a store on the CPU: nothing is left to
-  featurize, so every core scores, each in its own process with one thread (torch threads
-  spinning on a busy core slow a forward pass many times over; processes do not).
+- Local worker processes serve screens on the CPU: each featurizes (unless the shard comes
+  from a store) and scores its shard with one torch thread, so every core does both and none
+  waits on another (torch threads spinning on a busy core slow a forward pass many times over;
+  processes do not).
 - A Dask cluster (``--scheduler``): this process reads the library and sends the shards; the
   workers need molgraph installed but no shared file system. Needs ``dask[distributed]``
   (``pip install "molgraph[dask]"``).
