@@ -2,8 +2,9 @@
 
 The library streams through in shards (``molgraph.library``). With a GPU, worker processes
 featurize them (RDKit and numpy only, no torch) and this process scores them in batches on the
-GPU; on the CPU, each worker process featurizes and scores its shards. Each scored shard is written as a checkpoint part (``molgraph.screen_output``) before
-the final ranked table is assembled. Memory stays flat whatever the library size: a bounded
+GPU; on the CPU, each worker process featurizes and scores its shards. Each scored shard is
+written as a checkpoint part (``molgraph.screen_output``) before the final ranked table is
+assembled. Memory stays flat whatever the library size: a bounded
 number of shards is in flight and a top-k keeps only ``k`` candidates.
 
 Every input row is accounted for, with its row number and a status: ``ok``, ``invalid`` (with
