@@ -134,17 +134,22 @@ def _parse(smiles: str) -> tuple[Chem.Mol | None, str | None]:
 
 
 def featurize_mols(mols: Sequence[Chem.Mol]) -> MolGraphs:
-    """Featurize sanitized RDKit molecules (at least one atom each) into one :class:`MolGraphs`.
+    """Featurize sanitized RDKit molecules (at least one atom each) into one :class:`MolGraphs`."""
+    return featurize_pickles([mol.ToBinary() for mol in mols])
 
-    Properties are decoded from the molecules' binary pickles in bulk; the rare molecule the
-    decoder does not handle is read through RDKit's atom and bond API, with identical results.
+
+def featurize_pickles(blobs: Sequence[bytes]) -> MolGraphs:
+    """Featurize molecules given as ``Mol.ToBinary()`` pickles of sanitized molecules.
+
+    Properties are decoded from the pickles in bulk; the rare molecule the decoder does not
+    handle is rebuilt and read through RDKit's atom and bond API, with identical results.
     """
-    props, decoded = rdkit_pickle.decode(mols)
+    props, decoded = rdkit_pickle.decode(blobs)
     graphs = _assemble(props)
     if decoded.all():
         return graphs
     slow = np.flatnonzero(~decoded)
-    rest = _assemble(_read_with_api([mols[i] for i in slow]))
+    rest = _assemble(_read_with_api([Chem.Mol(blobs[i]) for i in slow]))
     order = np.argsort(np.concatenate([np.flatnonzero(decoded), slow]), kind="stable")
     return MolGraphs.concat([graphs, rest]).take(order)
 
@@ -212,7 +217,7 @@ def _assemble(raw: rdkit_pickle.RawProperties) -> MolGraphs:
 
 def featurize_chunk(smiles: Sequence[str]) -> FeaturizedChunk:
     """Parse and featurize SMILES; invalid ones are reported by position, never raised."""
-    mols, errors = [], {}
+    blobs, errors = [], {}
     valid = np.zeros(len(smiles), dtype=bool)
     with quiet_rdkit():
         for i, smi in enumerate(smiles):
@@ -221,8 +226,8 @@ def featurize_chunk(smiles: Sequence[str]) -> FeaturizedChunk:
                 errors[i] = error
                 continue
             valid[i] = True
-            mols.append(mol)
-        graphs = featurize_mols(mols)
+            blobs.append(mol.ToBinary())  # the molecule is freed now, not at the chunk's end
+        graphs = featurize_pickles(blobs)
     return FeaturizedChunk(graphs, valid, errors)
 
 

@@ -17,7 +17,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from rdkit import Chem
 from rdkit.Chem import rdchem
 
 #: (major, minor) pickle versions whose atom, bond and ring records this decoder was checked on.
@@ -100,14 +99,17 @@ def _steps(counts: np.ndarray) -> list[np.ndarray]:
             for k in range(int(counts.max(initial=0)))]
 
 
-def decode(mols: Sequence[Chem.Mol]) -> tuple[RawProperties, np.ndarray]:
+def decode(blobs: Sequence[bytes]) -> tuple[RawProperties, np.ndarray]:
     """Properties of every molecule the decoder handles, and a mask of which ones those are.
 
+    Args:
+        blobs: ``Mol.ToBinary()`` of each molecule (taking the pickle right after parsing lets
+            the molecule be freed at once, which keeps a large chunk's memory in cache).
+
     Returns:
-        ``(props, decoded)``: ``decoded[i]`` says whether ``mols[i]`` is in ``props`` (in input
-        order); the others must be read through RDKit's API.
+        ``(props, decoded)``: ``decoded[i]`` says whether molecule ``i`` is in ``props`` (in
+        input order); the others must be read through RDKit's API.
     """
-    blobs = [mol.ToBinary() for mol in mols]
     reader = _Reader(blobs)
     lengths = np.fromiter(map(len, blobs), dtype=np.int64, count=len(blobs))
     start = np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.int64)
@@ -184,7 +186,7 @@ def decode(mols: Sequence[Chem.Mol]) -> tuple[RawProperties, np.ndarray]:
     ok &= pos <= end_of_blob
     ring_mol, ring_local, ring_succ = (np.concatenate(parts) if parts else np.zeros(0, np.int64)
                                        for parts in (ring_mol, ring_local, ring_succ))
-    bond_mol = np.repeat(np.arange(len(mols)), n_bonds)
+    bond_mol = np.repeat(np.arange(len(blobs)), n_bonds)
     ok &= _all_below(n_atoms, bond_mol, np.maximum(bond["begin"], bond["end"]))
     ok &= _all_below(n_atoms, ring_mol, np.maximum(ring_local, ring_succ))
 

@@ -39,7 +39,7 @@ def _assert_same(a: rdkit_pickle.RawProperties, b: rdkit_pickle.RawProperties) -
 
 def test_decoder_matches_rdkit_api(data_dir):
     mols = _molecules(data_dir)
-    props, decoded = rdkit_pickle.decode(mols)
+    props, decoded = rdkit_pickle.decode([m.ToBinary() for m in mols])
     assert decoded.all()  # every molecule here takes the fast path
     _assert_same(props, _read_with_api(mols))
 
@@ -47,11 +47,12 @@ def test_decoder_matches_rdkit_api(data_dir):
 def test_molecules_the_decoder_skips_fall_back_with_identical_features(data_dir, monkeypatch):
     skipped = ["[CH3:1]C", "C" * 300, "*c1ccccc1"]  # atom map, > 255 atoms, dummy label
     mols = [Chem.MolFromSmiles(s) for s in skipped + EDGE_CASES[:10] + skipped]
-    _, decoded = rdkit_pickle.decode(mols)
+    blobs = [m.ToBinary() for m in mols]
+    _, decoded = rdkit_pickle.decode(blobs)
     assert not decoded[:3].any() and not decoded[-3:].any() and decoded[3:-3].all()
     mixed = featurize_mols(mols)
     monkeypatch.setattr(rdkit_pickle, "SUPPORTED_VERSIONS", set())
-    assert not rdkit_pickle.decode(mols)[1].any()  # an unknown pickle version is never decoded
+    assert not rdkit_pickle.decode(blobs)[1].any()  # an unknown pickle version: never decoded
     reference = featurize_mols(mols)
     for name in ("x", "edge_index", "edge_attr", "atom_ptr", "edge_ptr"):
         np.testing.assert_array_equal(getattr(mixed, name), getattr(reference, name))
@@ -69,4 +70,4 @@ def test_short_parse_gives_rdkits_molecule(smiles):
     assert (mol is None) == (reference is None) == (error is not None)
     if mol is not None:
         assert Chem.MolToSmiles(mol) == Chem.MolToSmiles(reference)
-        _assert_same(rdkit_pickle.decode([mol])[0], _read_with_api([reference]))
+        _assert_same(rdkit_pickle.decode([mol.ToBinary()])[0], _read_with_api([reference]))
