@@ -269,8 +269,8 @@ def report(machine: dict, runs: dict, args: argparse.Namespace) -> str:
         f"Machine: {cores} usable CPUs ({machine['cpu']}), {machine['memory_gb']} GB memory, "
         f"no GPU; Python {machine['python']}. Load average (1, 5, 15 min) at the end "
         f"{machine.get('load_at_end')}; each row gives the 1-minute load before and after it. The "
-        f"machine is shared with other jobs (other agents' processes ran throughout, unniced, "
-        f"while this benchmark ran at `nice -n 10`), so absolute rates follow their load. "
+        f"machine is shared with other jobs, so absolute rates follow its load; ratios within one "
+        f"invocation are the comparable figures. "
         f"{machine['minutes']} minutes of measurement in {machine['invocations']} "
         f"invocation(s) of the script on this machine (column `inv.`: a later invocation with "
         f"`--resume` kept the steps measured before an interruption).",
@@ -315,7 +315,7 @@ def report(machine: dict, runs: dict, args: argparse.Namespace) -> str:
     lines += [("OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 " if run.get("threads") == 1 and
                name.startswith("chemprop") else "") + run["command"]
               for name, run in runs.items() if "command" in run]
-    lines += ["```", "", "Invocations of the benchmark (each under `nice -n 10`):", ""]
+    lines += ["```", "", "Invocations of the benchmark:", ""]
     argvs = machine.get("argv", [])
     first = machine["invocations"] - len(argvs) + 1
     lines += [f"{i}. `{argv}`".replace("  (", "` (").replace(")`", ")")
