@@ -112,7 +112,7 @@ def decode(blobs: Sequence[bytes]) -> tuple[RawProperties, np.ndarray]:
     """
     reader = _Reader(blobs)
     lengths = np.fromiter(map(len, blobs), dtype=np.int64, count=len(blobs))
-    start = np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.int64)
+    start = np.cumsum(lengths) - lengths
     end_of_blob = start + lengths
 
     ok = (lengths > _HEADER) & (reader.i32(start) == np.int32(np.uint32(0xDEADBEEF)))

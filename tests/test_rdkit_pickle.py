@@ -71,3 +71,8 @@ def test_short_parse_gives_rdkits_molecule(smiles):
     if mol is not None:
         assert Chem.MolToSmiles(mol) == Chem.MolToSmiles(reference)
         _assert_same(rdkit_pickle.decode([mol.ToBinary()])[0], _read_with_api([reference]))
+
+
+def test_no_molecules_decode_to_nothing():
+    props, decoded = rdkit_pickle.decode([])
+    assert len(decoded) == 0 and len(props.n_atoms) == 0 and len(props.atomic_num) == 0
