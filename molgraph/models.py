@@ -104,7 +104,8 @@ def feed_forward(in_dim: int, hidden: int, out_dim: int, layers: int, dropout: f
 class GraphModel(nn.Module):
     """Encoder, a message-passing body producing one vector per graph, and a head.
 
-    Subclasses implement :meth:`embed_graphs`. Forward shapes: a PyG ``Batch`` with ``x``
+    Subclasses implement :meth:`embed_graphs` (D-MPNN overrides :meth:`forward` instead, to
+    fold its first layer into the encoders). Forward shapes: a PyG ``Batch`` with ``x``
     ``[N, F_atom]``, ``edge_index`` ``[2, E]``, ``edge_attr`` ``[E, F_bond]``, ``batch`` ``[N]``
     → ``[num_graphs, out_channels]`` (regression values or classification logits).
     """
@@ -206,9 +207,10 @@ class DMPNNModel(GraphModel):
         # same function as W_i [x_v ‖ e_vw], about twice as fast.
         h = self.config.hidden_channels
         src, dst = data.edge_index
-        atom_in = self.atom_encoder(data.x, project=self.w_i.weight[:, :h])
+        atom_in, atom_out = self.atom_encoder(
+            data.x, project=torch.cat([self.w_i.weight[:, :h], self.w_o.weight[:, :h]])
+        ).split(h, dim=1)
         bond_in = self.bond_encoder(data.edge_attr, project=self.w_i.weight[:, h:])
-        atom_out = self.atom_encoder(data.x, project=self.w_o.weight[:, :h])
         h0 = torch.relu(atom_in[src] + bond_in)
         hidden = h0
         for _ in range(self.config.num_layers - 1):
