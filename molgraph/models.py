@@ -25,7 +25,6 @@ from torch_geometric.nn import (
     global_mean_pool,
 )
 from torch_geometric.nn.models import GAT, GCN, AttentiveFP
-from torch_geometric.utils import scatter
 
 
 def global_norm_pool(x: Tensor, batch: Tensor, size: int) -> Tensor:
@@ -211,17 +210,18 @@ class DMPNNModel(GraphModel):
             data.x, project=torch.cat([self.w_i.weight[:, :h], self.w_o.weight[:, :h]])
         ).split(h, dim=1)
         bond_in = self.bond_encoder(data.edge_attr, project=self.w_i.weight[:, h:])
-        h0 = torch.relu(atom_in[src] + bond_in)
+        h0 = torch.relu(atom_in.index_select(0, src) + bond_in)
         hidden = h0
         for _ in range(self.config.num_layers - 1):
-            incoming = scatter(hidden, dst, 0, dim_size=data.x.size(0), reduce="sum")
-            message = incoming[src].view(-1, 2, h)
-            pairs = hidden.view(-1, 2, h)  # edge e and its reverse e ^ 1 side by side
-            message[:, 0] -= pairs[:, 1]
-            message[:, 1] -= pairs[:, 0]
-            hidden = torch.addmm(h0, message.view(-1, h), self.w_h.weight.T)
+            # index_select / index_add_: several times faster on the CPU than indexing with a
+            # tensor and PyG's scatter (which broadcasts the index over the feature dimension)
+            incoming = h0.new_zeros(data.x.size(0), h).index_add_(0, dst, hidden)
+            # edge e and its reverse e ^ 1 sit side by side: flipping the pairs gives reverses
+            reverse = hidden.view(-1, 2, h).flip(1).view(-1, h)
+            message = incoming.index_select(0, src).sub_(reverse)
+            hidden = torch.addmm(h0, message, self.w_h.weight.T)
             hidden = self.dropout(torch.relu_(hidden))
-        incoming = scatter(hidden, dst, 0, dim_size=data.x.size(0), reduce="sum")
+        incoming = h0.new_zeros(data.x.size(0), h).index_add_(0, dst, hidden)
         atoms = atom_out + nn.functional.linear(incoming, self.w_o.weight[:, h:], self.w_o.bias)
         atoms = self.dropout(torch.relu(atoms))
         return self.head(self.pool(atoms, data.batch, data.num_graphs))
