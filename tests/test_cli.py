@@ -1,6 +1,9 @@
 import json
+import subprocess
+import sys
 
 import pandas as pd
+import pytest
 
 from molgraph.cli.main import main
 
@@ -48,3 +51,19 @@ def test_bad_input_gives_exit_code_and_message(data_dir, tmp_path, capsys):
                  "--out", str(tmp_path / "x")])
     assert code == 2
     assert "no target column 'nope'" in capsys.readouterr().err
+
+
+def test_screen_parser_does_not_import_torch():
+    # `molgraph screen` must not wait ~3 s on torch and PyG through `train`'s model choices
+    code = ("import sys; from molgraph.cli.main import build_parser; "
+            "build_parser(['screen', '--help']); print('torch' in sys.modules)")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            check=True)
+    assert result.stdout.strip() == "False"
+
+
+def test_every_verb_is_listed_without_one(capsys):
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    usage = capsys.readouterr().out
+    assert all(verb in usage for verb in ("train", "predict", "screen", "featurize", "genes"))
