@@ -179,6 +179,10 @@ def screen(config: ScreenConfig) -> dict:
     """
     started = time.perf_counter()
     load_before = os.getloadavg()
+    if _scores_in_processes(config, cuda=None):
+        from molgraph.screen_remote import start_scoring_server
+
+        start_scoring_server()
     libraries = open_libraries(config.libraries)
     ensemble = Ensemble.load(config.models, "cpu" if config.scheduler else config.device)
     rank = rank_column(ensemble.target_names, len(ensemble.models), config.rank_by)
@@ -231,6 +235,14 @@ def screen(config: ScreenConfig) -> dict:
     return summary
 
 
+def _scores_in_processes(config: ScreenConfig, cuda: bool | None) -> bool:
+    """Whether local worker processes featurize and score (on the CPU, several workers, no
+    explicit ``threads``); ``cuda=None`` before the models are placed: not ruled out yet."""
+    workers = default_workers() if config.workers is None else config.workers
+    return (not config.scheduler and not cuda and workers > 1 and not config.threads
+            and not config.device.startswith("cuda"))
+
+
 def _screen_local(config: ScreenConfig, refs, parts: PartStore, ensemble: Ensemble,
                   mode: str | None, keys: list, progress: Progress, skip,
                   from_store: bool) -> dict:
@@ -244,7 +256,7 @@ def _screen_local(config: ScreenConfig, refs, parts: PartStore, ensemble: Ensemb
     workers = default_workers() if config.workers is None else config.workers
     on_gpu = ensemble.device.type == "cuda"
     batch_size = config.batch_size or (2048 if on_gpu else 256)
-    if not on_gpu and workers > 1 and not config.threads:
+    if _scores_in_processes(config, cuda=on_gpu):
         from molgraph.screen_remote import screen_in_processes
 
         return screen_in_processes(config, refs, parts, mode, keys, progress, skip, workers,
