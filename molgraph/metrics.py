@@ -10,14 +10,9 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from sklearn.metrics import (
-    average_precision_score,
-    f1_score,
-    mean_absolute_error,
-    mean_squared_error,
-    r2_score,
-    roc_auc_score,
-)
+
+# sklearn is imported where it is used: it takes ~1 s, and every screening process imports
+# this module (through ``molgraph.train``) without computing a metric.
 
 REGRESSION_METRICS = ("rmse", "mae", "r2")
 CLASSIFICATION_METRICS = ("roc_auc", "pr_auc")
@@ -33,6 +28,8 @@ def regression_metrics(y_true: np.ndarray, y_pred: np.ndarray) -> dict[str, floa
 
     Shapes: ``y_true`` and ``y_pred`` are ``[n_molecules, n_tasks]``; NaN in ``y_true`` = missing.
     """
+    from sklearn.metrics import mean_absolute_error, mean_squared_error, r2_score
+
     y_true, y_pred = np.atleast_2d(y_true.T).T, np.atleast_2d(y_pred.T).T
     out: dict[str, float] = {}
     for t in range(y_true.shape[1]):
@@ -55,6 +52,8 @@ def classification_metrics(
     Shapes: ``y_true`` (0/1, NaN = missing) and ``y_score`` (probabilities) are
     ``[n_items, n_tasks]``. F1 uses ``threshold`` on the probabilities.
     """
+    from sklearn.metrics import average_precision_score, f1_score, roc_auc_score
+
     y_true, y_score = np.atleast_2d(y_true.T).T, np.atleast_2d(y_score.T).T
     names = (*CLASSIFICATION_METRICS, "f1")
     out: dict[str, float] = {}
