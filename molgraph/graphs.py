@@ -3,7 +3,9 @@
 One ``Data`` object per molecule costs ~1 KB and ~20 µs to collate; a screening library has
 millions. ``MolGraphs`` keeps all graphs in five flat numpy arrays with offsets (as PyG's
 ``InMemoryDataset`` does internally) and builds a batch with a few vectorised gathers. The same
-arrays are the on-disk cache and the featurized-library store. torch is imported only to batch.
+arrays are the on-disk cache and the featurized-library store. torch is imported only to batch;
+PyG only for :meth:`MolGraphs.batch` (molgraph's own training and prediction use
+:meth:`MolGraphs.tensors`: importing PyG takes ~2 s, which every screening process would pay).
 """
 
 from __future__ import annotations
@@ -11,8 +13,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:  # torch is imported only to batch
+    import torch
 
 
 def _ranges(starts: np.ndarray, counts: np.ndarray) -> np.ndarray:
@@ -22,6 +28,31 @@ def _ranges(starts: np.ndarray, counts: np.ndarray) -> np.ndarray:
         return np.zeros(0, dtype=np.int64)
     shift = np.repeat(starts - np.concatenate([[0], np.cumsum(counts)[:-1]]), counts)
     return np.arange(total, dtype=np.int64) + shift
+
+
+@dataclass
+class GraphBatch:
+    """Batched graph tensors under PyG ``Batch``'s attribute names: what molgraph's models read.
+
+    Shapes: ``x`` ``[N, 8]`` long, ``edge_index`` ``[2, E]`` long (batch-global indices),
+    ``edge_attr`` ``[E, 4]`` long, ``batch`` ``[N]``, ``ptr`` ``[B + 1]``, ``y`` ``[B, T]``.
+    """
+
+    x: torch.Tensor
+    edge_index: torch.Tensor
+    edge_attr: torch.Tensor
+    batch: torch.Tensor
+    ptr: torch.Tensor
+    y: torch.Tensor | None = None
+
+    @property
+    def num_graphs(self) -> int:
+        return len(self.ptr) - 1
+
+    def to(self, device) -> GraphBatch:
+        return GraphBatch(*(None if t is None else t.to(device) for t in
+                            (self.x, self.edge_index, self.edge_attr, self.batch, self.ptr,
+                             self.y)))
 
 
 @dataclass
@@ -79,29 +110,34 @@ class MolGraphs:
             edge_ptr=np.concatenate([[0], np.cumsum(edges)]),
         )
 
-    def batch(self, index: np.ndarray | Sequence[int] | None = None, y: np.ndarray | None = None):
-        """A ``torch_geometric.data.Batch`` of the graphs at ``index`` (all when ``None``).
-
-        Shapes: ``x`` ``[N, 8]`` long, ``edge_index`` ``[2, E]`` long (batch-global indices),
-        ``edge_attr`` ``[E, 4]`` long, ``batch`` ``[N]``, ``ptr`` ``[B + 1]``, ``y`` ``[B, T]``.
-        """
+    def tensors(self, index: np.ndarray | Sequence[int] | None = None,
+                y: np.ndarray | None = None) -> GraphBatch:
+        """The graphs at ``index`` (all when ``None``) batched as a :class:`GraphBatch`."""
         import torch
-        from torch_geometric.data import Batch
 
         part = self if index is None else self.take(index)
         atoms = np.diff(part.atom_ptr)
         edges = np.diff(part.edge_ptr)
         edge_index = part.edge_index.astype(np.int64) + np.repeat(part.atom_ptr[:-1], edges)
-        out = Batch(
+        return GraphBatch(
             x=torch.from_numpy(part.x.astype(np.int64)),
             edge_index=torch.from_numpy(edge_index),
             edge_attr=torch.from_numpy(part.edge_attr.astype(np.int64)),
             batch=torch.from_numpy(np.repeat(np.arange(len(part)), atoms)),
             ptr=torch.from_numpy(part.atom_ptr.astype(np.int64)),
+            y=None if y is None else torch.from_numpy(np.asarray(y, dtype=np.float32)),
         )
-        out._num_graphs = len(part)
+
+    def batch(self, index: np.ndarray | Sequence[int] | None = None, y: np.ndarray | None = None):
+        """The same as :meth:`tensors`, as a ``torch_geometric.data.Batch`` (for PyG code)."""
+        from torch_geometric.data import Batch
+
+        tensors = self.tensors(index, y)
+        out = Batch(x=tensors.x, edge_index=tensors.edge_index, edge_attr=tensors.edge_attr,
+                    batch=tensors.batch, ptr=tensors.ptr)
+        out._num_graphs = tensors.num_graphs
         if y is not None:
-            out.y = torch.from_numpy(np.asarray(y, dtype=np.float32))
+            out.y = tensors.y
         return out
 
     def data(self, i: int):

@@ -156,7 +156,7 @@ def predict_graphs(model: nn.Module, graphs: MolGraphs, task: str, scaler: Scale
     outputs = []
     for start in range(0, len(graphs), batch_size):
         index = np.arange(start, min(start + batch_size, len(graphs)))
-        out = model(graphs.batch(index).to(device))
+        out = model(graphs.tensors(index).to(device)).float()  # bf16 models give bf16
         outputs.append((torch.sigmoid(out) if task == "classification" else out).cpu().numpy())
     if not outputs:
         return np.zeros((0, model.config.out_channels), dtype=np.float32)
@@ -214,7 +214,7 @@ def fit(
             index = order[start:start + config.batch_size]
             if len(index) < 2:  # batch norm needs more than one graph
                 continue
-            batch = graphs.batch(index, y=y_scaled[index]).to(device)
+            batch = graphs.tensors(index, y=y_scaled[index]).to(device)
             loss = masked_loss(model(batch), batch.y, config.task)
             optimizer.zero_grad()
             loss.backward()

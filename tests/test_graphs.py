@@ -16,6 +16,10 @@ def test_batch_matches_pyg_collation():
     for name in ("x", "edge_index", "edge_attr", "batch", "ptr"):
         assert torch.equal(getattr(ours, name), getattr(ref, name)), name
     assert ours.num_graphs == 4
+    tensors = graphs.tensors(index, y=np.ones((4, 2)))  # the PyG-free form models read
+    for name in ("x", "edge_index", "edge_attr", "batch", "ptr"):
+        assert torch.equal(getattr(tensors, name), getattr(ref, name)), name
+    assert tensors.num_graphs == 4 and tensors.y.shape == (4, 2)
 
 
 def test_take_concat_and_save_roundtrip(tmp_path):

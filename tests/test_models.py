@@ -104,3 +104,32 @@ def test_callbacks_receive_each_epoch_and_can_stop(data_dir):
         TrainConfig(epochs=10), callbacks=[Recorder()], tracker=tracker)
     assert [e for e, _ in seen] == [0, 1, 2]
     assert tracker.metrics == [0, 1, 2] and tracker.params["train.epochs"] == 10
+
+
+@pytest.mark.parametrize("name", ["mean", "sum", "max"])
+def test_poolings_match_pyg_including_a_graph_without_atoms(name):
+    from torch_geometric.nn import global_add_pool, global_max_pool, global_mean_pool
+
+    from molgraph.models import POOLINGS
+
+    pyg = {"mean": global_mean_pool, "sum": global_add_pool, "max": global_max_pool}[name]
+    x = torch.randn(7, 5)
+    batch = torch.tensor([0, 0, 0, 2, 2, 3, 3])  # graph 1 has no atoms
+    torch.testing.assert_close(POOLINGS[name](x, batch, 4), pyg(x, batch, 4))
+
+
+def test_dmpnn_predicts_without_importing_pyg(tmp_path):
+    # PyG's import takes ~2 s, paid by every screening process if a D-MPNN needed it
+    import subprocess
+    import sys
+
+    code = ("import sys; from molgraph.featurize import featurize_chunk; "
+            "from molgraph.models import build_model, ModelConfig; "
+            "from molgraph.featurize import ATOM_FEATURES, BOND_FEATURES; "
+            "m = build_model(ModelConfig('dmpnn', list(ATOM_FEATURES.values()), "
+            "list(BOND_FEATURES.values()), 1, hidden_channels=8)).eval(); "
+            "m(featurize_chunk(['CCO', 'c1ccccc1']).graphs.tensors()); "
+            "print('torch_geometric' in sys.modules)")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            check=True)
+    assert result.stdout.strip() == "False"
