@@ -15,6 +15,9 @@ import numpy as np
 
 from molgraph.graphs import MolGraphs
 
+#: Inference precisions (``molgraph.saved`` maps them to torch dtypes).
+PRECISIONS = ("fp32", "bf16")
+
 
 def score_columns(target_names: Sequence[str], n_models: int) -> list[str]:
     """Output columns: ``<target>`` for one model; ``<target>_mean``, ``<target>_std`` for more."""
@@ -57,10 +60,11 @@ class Ensemble:
         self.columns = score_columns(self.target_names, len(self.models))
 
     @classmethod
-    def load(cls, directories: Sequence[str | Path], device: str = "auto") -> Ensemble:
+    def load(cls, directories: Sequence[str | Path], device: str = "auto",
+             precision: str = "fp32") -> Ensemble:
         from molgraph.saved import load_model
 
-        return cls([load_model(d, device) for d in directories])
+        return cls([load_model(d, device, precision) for d in directories])
 
     @property
     def device(self):

@@ -2,11 +2,17 @@
 ``weights_only=True`` so nothing is unpickled) and ``config.json`` (model settings, task, target
 names and scaling, featurizer spec and version). A model whose featurizer version differs from
 this molgraph's is refused: its inputs would silently mean something else.
+
+Inference can run in bfloat16 (``precision="bf16"``): weights and activations in 16 bits, with
+float32 accumulation in the matrix products. On CPUs with AVX-512 BF16 or AMX, and on GPUs, a
+wide model's forward pass is ~2x faster; scores move by ~1e-2 of their spread and rankings
+barely (``experiments/RESULTS_screen.md``). Training always runs in float32.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -21,6 +27,16 @@ from molgraph.train import Scaler, predict_graphs, resolve_device
 
 WEIGHTS = "weights.pt"
 CONFIG = "config.json"
+DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16}  # keys: ensemble.PRECISIONS
+log = logging.getLogger(__name__)
+
+
+def _cpu_has_bf16() -> bool:
+    """Whether oneDNN finds native bfloat16 instructions (AVX-512 BF16 or AMX) on this CPU."""
+    try:
+        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except (AttributeError, RuntimeError):
+        return False
 
 
 class TrainedModel:
@@ -32,22 +48,31 @@ class TrainedModel:
         target_names: one name per output column.
         scaler: regression target scaling.
         device: where the model runs.
+        precision: ``fp32`` or ``bf16`` (inference only; see the module docstring).
     """
 
     def __init__(self, model: GraphModel, task: str, target_names: Sequence[str],
-                 scaler: Scaler, device: torch.device | str = "cpu") -> None:
+                 scaler: Scaler, device: torch.device | str = "cpu",
+                 precision: str = "fp32") -> None:
         self.model = model.eval()
         self.task = task
         self.target_names = list(target_names)
         self.scaler = scaler
         self.device = torch.device(device)
-        self.model.to(self.device)
+        if precision not in DTYPES:
+            raise ValueError(f"unknown precision {precision!r}; choose from {', '.join(DTYPES)}")
+        self.precision = precision
+        if precision == "bf16" and self.device.type == "cpu" and not _cpu_has_bf16():
+            log.warning("this CPU has no native bfloat16 (AVX-512 BF16 or AMX): precision bf16 "
+                        "will be slower than fp32 here")
+        self.model.to(self.device, DTYPES[precision])
 
     def save(self, directory: str | Path) -> Path:
         """Write ``weights.pt`` and ``config.json`` into ``directory``."""
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
-        state = {k: v.detach().cpu() for k, v in self.model.state_dict().items()}
+        state = {k: v.detach().cpu().float() if v.is_floating_point() else v.detach().cpu()
+                 for k, v in self.model.state_dict().items()}
         torch.save(state, directory / WEIGHTS)
         config = {
             "molgraph_version": __version__,
@@ -61,7 +86,8 @@ class TrainedModel:
         return directory
 
     @classmethod
-    def load(cls, directory: str | Path, device: str = "auto") -> TrainedModel:
+    def load(cls, directory: str | Path, device: str = "auto",
+             precision: str = "fp32") -> TrainedModel:
         """Rebuild a saved model; refuse one made with another featurizer version."""
         directory = Path(directory)
         if not (directory / CONFIG).exists() and (directory / "model" / CONFIG).exists():
@@ -81,7 +107,7 @@ class TrainedModel:
         state = torch.load(directory / WEIGHTS, map_location="cpu", weights_only=True)
         model.load_state_dict(state)
         return cls(model, config["task"], config["target_names"], Scaler(**config["scaler"]),
-                   device=resolve_device(device))
+                   device=resolve_device(device), precision=precision)
 
     def predict_graphs(self, graphs: MolGraphs, batch_size: int = 256) -> np.ndarray:
         """Predictions ``[len(graphs), n_targets]`` (probabilities for classification)."""
@@ -95,6 +121,7 @@ class TrainedModel:
         return out
 
 
-def load_model(directory: str | Path, device: str = "auto") -> TrainedModel:
+def load_model(directory: str | Path, device: str = "auto",
+               precision: str = "fp32") -> TrainedModel:
     """Load a model saved by ``molgraph train`` (the ``model/`` directory or its parent)."""
-    return TrainedModel.load(directory, device)
+    return TrainedModel.load(directory, device, precision)

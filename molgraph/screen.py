@@ -36,7 +36,7 @@ import pandas as pd
 
 from molgraph import __version__
 from molgraph.druglike import DESCRIPTOR_COLUMNS, PAINS_COLUMN, check_filters, filter_reasons
-from molgraph.ensemble import Ensemble, model_digest, rank_column
+from molgraph.ensemble import PRECISIONS, Ensemble, model_digest, rank_column
 from molgraph.featurize import FEATURIZER_VERSION, default_workers
 from molgraph.library import Shard, count_rows, open_libraries
 from molgraph.pipeline import descriptor_mode, prepared_shards, shard_refs
@@ -66,6 +66,9 @@ class ScreenConfig:
         workers: worker processes (default: one per CPU; 0 = all in this process).
         batch_size: molecules per forward pass (default 256 on CPU, 2048 on GPU).
         device: ``auto`` (CUDA when present), ``cpu``, ``cuda[:N]``.
+        precision: ``fp32``, or ``bf16`` for a ~2x faster forward pass of wide models on
+            CPUs with AVX-512 BF16/AMX and on GPUs (scores move slightly; see
+            ``molgraph.saved``).
         threads: torch CPU threads for scoring. By default, on the CPU, ``workers`` processes
             featurize and score with one thread each; given ``threads``, workers featurize
             and this process scores with that many threads.
@@ -92,6 +95,7 @@ class ScreenConfig:
     workers: int | None = None
     batch_size: int | None = None
     device: str = "auto"
+    precision: str = "fp32"
     threads: int | None = None
     chunk_size: int = DEFAULT_CHUNK_SIZE
     smiles_column: str | None = None
@@ -108,6 +112,9 @@ class ScreenConfig:
         self.libraries = [str(lib) for lib in self.libraries]
         self.out = str(self.out)
         self.filters = check_filters(self.filters)
+        if self.precision not in PRECISIONS:
+            raise ValueError(f"unknown precision {self.precision!r}; choose from "
+                             f"{', '.join(PRECISIONS)}")
         if not self.models or not self.libraries:
             raise ValueError("screening needs at least one model and one library")
         if self.top_k is not None and self.top_k < 1:
@@ -167,7 +174,8 @@ def _signature(config: ScreenConfig, libraries, mode: str | None) -> dict:
             "models": [model_digest(m) for m in config.models],
             "libraries": [lib.fingerprint() for lib in libraries],
             "chunk_size": config.chunk_size, "smiles_column": config.smiles_column,
-            "id_column": config.id_column, "descriptors": mode, "filters": config.filters}
+            "id_column": config.id_column, "descriptors": mode, "filters": config.filters,
+            "precision": config.precision}
 
 
 def screen(config: ScreenConfig) -> dict:
@@ -184,7 +192,8 @@ def screen(config: ScreenConfig) -> dict:
 
         start_scoring_server()
     libraries = open_libraries(config.libraries)
-    ensemble = Ensemble.load(config.models, "cpu" if config.scheduler else config.device)
+    ensemble = Ensemble.load(config.models, "cpu" if config.scheduler else config.device,
+                             config.precision)
     rank = rank_column(ensemble.target_names, len(ensemble.models), config.rank_by)
     mode = descriptor_mode(config.druglike, config.filters)
     paths = side_paths(config.out)
@@ -221,7 +230,8 @@ def screen(config: ScreenConfig) -> dict:
         "rank_by": rank, "columns": ensemble.columns, "task": ensemble.task,
         "models": config.models, "library_files": config.libraries,
         "top_k": config.top_k, "threshold": config.threshold, "ascending": config.ascending,
-        "filters": config.filters, "druglike": config.druglike, **settings,
+        "filters": config.filters, "druglike": config.druglike,
+        "precision": config.precision, **settings,
         "load_average_before": [round(x, 2) for x in load_before],
         "load_average_after": [round(x, 2) for x in os.getloadavg()],
         "cpus": default_workers(),

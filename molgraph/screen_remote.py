@@ -42,9 +42,9 @@ def model_payload(directory: str | Path) -> dict:
             "files": {name: (directory / name).read_bytes() for name in (CONFIG, WEIGHTS)}}
 
 
-def _ensemble(payloads: list[dict], device: str) -> Ensemble:
+def _ensemble(payloads: list[dict], device: str, precision: str) -> Ensemble:
     """The ensemble of ``payloads`` in this process, loaded once per process."""
-    key = (device, *(p["digest"] for p in payloads))
+    key = (device, precision, *(p["digest"] for p in payloads))
     if key not in _MODELS:
         from molgraph.saved import load_model
 
@@ -53,7 +53,7 @@ def _ensemble(payloads: list[dict], device: str) -> Ensemble:
             with tempfile.TemporaryDirectory(prefix="molgraph-model-") as tmp:
                 for name, data in payload["files"].items():
                     (Path(tmp) / name).write_bytes(data)
-                models.append(load_model(tmp, device))
+                models.append(load_model(tmp, device, precision))
         _MODELS[key] = Ensemble(models)
     return _MODELS[key]
 
@@ -65,7 +65,7 @@ def screen_remote_shard(shard: Shard, payloads: list[dict], options: dict) -> pd
     from molgraph.screen import score_shard, shard_frame
 
     torch.set_num_threads(options["threads"])
-    ensemble = _ensemble(payloads, options["device"])
+    ensemble = _ensemble(payloads, options["device"], options["precision"])
     shard = prepare_shard(shard, options["descriptors"])
     batch_size = options["batch_size"] or (2048 if ensemble.device.type == "cuda" else 256)
     scores = score_shard(shard, ensemble, batch_size)
@@ -119,7 +119,8 @@ def screen_in_processes(config, refs, parts, mode: str | None, keys: list, progr
                         workers: int, batch_size: int) -> dict:
     """Score shards in ``workers`` local processes with one torch thread each."""
     options = {"threads": config.threads or 1, "device": "cpu", "descriptors": mode,
-               "filters": config.filters, "batch_size": batch_size}
+               "filters": config.filters, "batch_size": batch_size,
+               "precision": config.precision}
     payloads = [model_payload(m) for m in config.models]
     pool = ProcessPoolExecutor(workers, mp_context=get_context("forkserver"))
     try:
@@ -149,7 +150,8 @@ def screen_on_dask(config, refs, parts, mode: str | None, keys: list, progress, 
     two per worker thread at a time) and write each result as it arrives."""
     distributed = _import_distributed()
     options = {"threads": config.threads or 1, "device": config.device,
-               "descriptors": mode, "filters": config.filters, "batch_size": config.batch_size}
+               "descriptors": mode, "filters": config.filters, "batch_size": config.batch_size,
+               "precision": config.precision}
     with distributed.Client(config.scheduler, set_as_default=False) as client:
         payloads = client.scatter([[model_payload(m) for m in config.models]],
                                   broadcast=True)[0]

@@ -48,3 +48,17 @@ def test_weights_are_plain_tensors(trained):
     _, out = trained
     state = torch.load(out / "model" / "weights.pt", weights_only=True)
     assert all(isinstance(v, torch.Tensor) for v in state.values())
+
+
+def test_bf16_inference_is_close_to_fp32_and_returns_float32(trained):
+    _, out = trained
+    fp32 = load_model(out, device="cpu").predict(SMILES)
+    bf16 = load_model(out, device="cpu", precision="bf16")
+    assert next(bf16.model.parameters()).dtype == __import__("torch").bfloat16
+    pred = bf16.predict(SMILES)
+    assert pred.dtype == np.float32
+    assert np.isnan(pred[2]).all()
+    # bfloat16 keeps 8 significant bits: ~1e-2 of the scale of the outputs
+    np.testing.assert_allclose(pred[[0, 1, 3, 4]], fp32[[0, 1, 3, 4]], atol=0.05)
+    with pytest.raises(ValueError, match="precision"):
+        load_model(out, device="cpu", precision="fp8")

@@ -116,6 +116,18 @@ def test_worker_processes_give_the_same_result(full_run, tmp_path, models):
     pd.testing.assert_frame_equal(read_table(tmp_path / "w.csv"), full_run[0])
 
 
+def test_bf16_in_worker_processes_ranks_like_fp32(full_run, tmp_path, models):
+    screen(ScreenConfig([models[0]], [LIBRARY], tmp_path / "b.csv", workers=2, chunk_size=37,
+                        precision="bf16"))
+    bf16, fp32 = read_table(tmp_path / "b.csv"), full_run[0]
+    assert bf16["row"].tolist() == fp32["row"].tolist()
+    assert bf16["status"].tolist() == fp32["status"].tolist()
+    ok = fp32["status"] == "ok"
+    np.testing.assert_allclose(bf16.loc[ok, "logS"], fp32.loc[ok, "logS"], atol=0.05)
+    assert bf16.loc[ok, "logS"].corr(fp32.loc[ok, "logS"], method="spearman") > 0.99
+    assert json.loads((tmp_path / "b.summary.json").read_text())["precision"] == "bf16"
+
+
 def test_other_formats_and_several_libraries(tmp_path, models):
     libraries = [DATA / "small.smi", DATA / "esol_20.sdf.gz"]
     screen(ScreenConfig([models[0]], libraries, tmp_path / "two.csv", workers=0))
@@ -154,6 +166,9 @@ def test_resume_refuses_other_settings(tmp_path, models):
     assert (tmp_path / "r.parts" / "manifest.json").exists()
     with pytest.raises(ValueError, match="chunk_size"):
         screen(ScreenConfig([models[0]], [LIBRARY], out, workers=0, chunk_size=60, resume=True))
+    with pytest.raises(ValueError, match="precision"):  # bf16 scores must not mix with fp32
+        screen(ScreenConfig([models[0]], [LIBRARY], out, workers=0, chunk_size=50, resume=True,
+                            precision="bf16"))
     # the same settings re-select from the kept parts without scoring again
     summary = screen(ScreenConfig([models[0]], [LIBRARY], out, workers=0, chunk_size=50,
                                   resume=True, top_k=3))
