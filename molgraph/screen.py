@@ -64,7 +64,7 @@ class ScreenConfig:
         rank_by: target that ranks molecules (default: the models' first target).
         ascending: lower scores are better (e.g. a predicted IC50 in nM).
         workers: worker processes (default: one per CPU; 0 = all in this process).
-        batch_size: molecules per forward pass (default 256 on CPU, 2048 on GPU).
+        batch_size: molecules per forward pass (default 128 on CPU, 2048 on GPU).
         device: ``auto`` (CUDA when present), ``cpu``, ``cuda[:N]``.
         precision: ``fp32``, or ``bf16`` for a ~2x faster forward pass of wide models on
             CPUs with AVX-512 BF16/AMX and on GPUs (scores move slightly; see
@@ -122,6 +122,13 @@ class ScreenConfig:
         if self.chunk_size < 1:
             raise ValueError(f"chunk_size must be at least 1, not {self.chunk_size}")
         output_stem(self.out)  # refuse an unknown output type before any work
+
+
+def default_batch_size(on_gpu: bool) -> int:
+    """Molecules per forward pass: 2048 on a GPU; 128 on a CPU, where a batch's edge states
+    then stay in cache (one thread: hidden 64, 36 against 40 µs per molecule at 256; hidden 300,
+    520 against 556)."""
+    return 2048 if on_gpu else 128
 
 
 def score_shard(shard: Shard, ensemble: Ensemble, batch_size: int) -> np.ndarray:
@@ -265,7 +272,7 @@ def _screen_local(config: ScreenConfig, refs, parts: PartStore, ensemble: Ensemb
 
     workers = default_workers() if config.workers is None else config.workers
     on_gpu = ensemble.device.type == "cuda"
-    batch_size = config.batch_size or (2048 if on_gpu else 256)
+    batch_size = config.batch_size or default_batch_size(on_gpu)
     if _scores_in_processes(config, cuda=on_gpu):
         from molgraph.screen_remote import screen_in_processes
 

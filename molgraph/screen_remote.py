@@ -62,12 +62,12 @@ def screen_remote_shard(shard: Shard, payloads: list[dict], options: dict) -> pd
     """Featurize (if needed) and score one shard; its result table as a local run makes it."""
     import torch
 
-    from molgraph.screen import score_shard, shard_frame
+    from molgraph.screen import default_batch_size, score_shard, shard_frame
 
     torch.set_num_threads(options["threads"])
     ensemble = _ensemble(payloads, options["device"], options["precision"])
     shard = prepare_shard(shard, options["descriptors"])
-    batch_size = options["batch_size"] or (2048 if ensemble.device.type == "cuda" else 256)
+    batch_size = options["batch_size"] or default_batch_size(ensemble.device.type == "cuda")
     scores = score_shard(shard, ensemble, batch_size)
     return shard_frame(shard, scores, ensemble.columns, options["filters"])
 
