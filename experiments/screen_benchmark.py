@@ -11,6 +11,9 @@ Measured in one run on one machine (load average recorded before and after each 
 3. ``chemprop predict`` (Chemprop 2.3.1 in its own virtualenv) on the same 176k molecules, with
    a model trained by ``chemprop train`` on the same data as molgraph's.
 4. ``molgraph featurize`` into a store, then ``molgraph screen`` from the store.
+5. The Chemprop-size model in bfloat16 (``--precision bf16``), from SMILES and from the store,
+   with its agreement with the float32 run: the overlap of the two top-1000 lists and the
+   largest score difference on the molecules in both.
 
 Models: molgraph D-MPNNs trained for 3 epochs on ESOL (speed does not depend on accuracy), one
 the size of Chemprop's default (hidden 300, 3 steps) and one compact (hidden 64); Chemprop's
@@ -45,6 +48,9 @@ LIBRARIES = {"moses_test": SHARED / "libraries" / "moses_test.csv.gz",
 TRAIN_DATA = SHARED / "molecules" / "esol" / "delaney-processed.csv"
 TARGET = "measured log solubility in mols per litre"
 MODELS = {"compact": 64, "chemprop-size": 300}
+#: Screening runs: label → (model, extra `molgraph screen` arguments).
+RUNS = {"compact": ("compact", []), "chemprop-size": ("chemprop-size", []),
+        "chemprop-size-bf16": ("chemprop-size", ["--precision", "bf16"])}
 
 
 def load() -> list[float]:
@@ -83,20 +89,28 @@ def measure(command: list[str], env: dict | None = None, interval: float = 0.2) 
             "output_tail": output[-600:]}
 
 
-def parse_floor(path: Path, n: int) -> dict:
-    """RDKit parse-only and molgraph featurization rates on one core, in a fresh process."""
+def parse_floor(path: Path, n: int, repeats: int = 3) -> dict:
+    """RDKit parse-only and molgraph featurization rates on one core, in a fresh process:
+    interleaved ``repeats`` times, the median of each. Parsed molecules are dropped at once
+    (keeping 50,000 alive costs RDKit page faults that a screen never pays)."""
     code = f"""
-import json, time, pandas as pd
+import json, statistics, time, pandas as pd
 from rdkit import Chem, RDLogger
 from molgraph.featurize import featurize_chunk
 RDLogger.DisableLog("rdApp.*")
 smiles = pd.read_csv({str(path)!r}, nrows={n})["SMILES"].tolist()
-t = time.perf_counter(); mols = [Chem.MolFromSmiles(s) for s in smiles]
-parse = len(smiles) / (time.perf_counter() - t)
-t = time.perf_counter()
-for s in range(0, len(smiles), 500): featurize_chunk(smiles[s:s + 500])
-feat = len(smiles) / (time.perf_counter() - t)
-print(json.dumps({{"parse_per_s": round(parse), "featurize_per_s": round(feat)}}))
+parse, feat = [], []
+for _ in range({repeats}):
+    t = time.perf_counter()
+    for s in smiles: Chem.MolFromSmiles(s)
+    parse.append(len(smiles) / (time.perf_counter() - t))
+    t = time.perf_counter()
+    for s in range(0, len(smiles), 500): featurize_chunk(smiles[s:s + 500])
+    feat.append(len(smiles) / (time.perf_counter() - t))
+print(json.dumps({{"parse_per_s": round(statistics.median(parse)),
+                  "featurize_per_s": round(statistics.median(feat)),
+                  "parse_runs": [round(x) for x in parse],
+                  "featurize_runs": [round(x) for x in feat]}}))
 """
     before = load()
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, check=True,
@@ -144,6 +158,16 @@ def screen_run(model: Path, library: Path, out: Path, extra: list[str] = ()) -> 
     return result
 
 
+def agreement(reference: Path, other: Path) -> dict:
+    """How far ``other``'s top list (bf16) is from ``reference``'s (fp32): the share of
+    reference rows it also holds, and the largest score difference on the rows in both."""
+    a, b = pd.read_csv(reference), pd.read_csv(other)
+    both = a.merge(b, on="row", suffixes=("", "_other"))
+    return {"top_overlap_vs_fp32": round(len(both) / len(a), 4),
+            "max_abs_score_diff_vs_fp32": float((both[TARGET] - both[f"{TARGET}_other"])
+                                                .abs().max())}
+
+
 def chemprop_run(chemprop: str, model: Path, library: Path, out: Path,
                  threads: int | None) -> dict:
     command = [chemprop, "predict", "-i", str(library), "-s", "SMILES", "--model-paths",
@@ -161,8 +185,8 @@ def main() -> None:
     parser.add_argument("--work", type=Path, default=HERE / "out" / "screen_benchmark")
     parser.add_argument("--skip-train-set", action="store_true",
                         help="skip the 1.58M-molecule run")
-    parser.add_argument("--store-models", nargs="+", default=list(MODELS), choices=list(MODELS),
-                        help="models to re-screen the store with")
+    parser.add_argument("--store-models", nargs="+", default=list(RUNS), choices=list(RUNS),
+                        help="runs to re-screen the store with")
     parser.add_argument("--resume", action="store_true",
                         help="keep the steps already measured in WORK/runs.json (an interrupted "
                         "run); the results say which steps came from the earlier invocation")
@@ -219,13 +243,21 @@ def main() -> None:
         save()
         return runs[name]
 
+    def compared(label: str, source: str) -> dict:
+        """A bf16 run's agreement with the fp32 run of the same model and input."""
+        if not label.endswith("-bf16"):
+            return {}
+        return agreement(args.work / f"hits-{label.removesuffix('-bf16')}-{source}.csv",
+                         args.work / f"hits-{label}-{source}.csv")
+
     models = train_models(args.work, args.chemprop)
     test = LIBRARIES["moses_test"]
     step("parse_floor", lambda: parse_floor(test, 50_000))
-    for name in MODELS:
-        step(f"screen_{name}_moses_test",
-             lambda name=name: screen_run(models[name], test,
-                                          args.work / f"hits-{name}-test.csv"))
+    for label, (name, extra) in RUNS.items():
+        step(f"screen_{label}_moses_test",
+             lambda label=label, name=name, extra=extra: screen_run(
+                 models[name], test, args.work / f"hits-{label}-test.csv", extra)
+             | compared(label, "test"))
     if args.chemprop:
         plain = args.work / "moses_test.csv"  # chemprop reads only uncompressed CSV
         if not plain.exists():
@@ -245,10 +277,12 @@ def main() -> None:
     step("featurize_store_moses_test",
          lambda: measure(molgraph_cli("featurize", "--library", str(test), "--out", str(store),
                                       "--no-progress")) | {"rows": count(test)})
-    for name in args.store_models:
-        step(f"rescreen_store_{name}_moses_test",
-             lambda name=name: screen_run(models[name], store,
-                                          args.work / f"hits-{name}-store.csv"))
+    for label in args.store_models:
+        name, extra = RUNS[label]
+        step(f"rescreen_store_{label}_moses_test",
+             lambda label=label, name=name, extra=extra: screen_run(
+                 models[name], store, args.work / f"hits-{label}-store.csv", extra)
+             | compared(label, "store"))
     if not args.skip_train_set:
         step("screen_compact_moses_train",
              lambda: screen_run(models["compact"], LIBRARIES["moses_train"],
@@ -337,20 +371,31 @@ def findings(runs: dict, cores: int, floor: float) -> list[str]:
                f"{feat / floor:.2f} × the parse-only floor: the ceiling per core for any screen "
                "from SMILES with this featurizer, before a single forward pass.")
     chemprop = rate(runs.get("chemprop_moses_test"))
-    for name in MODELS:
-        mine = rate(runs.get(f"screen_{name}_moses_test"))
+    for label, (name, extra) in RUNS.items():
+        run = runs.get(f"screen_{label}_moses_test")
+        mine = rate(run)
         if mine is None:
             continue
-        text = (f"- `molgraph screen`, {name} model ({MODELS[name]} hidden), MOSES test: "
+        text = (f"- `{' '.join(['molgraph screen', *extra])}`, {name} model "
+                f"({MODELS[name]} hidden), MOSES test: "
                 f"{mine:,.0f} molecules/s end to end = {mine / cores:,.0f} per core = "
                 f"{mine / cores / floor:.2f} × the parse-only floor per core (target ≥ 0.5)")
         if chemprop:
             text += f"; {mine / chemprop:.1f} × Chemprop's {chemprop:,.0f}/s (target ≥ 5)"
+        if "top_overlap_vs_fp32" in run:
+            text += (f"; top 1,000 shared with the fp32 run: {run['top_overlap_vs_fp32']:.1%}, "
+                     f"largest score difference {run['max_abs_score_diff_vs_fp32']:.3f}")
         out.append(text + ".")
-        store = rate(runs.get(f"rescreen_store_{name}_moses_test"))
+        store = rate(runs.get(f"rescreen_store_{label}_moses_test"))
         if store:
-            out.append(f"- Re-screening from the store with the {name} model: {store:,.0f} "
+            out.append(f"- Re-screening from the store, {label}: {store:,.0f} "
                        f"molecules/s, {store / mine:.1f} × the run from SMILES (target ≥ 10).")
+    train_rate = rate(runs.get("screen_compact_moses_train"))
+    if train_rate:
+        out.append(f"- `molgraph screen`, compact model, MOSES train (1.58M): {train_rate:,.0f} "
+                   f"molecules/s end to end = {train_rate / cores:,.0f} per core = "
+                   f"{train_rate / cores / floor:.2f} × the parse-only floor per core (target ≥ "
+                   "0.5); start-up weighs less here than on the 176k test set.")
     store_run = runs.get("featurize_store_moses_test")
     if store_run:
         out.append(f"- `molgraph featurize` into a store: {rate(store_run):,.0f} molecules/s "
