@@ -67,7 +67,7 @@ def screen_remote_shard(shard: Shard, payloads: list[dict], options: dict) -> pd
     torch.set_num_threads(options["threads"])
     ensemble = _ensemble(payloads, options["device"], options["precision"])
     shard = prepare_shard(shard, options["descriptors"])
-    batch_size = options["batch_size"] or default_batch_size(ensemble.device.type == "cuda")
+    batch_size = options["batch_size"] or default_batch_size(ensemble)
     scores = score_shard(shard, ensemble, batch_size)
     return shard_frame(shard, scores, ensemble.columns, options["filters"])
 

@@ -253,3 +253,18 @@ def test_progress_logs_rate_and_eta_without_a_terminal(caplog):
     progress.close()
     assert "screening: 50/100 (50.0%)" in caplog.text and "ETA" in caplog.text
     assert progress.resumed == 10 and progress.rate > 0
+
+
+@pytest.mark.parametrize(("hidden", "device", "expected"),
+                         [(64, "cpu", 128), (300, "cpu", 32), (2000, "cpu", 16),
+                          (8, "cpu", 256), (300, "cuda", 2048)])
+def test_default_batch_size_keeps_a_cpu_batch_in_cache(hidden, device, expected):
+    from types import SimpleNamespace
+
+    import torch
+
+    from molgraph.screen import default_batch_size
+
+    model = SimpleNamespace(model=SimpleNamespace(config=SimpleNamespace(hidden_channels=hidden)))
+    ensemble = SimpleNamespace(models=[model], device=torch.device(device))
+    assert default_batch_size(ensemble) == expected
