@@ -11,7 +11,7 @@ PyG only for :meth:`MolGraphs.batch` (molgraph's own training and prediction use
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -50,9 +50,8 @@ class GraphBatch:
         return len(self.ptr) - 1
 
     def to(self, device) -> GraphBatch:
-        return GraphBatch(*(None if t is None else t.to(device) for t in
-                            (self.x, self.edge_index, self.edge_attr, self.batch, self.ptr,
-                             self.y)))
+        return GraphBatch(**{f.name: None if getattr(self, f.name) is None
+                             else getattr(self, f.name).to(device) for f in fields(self)})
 
 
 @dataclass

@@ -23,15 +23,18 @@ from torch import Tensor, nn
 # every screening process with a D-MPNN (plain torch) would otherwise pay.
 
 
-def sum_pool(x: Tensor, batch: Tensor, size: int) -> Tensor:
-    """Per-graph sum of atom states (PyG's ``global_add_pool``, with ``index_add_``)."""
-    return x.new_zeros(size, x.size(1)).index_add_(0, batch, x)
+def scatter_sum(x: Tensor, index: Tensor, size: int) -> Tensor:
+    """``[size, dim]`` sums of the rows of ``x`` grouped by ``index``: the per-graph sum pooling
+    (PyG's ``global_add_pool``) and the D-MPNN's sum over incoming edges. ``index_add_`` is
+    several times faster on the CPU than PyG's ``scatter``, which broadcasts the index over the
+    feature dimension."""
+    return x.new_zeros(size, x.size(1)).index_add_(0, index, x)
 
 
 def mean_pool(x: Tensor, batch: Tensor, size: int) -> Tensor:
     """Per-graph mean of atom states (a graph without atoms gives zeros)."""
     counts = torch.bincount(batch, minlength=size).clamp_(min=1).unsqueeze(1)
-    return sum_pool(x, batch, size) / counts.to(x.dtype)
+    return scatter_sum(x, batch, size) / counts.to(x.dtype)
 
 
 def max_pool(x: Tensor, batch: Tensor, size: int) -> Tensor:
@@ -43,10 +46,10 @@ def max_pool(x: Tensor, batch: Tensor, size: int) -> Tensor:
 def norm_pool(x: Tensor, batch: Tensor, size: int) -> Tensor:
     """Sum of atom states / 100 (Chemprop v2's default "norm" readout): keeps molecular size,
     which mean pooling discards, at a scale the head trains well on."""
-    return sum_pool(x, batch, size) / 100.0
+    return scatter_sum(x, batch, size) / 100.0
 
 
-POOLINGS = {"mean": mean_pool, "sum": sum_pool, "max": max_pool, "norm": norm_pool}
+POOLINGS = {"mean": mean_pool, "sum": scatter_sum, "max": max_pool, "norm": norm_pool}
 
 
 @dataclass
@@ -233,15 +236,14 @@ class DMPNNModel(GraphModel):
         h0 = torch.relu(atom_in.index_select(0, src) + bond_in)
         hidden = h0
         for _ in range(self.config.num_layers - 1):
-            # index_select / index_add_: several times faster on the CPU than indexing with a
-            # tensor and PyG's scatter (which broadcasts the index over the feature dimension)
-            incoming = h0.new_zeros(data.x.size(0), h).index_add_(0, dst, hidden)
+            # index_select: several times faster on the CPU than indexing with a tensor
+            incoming = scatter_sum(hidden, dst, data.x.size(0))
             # edge e and its reverse e ^ 1 sit side by side: flipping the pairs gives reverses
             reverse = hidden.view(-1, 2, h).flip(1).view(-1, h)
             message = incoming.index_select(0, src).sub_(reverse)
             hidden = torch.addmm(h0, message, self.w_h.weight.T)
             hidden = self.dropout(torch.relu_(hidden))
-        incoming = h0.new_zeros(data.x.size(0), h).index_add_(0, dst, hidden)
+        incoming = scatter_sum(hidden, dst, data.x.size(0))
         atoms = atom_out + nn.functional.linear(incoming, self.w_o.weight[:, h:], self.w_o.bias)
         atoms = self.dropout(torch.relu(atoms))
         return self.head(self.pool(atoms, data.batch, data.num_graphs))

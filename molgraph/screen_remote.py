@@ -106,8 +106,8 @@ def run_shard_tasks(refs: Iterable[ShardRef], parts, keys: list, progress, skip,
 
 
 def start_scoring_server() -> None:
-    """Start the forkserver that local scoring processes fork from, importing torch, PyG and
-    the models there once (~4 s of CPU) while this process opens the library and the models,
+    """Start the forkserver that local scoring processes fork from, importing torch and the
+    models there once (~2 s of CPU) while this process opens the library and the models,
     instead of once in every worker after them. No effect when the forkserver already runs."""
     from multiprocessing import forkserver
 
