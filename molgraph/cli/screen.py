@@ -35,8 +35,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="add Lipinski/Veber descriptor columns and PAINS alerts (PAINS is slow)")
     p.add_argument("--filter", nargs="+", choices=FILTERS, default=[], dest="filters",
                    help="mark molecules failing these filters as `filtered` (not selected)")
-    p.add_argument("--workers", type=int, help="featurization processes (default: one per "
-                   "CPU; 0: featurize in the main process)")
+    p.add_argument("--workers", type=int, help="worker processes, each featurizing and (on "
+                   "the CPU) scoring its shards (default: one per CPU; 0: all in the main process)")
     p.add_argument("--batch-size", type=int, help="molecules per forward pass "
                    "(default: 2048 on GPU; on CPU ~8192 / hidden channels, e.g. 32 for hidden 300)")
     p.add_argument("--device", default="auto", help="auto (CUDA when present), cpu, cuda[:N]")
@@ -44,8 +44,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="bf16: a wide model's forward pass ~2x faster on CPUs with AVX-512 BF16 "
                    "or AMX and on GPUs; scores move by ~1e-2 of their spread (rank agreement: "
                    "experiments/RESULTS_screen.md)")
-    p.add_argument("--threads", type=int, help="torch CPU threads for scoring (default 1 "
-                   "beside featurization workers)")
+    p.add_argument("--threads", type=int, help="score in the main process with this many "
+                   "torch CPU threads, while workers only featurize (default: workers score with "
+                   "one thread each)")
     p.add_argument("--chunk-size", type=int, default=10_000,
                    help="rows per shard: the unit of work, checkpoint and Dask task")
     p.add_argument("--resume", action="store_true",
