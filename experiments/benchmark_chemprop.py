@@ -23,9 +23,9 @@ import numpy as np
 import pandas as pd
 from benchmark_moleculenet import DATASETS, SHARED
 
-from molgraph.dataset import load_dataset
-from molgraph.metrics import compute_metrics
-from molgraph.split import split_indices
+from molgraph.data.dataset import load_dataset
+from molgraph.data.split import split_indices
+from molgraph.training.metrics import compute_metrics
 
 
 def run_chemprop(chemprop: str, name: str, seed: int, epochs: int, workdir: Path) -> dict:

@@ -25,7 +25,7 @@ LIBRARY = ROOT.parent / "shared" / "datasets" / "libraries" / "moses_test.csv.gz
 def rdkit_parse(smiles: list[str]) -> None:
     from rdkit import Chem
 
-    from molgraph.featurize import quiet_rdkit
+    from molgraph.chem.featurize import quiet_rdkit
 
     with quiet_rdkit():
         for smi in smiles:
@@ -33,13 +33,13 @@ def rdkit_parse(smiles: list[str]) -> None:
 
 
 def molgraph_serial(smiles: list[str]) -> None:
-    from molgraph.featurize import featurize_chunk
+    from molgraph.chem.featurize import featurize_chunk
 
     featurize_chunk(smiles)
 
 
 def molgraph_parallel(smiles: list[str]) -> None:
-    from molgraph.featurize import featurize_smiles
+    from molgraph.chem.featurize import featurize_smiles
 
     featurize_smiles(smiles, parallel_above=0)
 

@@ -45,14 +45,15 @@ def run_one(job: tuple[str, str, int, int, str, str]) -> dict:
     import torch
 
     torch.set_num_threads(1)
-    from molgraph.dataset import load_dataset
-    from molgraph.workflow import train_on_dataset
+    from molgraph.data.dataset import load_dataset
+    from molgraph.training.job import run_config, train_on_dataset
 
     path, targets, task = DATASETS[name]
     dataset = load_dataset(SHARED / path, target_columns=targets, cache_dir=None, workers=1)
-    run = train_on_dataset(dataset, task, model, "scaffold", seed, epochs,
-                           model_options={"pooling": pooling},
-                           train_options={"device": device, "threads": 1})
+    config = run_config(SHARED / path, targets, task, model, "scaffold", seed, epochs,
+                        model_options={"pooling": pooling},
+                        train_options={"device": device, "threads": 1})
+    run = train_on_dataset(dataset, config)
     return {"dataset": name, "model": model, "seed": seed, "task": task, "epochs": epochs,
             "pooling": pooling,
             "load_after": os.getloadavg(),

@@ -96,7 +96,7 @@ def parse_floor(path: Path, n: int, repeats: int = 3) -> dict:
     code = f"""
 import json, statistics, time, pandas as pd
 from rdkit import Chem, RDLogger
-from molgraph.featurize import featurize_chunk
+from molgraph.chem.featurize import featurize_chunk
 RDLogger.DisableLog("rdApp.*")
 smiles = pd.read_csv({str(path)!r}, nrows={n})["SMILES"].tolist()
 parse, feat = [], []

@@ -20,7 +20,7 @@ def tiny_models(base: Path) -> list[Path]:
     out = base / "screen_models"
     models = [out / f"seed{seed}" / "model" for seed in (0, 1)]
     if not all((m / "config.json").exists() for m in models):
-        from molgraph.workflow import train_from_file
+        from molgraph.training.job import train_from_file
 
         for seed in (0, 1):
             train_from_file(DATA / "esol_120.csv", ["logS"], epochs=2, seed=seed,

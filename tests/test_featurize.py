@@ -3,14 +3,8 @@ import pytest
 import torch
 from rdkit import Chem
 
-from molgraph.featurize import (
-    ATOM_FEATURES,
-    BOND_FEATURES,
-    HYBRIDIZATIONS,
-    featurize_chunk,
-    featurize_smiles,
-    mol_to_data,
-)
+from molgraph.chem.featurize import featurize_chunk, featurize_smiles, mol_to_data
+from molgraph.chem.vocabulary import ATOM_FEATURES, BOND_FEATURES, HYBRIDIZATIONS
 
 ODD = {
     "charged": "C[N+](C)(C)C",

@@ -2,8 +2,8 @@ import numpy as np
 import torch
 from torch_geometric.data import Batch
 
-from molgraph.featurize import featurize_chunk
-from molgraph.graphs import MolGraphs
+from molgraph.chem.featurize import featurize_chunk
+from molgraph.chem.graphs import MolGraphs
 
 SMILES = ["CCO", "[Na+].[Cl-]", "c1ccccc1O", "C", "CC(=O)Nc1ccc(O)cc1"]
 

@@ -2,7 +2,7 @@ import math
 
 import numpy as np
 
-from molgraph.metrics import classification_metrics, regression_metrics
+from molgraph.training.metrics import classification_metrics, regression_metrics
 
 
 def test_regression_metrics_skip_missing():

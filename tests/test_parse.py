@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from molgraph.parse import iter_molecule_chunks, read_molecules
+from molgraph.chem.parse import iter_molecule_chunks, read_molecules
 
 
 def test_csv_finds_smiles_column_and_keeps_every_row(data_dir):

@@ -7,8 +7,8 @@ import pandas as pd
 import pytest
 from rdkit import Chem
 
-from molgraph import rdkit_pickle
-from molgraph.featurize import _read_with_api, featurize_mols, quiet_rdkit
+from molgraph.chem import rdkit_pickle
+from molgraph.chem.featurize import _read_with_api, featurize_mols, quiet_rdkit
 
 EDGE_CASES = [
     "C[N+](C)(C)C", "[NH3+]CC(=O)[O-]", "[Na+].[Cl-]", "C", "[He]", "[13CH3][2H]", "[U]",
@@ -62,7 +62,7 @@ def test_molecules_the_decoder_skips_fall_back_with_identical_features(data_dir,
                                     "[H]C([H])([H])O", "not a smiles", "C1CC"])
 def test_short_parse_gives_rdkits_molecule(smiles):
     """SMILES without stereo marks or explicit H skip steps that cannot change their features."""
-    from molgraph.featurize import _parse
+    from molgraph.chem.featurize import _parse
 
     with quiet_rdkit():
         mol, error = _parse(smiles)

@@ -15,8 +15,8 @@ import pandas as pd
 import pytest
 from screen_helpers import DATA, INVALID_ROWS, LIBRARY, N_ROWS, read_table, tiny_models
 
-from molgraph.saved import load_model
-from molgraph.screen import ScreenConfig, screen
+from molgraph.inference.artifact import load_model
+from molgraph.screening.screen import ScreenConfig, screen
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -236,16 +236,16 @@ def test_main_screen(tmp_path, models, capsys):
 
 
 def test_featurization_side_imports_no_torch():
-    code = ("import sys, molgraph.pipeline, molgraph.library, molgraph.druglike, "
-            "molgraph.screen, molgraph.store, molgraph.cli.main; "
+    code = ("import sys, molgraph.screening.prepare, molgraph.screening.library, "
+            "molgraph.chem.druglike, molgraph.screening.screen, molgraph.screening.store, molgraph.cli.main; "
             "assert 'torch' not in sys.modules, 'torch'")
     subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT)
 
 
 def test_progress_logs_rate_and_eta_without_a_terminal(caplog):
-    from molgraph.progress import Progress
+    from molgraph.runtime.progress import Progress
 
-    caplog.set_level("INFO", logger="molgraph.progress")
+    caplog.set_level("INFO", logger="molgraph.runtime.progress")
     progress = Progress(100, "screening", enabled=False, log_every=0)
     progress.skip(10)  # done by an earlier run: counted, but not in the rate
     time.sleep(0.01)
@@ -263,7 +263,7 @@ def test_default_batch_size_keeps_a_cpu_batch_in_cache(hidden, device, expected)
 
     import torch
 
-    from molgraph.screen import default_batch_size
+    from molgraph.screening.screen import default_batch_size
 
     model = SimpleNamespace(model=SimpleNamespace(config=SimpleNamespace(hidden_channels=hidden)))
     ensemble = SimpleNamespace(models=[model], device=torch.device(device))

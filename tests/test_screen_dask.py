@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 from screen_helpers import DATA, LIBRARY, read_table, tiny_models
 
-from molgraph.screen import ScreenConfig, screen
+from molgraph.screening.screen import ScreenConfig, screen
 
 
 @pytest.fixture(scope="session")
@@ -40,7 +40,7 @@ def test_dask_cluster_gives_the_local_ranking(tmp_path, models):
 def test_missing_distributed_is_a_clear_error(monkeypatch):
     import builtins
 
-    from molgraph import screen_remote
+    from molgraph.screening import cluster
 
     real_import = builtins.__import__
 
@@ -51,4 +51,4 @@ def test_missing_distributed_is_a_clear_error(monkeypatch):
 
     monkeypatch.setattr(builtins, "__import__", refuse)
     with pytest.raises(ImportError, match=r"molgraph\[dask\]"):
-        screen_remote._import_distributed()
+        cluster._import_distributed()

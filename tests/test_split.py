@@ -2,7 +2,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from molgraph.split import bemis_murcko_scaffold, split_indices
+from molgraph.data.split import bemis_murcko_scaffold, split_indices
 
 
 @pytest.fixture

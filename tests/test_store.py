@@ -10,10 +10,16 @@ import pandas as pd
 import pytest
 from screen_helpers import DATA, INVALID_ROWS, LIBRARY, N_ROWS, read_table, tiny_models
 
-from molgraph.featurize import featurize_chunk
-from molgraph.screen import ScreenConfig, screen
-from molgraph.store import is_store, iter_store_shards, load_shard, pack_strings, unpack_strings
-from molgraph.store_build import build_store
+from molgraph.chem.featurize import featurize_chunk
+from molgraph.screening.screen import ScreenConfig, screen
+from molgraph.screening.store import (
+    is_store,
+    iter_store_shards,
+    load_shard,
+    pack_strings,
+    unpack_strings,
+)
+from molgraph.screening.store_build import build_store
 
 
 @pytest.fixture(scope="session")
@@ -108,7 +114,7 @@ def test_main_featurize_then_screen(tmp_path, models, capsys):
 
 
 def test_named_moses_library_resolves_through_the_wheel():
-    from molgraph.sources import resolve_data_path
+    from molgraph.chem.sources import resolve_data_path
 
     with pytest.raises(FileNotFoundError, match="no MOSES set"):
         resolve_data_path("moses:nope")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from molgraph.cli.screen import add_progress_arguments
+from molgraph.screening.library import SHARD_ROWS
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -20,14 +21,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--druglike", action="store_true",
                    help="store Lipinski/Veber descriptors and PAINS alerts too (slow)")
     p.add_argument("--workers", type=int, help="processes (default: one per CPU)")
-    p.add_argument("--chunk-size", type=int, default=10_000, help="rows per shard")
+    p.add_argument("--chunk-size", type=int, default=SHARD_ROWS, help="rows per shard")
     p.add_argument("--resume", action="store_true", help="continue an interrupted run")
     add_progress_arguments(p)
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    from molgraph.store_build import build_store
+    from molgraph.screening.store_build import build_store
 
     info = build_store(args.libraries, args.out, args.chunk_size, args.workers,
                        args.smiles_column, args.id_column, args.druglike, args.resume,

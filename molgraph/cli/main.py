@@ -43,7 +43,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
                         format="%(levelname)s %(name)s: %(message)s", force=True)
     if not args.verbose:
-        logging.getLogger("molgraph.train").setLevel(logging.WARNING)
+        logging.getLogger("molgraph.training.loop").setLevel(logging.WARNING)
     try:
         return args.func(args)
     except (ValueError, FileNotFoundError) as err:

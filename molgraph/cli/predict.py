@@ -20,7 +20,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from molgraph.predict import predict_file
+    from molgraph.inference.predict import predict_file
 
     frame = predict_file(args.model, args.data, args.out, args.smiles_column, args.id_column,
                          args.device, args.batch_size)

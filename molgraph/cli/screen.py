@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import argparse
 
-from molgraph.druglike import FILTERS
-from molgraph.ensemble import PRECISIONS
+from molgraph.chem.druglike import FILTERS
+from molgraph.inference.precision import PRECISIONS
+from molgraph.screening.library import SHARD_ROWS
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -47,7 +48,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--threads", type=int, help="score in the main process with this many "
                    "torch CPU threads, while workers only featurize (default: workers score with "
                    "one thread each)")
-    p.add_argument("--chunk-size", type=int, default=10_000,
+    p.add_argument("--chunk-size", type=int, default=SHARD_ROWS,
                    help="rows per shard: the unit of work, checkpoint and Dask task")
     p.add_argument("--resume", action="store_true",
                    help="continue an interrupted run (same models, libraries and settings)")
@@ -69,7 +70,7 @@ def add_progress_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from molgraph.screen import ScreenConfig, screen
+    from molgraph.screening.screen import ScreenConfig, screen
 
     config = ScreenConfig(
         models=args.models, libraries=args.libraries, out=args.out, top_k=args.top_k,

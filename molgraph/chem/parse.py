@@ -1,0 +1,267 @@
+"""Read molecules with labels from CSV/TSV, ``.smi`` and SDF files, plain or gzipped.
+
+Every input row is kept: a row is never dropped or shifted here, so labels always stay with their
+molecule. Whether a SMILES parses is decided later by the featurizer, which reports the row number.
+Files are read in chunks so that libraries of millions of molecules stream in bounded memory.
+"""
+
+from __future__ import annotations
+
+import gzip
+import io
+import logging
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+log = logging.getLogger(__name__)
+
+SMILES_COLUMN_NAMES = ("smiles", "SMILES", "Smiles", "mol", "canonical_smiles")
+ID_COLUMN_NAMES = ("id", "ID", "name", "Name", "mol_id", "compound_id", "zinc_id", "Compound ID")
+READ_CHUNK_ROWS = 100_000
+
+
+@dataclass
+class MoleculeTable:
+    """Molecules read from one file, in file order.
+
+    Attributes:
+        smiles: SMILES per row ("" where the file had none or an SDF record failed).
+        rows: 1-based row number of each molecule in the file (data rows, header excluded;
+            for SDF, the record number).
+        targets: ``[n, n_targets]`` float32 labels, NaN where missing; ``None`` if none asked.
+        target_names: column (or SD property) name of each target.
+        ids: molecule ids when the file has an id column (or SDF names), else ``None``.
+        errors: reading errors by position in this table (e.g. an SDF record RDKit rejects).
+    """
+
+    smiles: list[str]
+    rows: np.ndarray
+    targets: np.ndarray | None = None
+    target_names: list[str] = field(default_factory=list)
+    ids: list[str] | None = None
+    errors: dict[int, str] = field(default_factory=dict)
+
+    def __len__(self) -> int:
+        return len(self.smiles)
+
+    @staticmethod
+    def concat(tables: Sequence[MoleculeTable]) -> MoleculeTable:
+        """Join chunks read from one file back into one table."""
+        if not tables:
+            return MoleculeTable(smiles=[], rows=np.zeros(0, dtype=np.int64))
+        offsets = np.cumsum([0] + [len(t) for t in tables])
+        errors = {int(o) + i: msg for t, o in zip(tables, offsets) for i, msg in t.errors.items()}
+        has_targets = tables[0].targets is not None
+        return MoleculeTable(
+            smiles=[s for t in tables for s in t.smiles],
+            rows=np.concatenate([t.rows for t in tables]),
+            targets=np.concatenate([t.targets for t in tables]) if has_targets else None,
+            target_names=tables[0].target_names,
+            ids=[i for t in tables for i in t.ids] if tables[0].ids is not None else None,
+            errors=errors,
+        )
+
+
+def file_kind(path: str | Path) -> str:
+    """``"csv"``, ``"tsv"``, ``"smi"`` or ``"sdf"`` from the name, ignoring a ``.gz`` suffix."""
+    name = str(path).lower()
+    name = name[:-3] if name.endswith(".gz") else name
+    for suffix, kind in ((".csv", "csv"), (".tsv", "tsv"), (".tab", "tsv"), (".txt", "tsv"),
+                         (".smi", "smi"), (".smiles", "smi"), (".sdf", "sdf"), (".sd", "sdf")):
+        if name.endswith(suffix):
+            return kind
+    raise ValueError(f"{path}: unknown molecule file type (expected .csv, .tsv, .smi or .sdf, "
+                     "optionally .gz)")
+
+
+def find_column(columns: Sequence[str], wanted: str | None, candidates: Sequence[str],
+                what: str, path: str | Path) -> str | None:
+    """The column named ``wanted``, else the first of ``candidates`` present."""
+    if wanted is not None:
+        if wanted not in columns:
+            raise ValueError(f"{path}: no {what} column {wanted!r}; columns are {list(columns)}")
+        return wanted
+    lowered = {c.lower(): c for c in columns}
+    for name in candidates:
+        if name in columns:
+            return name
+        if name.lower() in lowered:
+            return lowered[name.lower()]
+    return None
+
+
+def iter_molecule_chunks(
+    path: str | Path,
+    smiles_column: str | None = None,
+    target_columns: Sequence[str] | None = None,
+    id_column: str | None = None,
+    chunk_size: int = READ_CHUNK_ROWS,
+) -> Iterator[MoleculeTable]:
+    """Stream a molecule file as :class:`MoleculeTable` chunks of at most ``chunk_size`` rows.
+
+    Args:
+        path: ``.csv``/``.tsv``/``.smi``/``.sdf``, each optionally gzipped.
+        smiles_column: CSV/TSV column with SMILES; found automatically when it is ``smiles``,
+            ``SMILES`` or ``mol``.
+        target_columns: label columns (CSV/TSV) or SD properties (SDF); empty cells are NaN.
+        id_column: column with molecule ids; found automatically for common names.
+        chunk_size: rows per chunk.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"{path}: no such file")
+    kind = file_kind(path)
+    targets = list(target_columns or [])
+    if kind == "sdf":
+        yield from _iter_sdf(path, targets, id_column, chunk_size)
+    elif kind == "smi":
+        yield from _iter_smi(path, targets, chunk_size)
+    else:
+        yield from _iter_table(path, "\t" if kind == "tsv" else ",", smiles_column, targets,
+                               id_column, chunk_size)
+
+
+def read_molecules(
+    path: str | Path,
+    smiles_column: str | None = None,
+    target_columns: Sequence[str] | None = None,
+    id_column: str | None = None,
+) -> MoleculeTable:
+    """Read a whole molecule file into one :class:`MoleculeTable` (see ``iter_molecule_chunks``)."""
+    return MoleculeTable.concat(
+        list(iter_molecule_chunks(path, smiles_column, target_columns, id_column))
+    )
+
+
+def _numeric_targets(frame: pd.DataFrame, names: list[str], rows: np.ndarray,
+                     path: Path) -> np.ndarray:
+    """Labels as float32; empty cells become NaN, any other non-number is a clear error."""
+    out = np.empty((len(frame), len(names)), dtype=np.float32)
+    for j, name in enumerate(names):
+        raw = frame[name]
+        values = pd.to_numeric(raw, errors="coerce")
+        bad = values.isna() & raw.notna() & (raw.astype(str).str.strip() != "")
+        if bad.any():
+            i = int(np.flatnonzero(bad.to_numpy())[0])
+            raise ValueError(f"{path}: row {rows[i]}: target {name!r} is not a number: "
+                             f"{raw.iloc[i]!r} ({int(bad.sum())} such rows)")
+        out[:, j] = values.to_numpy(dtype=np.float32, na_value=np.nan)
+    return out
+
+
+def _iter_table(path: Path, sep: str, smiles_column: str | None, targets: list[str],
+                id_column: str | None, chunk_size: int) -> Iterator[MoleculeTable]:
+    header = pd.read_csv(path, sep=sep, nrows=0).columns.tolist()
+    smiles_col = find_column(header, smiles_column, SMILES_COLUMN_NAMES, "SMILES", path)
+    if smiles_col is None:
+        raise ValueError(f"{path}: no SMILES column found among {header}; name it with "
+                         "--smiles-column")
+    id_col = find_column(header, id_column, ID_COLUMN_NAMES, "id", path)
+    for name in targets:
+        find_column(header, name, (), "target", path)
+    usecols = list(dict.fromkeys([smiles_col, *targets, *([id_col] if id_col else [])]))
+    start = 1
+    reader = pd.read_csv(path, sep=sep, usecols=usecols, dtype={smiles_col: str},
+                         keep_default_na=False, na_values={t: [""] for t in targets},
+                         chunksize=chunk_size)
+    for frame in reader:
+        rows = np.arange(start, start + len(frame), dtype=np.int64)
+        start += len(frame)
+        yield MoleculeTable(
+            smiles=[s.strip() for s in frame[smiles_col].tolist()],
+            rows=rows,
+            targets=_numeric_targets(frame, targets, rows, path) if targets else None,
+            target_names=targets,
+            ids=frame[id_col].astype(str).tolist() if id_col else None,
+        )
+
+
+def _open_text(path: Path) -> io.TextIOBase:
+    if str(path).lower().endswith(".gz"):
+        return io.TextIOWrapper(gzip.open(path, "rb"), encoding="utf-8")
+    return open(path, encoding="utf-8")
+
+
+def _iter_smi(path: Path, targets: list[str], chunk_size: int) -> Iterator[MoleculeTable]:
+    """``.smi``: SMILES then an optional name per line; a ``smiles`` header line is skipped."""
+    if targets:
+        raise ValueError(f"{path}: .smi files carry no labels; use a CSV or SDF for training")
+    smiles: list[str] = []
+    ids: list[str] = []
+    rows: list[int] = []
+    row = 0
+    with _open_text(path) as handle:
+        for line_no, line in enumerate(handle, start=1):
+            parts = line.split(maxsplit=1)
+            if line_no == 1 and parts and parts[0].lower() == "smiles":
+                continue
+            if line[:1] in (" ", "\t") and parts:  # empty SMILES, then a name: keep the name as id
+                parts = ["", line.strip()]
+            row += 1
+            smiles.append(parts[0] if parts else "")
+            ids.append(parts[1].strip() if len(parts) > 1 else "")
+            rows.append(row)
+            if len(smiles) == chunk_size:
+                yield MoleculeTable(smiles, np.asarray(rows, dtype=np.int64), ids=ids)
+                smiles, ids, rows = [], [], []
+    if smiles:
+        yield MoleculeTable(smiles, np.asarray(rows, dtype=np.int64), ids=ids)
+
+
+def _iter_sdf(path: Path, targets: list[str], id_column: str | None,
+              chunk_size: int) -> Iterator[MoleculeTable]:
+    """SDF records; labels from SD properties, ids from the title line (or ``id_column``)."""
+    from rdkit import Chem
+
+    from molgraph.chem.featurize import quiet_rdkit
+
+    handle = gzip.open(path, "rb") if str(path).lower().endswith(".gz") else open(path, "rb")
+    with handle, quiet_rdkit():
+        supplier = Chem.ForwardSDMolSupplier(handle, sanitize=True, removeHs=True)
+        chunk: list[tuple[str, str, list[float], str | None]] = []
+        start = 1
+        for record, mol in enumerate(supplier, start=1):
+            chunk.append(_sdf_record(mol, targets, id_column, record, path))
+            if len(chunk) == chunk_size:
+                yield _sdf_table(chunk, start, targets)
+                start += len(chunk)
+                chunk = []
+        if chunk:
+            yield _sdf_table(chunk, start, targets)
+
+
+def _sdf_record(mol, targets: list[str], id_column: str | None, record: int,
+                path: Path) -> tuple[str, str, list[float], str | None]:
+    from rdkit import Chem
+
+    if mol is None:
+        return "", "", [np.nan] * len(targets), "RDKit could not read this SDF record"
+    props = mol.GetPropsAsDict(includePrivate=False, includeComputed=False)
+    values = []
+    for name in targets:
+        raw = props.get(name, "")
+        try:
+            values.append(float(raw) if str(raw).strip() != "" else np.nan)
+        except ValueError as err:
+            raise ValueError(f"{path}: record {record}: SD property {name!r} is not a number: "
+                             f"{raw!r}") from err
+    mol_id = str(props.get(id_column, "")) if id_column else (
+        mol.GetProp("_Name") if mol.HasProp("_Name") else "")
+    return Chem.MolToSmiles(mol), mol_id, values, None
+
+
+def _sdf_table(chunk: list, start: int, targets: list[str]) -> MoleculeTable:
+    return MoleculeTable(
+        smiles=[c[0] for c in chunk],
+        rows=np.arange(start, start + len(chunk), dtype=np.int64),
+        targets=np.asarray([c[2] for c in chunk], dtype=np.float32).reshape(len(chunk),
+                                                                           len(targets))
+        if targets else None,
+        target_names=targets,
+        ids=[c[1] for c in chunk],
+        errors={i: c[3] for i, c in enumerate(chunk) if c[3]},
+    )

@@ -1,0 +1,1 @@
+"""Labelled data sets: molecules with their labels, the featurization cache, and splits."""

@@ -1,0 +1,128 @@
+"""Labelled molecule data sets: read, featurize (cached on disk), report invalid rows.
+
+Featurized graphs are cached under ``$MOLGRAPH_CACHE`` (default ``~/.cache/molgraph``), keyed
+by a hash of the SMILES and the featurizer version, so a second run on the same data skips
+RDKit entirely and a changed featurizer never reuses stale features.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from molgraph.chem.featurize import FeaturizedChunk, featurize_smiles
+from molgraph.chem.graphs import MolGraphs
+from molgraph.chem.parse import MoleculeTable, read_molecules
+from molgraph.chem.sources import resolve_data_path
+from molgraph.chem.vocabulary import FEATURIZER_VERSION
+from molgraph.runtime.files import atomic_path
+
+log = logging.getLogger(__name__)
+MAX_LOGGED_ERRORS = 20
+
+
+@dataclass
+class MoleculeDataset:
+    """A molecule table and the graphs of its valid rows.
+
+    Attributes:
+        table: every row of the file, valid or not.
+        graphs: graphs of the valid rows, in file order.
+        valid: ``[len(table)]`` bool, which rows have a graph.
+        errors: position in ``table`` → why that row has no graph.
+    """
+
+    table: MoleculeTable
+    graphs: MolGraphs
+    valid: np.ndarray
+    errors: dict[int, str]
+
+    @property
+    def y(self) -> np.ndarray:
+        """Labels of the valid rows, ``[len(graphs), n_targets]``, NaN = missing."""
+        return self.table.targets[self.valid]
+
+    @property
+    def smiles(self) -> list[str]:
+        """SMILES of the valid rows."""
+        return [s for s, ok in zip(self.table.smiles, self.valid) if ok]
+
+    @property
+    def rows(self) -> np.ndarray:
+        """1-based file row numbers of the valid rows."""
+        return self.table.rows[self.valid]
+
+
+def default_cache_dir() -> Path:
+    return Path(os.environ.get("MOLGRAPH_CACHE", Path.home() / ".cache" / "molgraph"))
+
+
+def _cache_key(smiles: Sequence[str]) -> str:
+    digest = hashlib.sha256(f"featurizer-v{FEATURIZER_VERSION}\n".encode())
+    for smi in smiles:
+        digest.update(smi.encode())
+        digest.update(b"\n")
+    return digest.hexdigest()[:32]
+
+
+def featurize_cached(smiles: Sequence[str], cache_dir: Path | None,
+                     workers: int | None = None) -> FeaturizedChunk:
+    """``featurize_smiles`` with an on-disk cache (``cache_dir=None`` disables it)."""
+    if cache_dir is None:
+        return featurize_smiles(smiles, workers)
+    path = Path(cache_dir) / f"graphs-{_cache_key(smiles)}.npz"
+    if path.exists():
+        graphs, extra = MolGraphs.load(path)
+        log.info("featurized graphs read from cache %s", path)
+        errors = dict(zip(extra["error_pos"].tolist(), extra["error_msg"].tolist()))
+        return FeaturizedChunk(graphs, extra["valid"], errors)
+    chunk = featurize_smiles(smiles, workers)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_path(path) as tmp:
+        chunk.graphs.save(tmp, valid=chunk.valid,
+                          error_pos=np.asarray(list(chunk.errors), dtype=np.int64),
+                          error_msg=np.asarray(list(chunk.errors.values()), dtype=str))
+    return chunk
+
+
+def report_invalid(table: MoleculeTable, errors: dict[int, str], source: str | Path) -> None:
+    """Log each invalid row (the first ``MAX_LOGGED_ERRORS``) with its row number, and a count."""
+    for position in sorted(errors)[:MAX_LOGGED_ERRORS]:
+        log.warning("%s: row %d skipped: %s", source, table.rows[position], errors[position])
+    if errors:
+        log.warning("%s: %d of %d rows skipped (invalid molecules)", source, len(errors),
+                    len(table))
+
+
+def load_dataset(
+    data: str | Path,
+    smiles_column: str | None = None,
+    target_columns: Sequence[str] = (),
+    cache_dir: Path | None | bool = True,
+    workers: int | None = None,
+) -> MoleculeDataset:
+    """Read a labelled molecule file (or a ``moleculeace:NAME`` data set) and featurize it.
+
+    Args:
+        data: path (CSV/TSV/SMI/SDF, optionally gzipped) or a data-set name (see ``sources``).
+        smiles_column: SMILES column (found automatically for common names).
+        target_columns: label columns or SD properties.
+        cache_dir: featurized-graph cache; ``True`` = default location, ``None``/``False`` = off.
+        workers: featurization processes (default: all CPUs, for large files).
+    """
+    path = resolve_data_path(data)
+    table = read_molecules(path, smiles_column, target_columns)
+    if cache_dir is True:
+        cache_dir = default_cache_dir()
+    chunk = featurize_cached(table.smiles, cache_dir or None, workers)
+    # An SDF record RDKit rejected has "" as SMILES, so it is already invalid in ``chunk``;
+    # its reading error is the more useful message.
+    errors = {**chunk.errors, **table.errors}
+    report_invalid(table, errors, path)
+    return MoleculeDataset(table, chunk.graphs, chunk.valid, errors)

@@ -1,0 +1,124 @@
+"""A trained model as a directory: ``weights.pt`` (a plain state dict, loaded with
+``weights_only=True`` so nothing is unpickled) and ``config.json`` (model settings, task, target
+names and scaling, featurizer spec and version). A model whose featurizer version differs from
+this molgraph's is refused: its inputs would silently mean something else. Inference can run
+in bfloat16 (see ``molgraph.inference.precision``).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from molgraph import __version__
+from molgraph.chem.featurize import featurize_smiles
+from molgraph.chem.graphs import MolGraphs
+from molgraph.chem.vocabulary import FEATURIZER_VERSION, featurizer_spec
+from molgraph.inference.model_dir import CONFIG, WEIGHTS, model_dir
+from molgraph.inference.precision import check_precision
+from molgraph.models.base import GraphModel
+from molgraph.models.config import ModelConfig
+from molgraph.models.predict import predict_graphs
+from molgraph.models.registry import build_model
+from molgraph.models.scaling import Scaler
+from molgraph.runtime.files import write_json
+from molgraph.runtime.system import resolve_device
+
+DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16}  # keys: precision.PRECISIONS
+log = logging.getLogger(__name__)
+
+
+def _cpu_has_bf16() -> bool:
+    """Whether oneDNN finds native bfloat16 instructions (AVX-512 BF16 or AMX) on this CPU."""
+    try:
+        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except (AttributeError, RuntimeError):
+        return False
+
+
+class TrainedModel:
+    """A model with what it needs to turn SMILES into predictions in label units.
+
+    Attributes:
+        model: the network (weights loaded, eval mode).
+        task: ``regression`` or ``classification``.
+        target_names: one name per output column.
+        scaler: regression target scaling.
+        device: where the model runs.
+        precision: ``fp32`` or ``bf16`` (inference only; see the module docstring).
+    """
+
+    def __init__(self, model: GraphModel, task: str, target_names: Sequence[str],
+                 scaler: Scaler, device: torch.device | str = "cpu",
+                 precision: str = "fp32") -> None:
+        self.model = model.eval()
+        self.task = task
+        self.target_names = list(target_names)
+        self.scaler = scaler
+        self.device = torch.device(device)
+        self.precision = check_precision(precision)
+        if precision == "bf16" and self.device.type == "cpu" and not _cpu_has_bf16():
+            log.warning("this CPU has no native bfloat16 (AVX-512 BF16 or AMX): precision bf16 "
+                        "will be slower than fp32 here")
+        self.model.to(self.device, DTYPES[precision])
+
+    def save(self, directory: str | Path) -> Path:
+        """Write ``weights.pt`` and ``config.json`` into ``directory``."""
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        state = {k: v.detach().cpu().float() if v.is_floating_point() else v.detach().cpu()
+                 for k, v in self.model.state_dict().items()}
+        torch.save(state, directory / WEIGHTS)
+        config = {
+            "molgraph_version": __version__,
+            "featurizer": featurizer_spec(),
+            "model": self.model.config.to_dict(),
+            "task": self.task,
+            "target_names": self.target_names,
+            "scaler": {"mean": self.scaler.mean, "std": self.scaler.std},
+        }
+        write_json(directory / CONFIG, config)
+        return directory
+
+    @classmethod
+    def load(cls, directory: str | Path, device: str = "auto",
+             precision: str = "fp32") -> TrainedModel:
+        """Rebuild a saved model; refuse one made with another featurizer version."""
+        directory = model_dir(directory)
+        config = json.loads((directory / CONFIG).read_text())
+        saved_version = config.get("featurizer", {}).get("version")
+        if saved_version != FEATURIZER_VERSION:
+            raise ValueError(
+                f"{directory}: model was saved with featurizer version {saved_version}, but this "
+                f"molgraph ({__version__}) featurizes with version {FEATURIZER_VERSION}; its "
+                "inputs would mean something else. Retrain it with this version, or use the "
+                f"molgraph version it was trained with ({config.get('molgraph_version')})."
+            )
+        model = build_model(ModelConfig(**config["model"]))
+        state = torch.load(directory / WEIGHTS, map_location="cpu", weights_only=True)
+        model.load_state_dict(state)
+        return cls(model, config["task"], config["target_names"], Scaler(**config["scaler"]),
+                   device=resolve_device(device), precision=precision)
+
+    def predict_graphs(self, graphs: MolGraphs, batch_size: int = 256) -> np.ndarray:
+        """Predictions ``[len(graphs), n_targets]`` (probabilities for classification)."""
+        return predict_graphs(self.model, graphs, self.task, self.scaler, batch_size, self.device)
+
+    def predict(self, smiles: Sequence[str], batch_size: int = 256) -> np.ndarray:
+        """Predictions ``[len(smiles), n_targets]``; rows of invalid SMILES are NaN."""
+        chunk = featurize_smiles(list(smiles))
+        out = np.full((len(smiles), len(self.target_names)), np.nan, dtype=np.float32)
+        out[chunk.valid] = self.predict_graphs(chunk.graphs, batch_size)
+        return out
+
+
+def load_model(directory: str | Path, device: str = "auto",
+               precision: str = "fp32") -> TrainedModel:
+    """Load a model saved by ``molgraph train`` (the ``model/`` directory or its parent)."""
+    return TrainedModel.load(directory, device, precision)
+

@@ -1,0 +1,53 @@
+"""Predict with a saved model on a molecule file, keeping every input row in order.
+
+An invalid row keeps its place: its predictions are empty and ``error`` says why, so the
+output lines up with the input row for row.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from molgraph.chem.parse import read_molecules
+from molgraph.chem.sources import resolve_data_path
+from molgraph.data.dataset import featurize_cached, report_invalid
+from molgraph.inference.artifact import load_model
+
+
+def predict_file(model: str | Path, data: str | Path, out: str | Path | None = None,
+                 smiles_column: str | None = None, id_column: str | None = None,
+                 device: str = "auto", batch_size: int = 256) -> pd.DataFrame:
+    """Predictions for each row of ``data``: ``row``, (``id``), ``smiles``, one column per
+    target (``<target>_pred``) and ``error`` (empty when the row is valid).
+
+    Args:
+        model: a model directory written by ``molgraph train``.
+        data: molecule file (CSV/TSV/SMI/SDF, optionally gzipped).
+        out: CSV to write (optional).
+        smiles_column: SMILES column (found automatically for common names).
+        id_column: id column to carry over (found automatically for common names).
+        device: ``auto``, ``cpu`` or ``cuda``.
+        batch_size: molecules per forward pass.
+    """
+    trained = load_model(model, device)
+    path = resolve_data_path(data)
+    table = read_molecules(path, smiles_column, id_column=id_column)
+    chunk = featurize_cached(table.smiles, cache_dir=None)
+    errors = {**chunk.errors, **table.errors}
+    report_invalid(table, errors, path)
+    pred = np.full((len(table), len(trained.target_names)), np.nan, dtype=np.float32)
+    pred[chunk.valid] = trained.predict_graphs(chunk.graphs, batch_size)
+    frame = pd.DataFrame({"row": table.rows})
+    if table.ids is not None:
+        frame["id"] = table.ids
+    frame["smiles"] = table.smiles
+    for j, name in enumerate(trained.target_names):
+        frame[f"{name}_pred"] = pred[:, j]
+    frame["error"] = [errors.get(i, "") for i in range(len(table))]
+    if out is not None:
+        Path(out).parent.mkdir(parents=True, exist_ok=True)
+        frame.to_csv(out, index=False)
+    return frame

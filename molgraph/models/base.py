@@ -1,0 +1,70 @@
+"""``GraphModel``: encode → message passing → readout, with each stage callable on its own.
+
+The stages are public so that an attribution method can take gradients with respect to the
+encoded atom representations, the same for every model::
+
+    atoms, bonds = model.encode(batch)          # [N, h], [E, h]; leaf tensors to attribute
+    atoms.requires_grad_()
+    out = model.from_encoded(atoms, bonds, batch)   # [B, out_channels]
+    out[:, 0].sum().backward()                  # atoms.grad: [N, h]
+
+``forward(batch)`` is ``from_encoded(*encode(batch), batch)``; the D-MPNN computes the same
+function faster by folding its first layer into the encoders.
+"""
+
+from __future__ import annotations
+
+from torch import Tensor, nn
+
+from molgraph.models.config import ModelConfig
+from molgraph.models.layers import POOLINGS, CategoricalEncoder, feed_forward
+
+
+class GraphModel(nn.Module):
+    """Encoders, a message-passing body producing atom states, a readout and a head.
+
+    Subclasses implement :meth:`message_passing`; AttentiveFP also overrides :meth:`pool`.
+    A batch (``molgraph.chem.graphs.GraphBatch`` or a PyG ``Batch``) has ``x`` ``[N, F_atom]``
+    and ``edge_attr`` ``[E, F_bond]`` long categories, ``edge_index`` ``[2, E]``, ``batch``
+    ``[N]`` and ``num_graphs`` B. Outputs are ``[B, out_channels]``: regression values or
+    classification logits.
+    """
+
+    def __init__(self, config: ModelConfig) -> None:
+        super().__init__()
+        self.config = config
+        h = config.hidden_channels
+        self.atom_encoder = CategoricalEncoder(config.atom_vocab, h)
+        self.bond_encoder = CategoricalEncoder(config.bond_vocab, h)
+        self.head = feed_forward(h, h, config.out_channels, config.ffn_layers, config.dropout)
+
+    def encode(self, data) -> tuple[Tensor, Tensor]:
+        """Atom ``[N, h]`` and bond ``[E, h]`` representations of the categorical features."""
+        return self.atom_encoder(data.x), self.bond_encoder(data.edge_attr)
+
+    def message_passing(self, atoms: Tensor, bonds: Tensor, edge_index: Tensor,
+                        batch: Tensor) -> Tensor:
+        """Atom states ``[N, h]`` after message passing over the encoded graph."""
+        raise NotImplementedError
+
+    def pool(self, atoms: Tensor, batch: Tensor, num_graphs: int) -> Tensor:
+        """Graph vectors ``[B, h]`` from atom states ``[N, h]``."""
+        return POOLINGS[self.config.pooling](atoms, batch, num_graphs)
+
+    def readout(self, atoms: Tensor, batch: Tensor, num_graphs: int) -> Tensor:
+        """Outputs ``[B, out_channels]`` from atom states ``[N, h]``."""
+        return self.head(self.pool(atoms, batch, num_graphs))
+
+    def atom_states(self, data) -> Tensor:
+        """Atom states ``[N, h]`` after message passing (what the readout pools)."""
+        atoms, bonds = self.encode(data)
+        return self.message_passing(atoms, bonds, data.edge_index, data.batch)
+
+    def from_encoded(self, atoms: Tensor, bonds: Tensor, data) -> Tensor:
+        """Outputs ``[B, out_channels]`` from encoded atoms ``[N, h]`` and bonds ``[E, h]``
+        (``data`` gives the connectivity: ``edge_index``, ``batch``, ``num_graphs``)."""
+        states = self.message_passing(atoms, bonds, data.edge_index, data.batch)
+        return self.readout(states, data.batch, data.num_graphs)
+
+    def forward(self, data) -> Tensor:
+        return self.from_encoded(*self.encode(data), data)

@@ -1,0 +1,30 @@
+"""Batched prediction over a graph set: what training (validation), saved models and
+screening workers all call."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch import nn
+
+from molgraph.chem.graphs import MolGraphs
+from molgraph.models.scaling import Scaler
+
+
+@torch.no_grad()
+def predict_graphs(model: nn.Module, graphs: MolGraphs, task: str, scaler: Scaler,
+                   batch_size: int = 256, device: torch.device | str = "cpu") -> np.ndarray:
+    """Predictions ``[n_graphs, n_tasks]`` in label units (probabilities for classification)."""
+    if batch_size < 1:
+        raise ValueError(f"batch size must be at least 1, not {batch_size}")
+    model.eval()
+    device = torch.device(device)
+    outputs = []
+    for start in range(0, len(graphs), batch_size):
+        index = np.arange(start, min(start + batch_size, len(graphs)))
+        out = model(graphs.tensors(index).to(device)).float()  # bf16 models give bf16
+        outputs.append((torch.sigmoid(out) if task == "classification" else out).cpu().numpy())
+    if not outputs:
+        return np.zeros((0, model.config.out_channels), dtype=np.float32)
+    pred = np.concatenate(outputs)
+    return scaler.inverse(pred) if task == "regression" else pred

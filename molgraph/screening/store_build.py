@@ -1,0 +1,116 @@
+"""``molgraph featurize``: featurize libraries once into a store (see ``molgraph.screening.store``).
+
+Shards are featurized in worker processes and written as they come (atomically), so a killed
+run continues with ``resume`` and memory stays flat. ``druglike`` also stores the drug-likeness
+descriptors and PAINS alerts, so screens with filters need no RDKit work either.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from molgraph.runtime.files import TEMPORARY_PREFIX, atomic_path
+from molgraph.runtime.progress import Progress
+from molgraph.runtime.system import cpu_count
+from molgraph.screening.library import SHARD_ROWS, Shard, count_rows, open_libraries
+from molgraph.screening.prepare import prepared_shards, shard_refs
+from molgraph.screening.store import STORE_FILE, save_shard, shard_name, store_info
+
+log = logging.getLogger(__name__)
+
+
+def build_store(
+    libraries: Sequence[str | Path],
+    out: str | Path,
+    chunk_size: int = SHARD_ROWS,
+    workers: int | None = None,
+    smiles_column: str | None = None,
+    id_column: str | None = None,
+    druglike: bool = False,
+    resume: bool = False,
+    progress: bool | None = None,
+) -> dict:
+    """Featurize molecule files into the store directory ``out``; return its ``store.json``.
+
+    Args:
+        libraries: molecule files (``.smi``, CSV/TSV, SDF; plain or gzipped).
+        out: store directory (created; an earlier store there is replaced unless ``resume``).
+        chunk_size: rows per shard.
+        workers: featurization processes (default: one per CPU; 0 = in this process).
+        smiles_column: CSV/TSV SMILES column (found automatically for common names).
+        id_column: CSV/TSV id column (found automatically for common names).
+        druglike: store Lipinski/Veber descriptors and PAINS alerts too.
+        resume: continue an interrupted run with the same inputs.
+        progress: a progress bar (``True``), log lines (``False``), or auto (``None``).
+    """
+    out = Path(out)
+    libs = open_libraries(libraries)
+    if any(lib.store_index is not None for lib in libs):
+        raise ValueError("molgraph featurize reads molecule files, not stores")
+    signature = {"libraries": [lib.fingerprint() for lib in libs], "chunk_size": chunk_size,
+                 "smiles_column": smiles_column, "id_column": id_column, "druglike": druglike}
+    _prepare_directory(out, signature, resume)
+    mode = "full" if druglike else None
+    shards: dict[int, list[int]] = {i: [] for i in range(len(libs))}
+    invalid: dict[int, int] = {i: 0 for i in range(len(libs))}
+    totals = [count_rows(lib) for lib in libs]
+    bar = Progress(None if None in totals else sum(totals), "featurizing", progress)
+
+    def done(key: tuple[int, int]) -> int | None:
+        path = out / shard_name(*key)
+        if not path.exists():
+            return None
+        with np.load(path, allow_pickle=False) as data:
+            rows, bad = len(data["rows"]), int((~data["valid"]).sum())
+        shards[key[0]].append(rows)
+        invalid[key[0]] += bad
+        return rows
+
+    refs = shard_refs(libs, chunk_size, smiles_column, id_column)
+    workers = cpu_count() if workers is None else workers
+    try:
+        for shard in prepared_shards(refs, workers, mode, done, lambda key, n: bar.skip(n)):
+            _save(out, shard)
+            shards[shard.library].append(len(shard))
+            invalid[shard.library] += len(shard.reasons)
+            bar.update(len(shard))
+    finally:
+        bar.close()
+    entries = [{"name": lib.name, "source": lib.fingerprint(), "rows": sum(shards[i]),
+                "invalid": invalid[i], "chunks": len(shards[i])} for i, lib in enumerate(libs)]
+    info = store_info(entries, chunk_size, mode, complete=True) | {"signature": signature}
+    (out / STORE_FILE).write_text(json.dumps(info, indent=1))
+    log.info("featurized %d rows (%d invalid) into %s", sum(e["rows"] for e in entries),
+             sum(e["invalid"] for e in entries), out)
+    return info
+
+
+def _prepare_directory(out: Path, signature: dict, resume: bool) -> None:
+    info_path = out / STORE_FILE
+    if out.exists() and not resume:
+        if info_path.exists():
+            shutil.rmtree(out)
+        elif any(out.iterdir()):
+            raise ValueError(f"{out} exists and is not a molgraph store; choose another path")
+    if resume and info_path.exists():
+        earlier = json.loads(info_path.read_text()).get("signature")
+        if earlier != json.loads(json.dumps(signature)):
+            raise ValueError(f"{out}: cannot resume, it was made from other inputs or settings; "
+                             "run without --resume to start afresh")
+        for tmp in out.glob(TEMPORARY_PREFIX + "*"):  # a shard being written when killed
+            tmp.unlink()
+    out.mkdir(parents=True, exist_ok=True)
+    info = store_info([], signature["chunk_size"], None, complete=False)
+    info_path.write_text(json.dumps(info | {"signature": signature}, indent=1))
+
+
+def _save(out: Path, shard: Shard) -> None:
+    with atomic_path(out / shard_name(*shard.key)) as tmp:
+        save_shard(tmp, shard.rows, shard.smiles, shard.ids, shard.graphs, shard.valid,
+                   shard.reasons, shard.descriptors)

@@ -1,0 +1,128 @@
+"""Shards scored away from the main process, and the local scoring processes.
+
+A remote task gets one shard (SMILES, or graphs from a store) and the models as bytes, and runs
+the same functions as a local run (``prepare_shard``, ``score_shard``, ``shard_frame``) on one
+torch thread by default; its result table comes back and is checkpointed by the main process
+exactly as a local run's, so rankings are identical and ``resume`` works the same. The same
+task runs in local worker processes (here) and on a Dask cluster (``molgraph.screening.cluster``).
+
+Local worker processes serve screens on the CPU: each featurizes (unless the shard comes from a
+store) and scores its shard with one torch thread, so every core does both and none waits on
+another (torch threads spinning on a busy core slow a forward pass many times over; processes
+do not).
+"""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Callable, Iterable
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from multiprocessing import get_context
+from pathlib import Path
+
+import pandas as pd
+
+from molgraph.inference.ensemble import Ensemble
+from molgraph.inference.model_dir import model_digest, model_files
+from molgraph.screening.library import Shard
+from molgraph.screening.prepare import ShardRef, prepare_shard
+from molgraph.screening.scoring import default_batch_size, score_shard, shard_frame
+
+_MODELS: dict[tuple[str, ...], Ensemble] = {}
+
+
+def model_payload(directory: str | Path) -> dict:
+    """A saved model as bytes, to send to workers: ``{"digest", "files": {name: bytes}}``."""
+    return {"digest": model_digest(directory), "files": model_files(directory)}
+
+
+def _ensemble(payloads: list[dict], device: str, precision: str) -> Ensemble:
+    """The ensemble of ``payloads`` in this process, loaded once per process."""
+    key = (device, precision, *(p["digest"] for p in payloads))
+    if key not in _MODELS:
+        from molgraph.inference.artifact import load_model
+
+        models = []
+        for payload in payloads:
+            with tempfile.TemporaryDirectory(prefix="molgraph-model-") as tmp:
+                for name, data in payload["files"].items():
+                    (Path(tmp) / name).write_bytes(data)
+                models.append(load_model(tmp, device, precision))
+        _MODELS[key] = Ensemble(models)
+    return _MODELS[key]
+
+
+def screen_remote_shard(shard: Shard, payloads: list[dict], options: dict) -> pd.DataFrame:
+    """Featurize (if needed) and score one shard; its result table as a local run makes it."""
+    import torch
+
+    torch.set_num_threads(options["threads"])
+    ensemble = _ensemble(payloads, options["device"], options["precision"])
+    shard = prepare_shard(shard, options["descriptors"])
+    batch_size = options["batch_size"] or default_batch_size(ensemble)
+    scores = score_shard(shard, ensemble, batch_size)
+    return shard_frame(shard, scores, ensemble.columns, options["filters"])
+
+
+def run_shard_tasks(refs: Iterable[ShardRef], parts, keys: list, progress, skip,
+                    submit: Callable[[Shard], object], next_done: Callable[[dict], object],
+                    limit: int) -> None:
+    """Submit every shard not yet in ``parts``, at most ``limit`` at a time, and write each
+    result table as it arrives.
+
+    Args:
+        submit: starts a task for a shard, returning its future.
+        next_done: blocks until one of the pending futures (a dict future → key) is done and
+            returns it.
+    """
+    pending: dict = {}
+
+    def collect() -> None:
+        future = next_done(pending)
+        key = pending.pop(future)
+        frame = future.result()
+        parts.write(key, frame)
+        keys.append(key)
+        progress.update(len(frame))
+
+    for key, loader in refs:
+        n = parts.done_rows(key)
+        if n is not None:
+            skip(key, n)
+            continue
+        pending[submit(loader())] = key
+        if len(pending) >= limit:
+            collect()
+    while pending:
+        collect()
+
+
+def start_scoring_server() -> None:
+    """Start the forkserver that local scoring processes fork from, importing torch and the
+    models there once (~2 s of CPU) while this process opens the library and the models,
+    instead of once in every worker after them. No effect when the forkserver already runs."""
+    from multiprocessing import forkserver
+
+    preload = ["molgraph.screening.workers", "molgraph.inference.artifact"]
+    get_context("forkserver").set_forkserver_preload(preload)
+    forkserver.ensure_running()
+
+
+def screen_in_processes(config, refs, parts, mode: str | None, keys: list, progress, skip,
+                        workers: int, batch_size: int) -> dict:
+    """Score shards in ``workers`` local processes with one torch thread each."""
+    options = {"threads": config.threads or 1, "device": "cpu", "descriptors": mode,
+               "filters": config.filters, "batch_size": batch_size,
+               "precision": config.precision}
+    payloads = [model_payload(m) for m in config.models]
+    pool = ProcessPoolExecutor(workers, mp_context=get_context("forkserver"))
+    try:
+        run_shard_tasks(refs, parts, keys, progress, skip,
+                        lambda shard: pool.submit(screen_remote_shard, shard, payloads, options),
+                        lambda pending: next(iter(wait(pending, return_when=FIRST_COMPLETED)
+                                                  .done)),
+                        limit=2 * workers)
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+    return {"workers": workers, "threads": options["threads"], "batch_size": batch_size,
+            "device": "cpu", "scheduler": None, "scoring": "processes"}

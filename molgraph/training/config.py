@@ -1,0 +1,144 @@
+"""The one run configuration: data, task, split, seed, model and optimisation settings.
+
+``RunConfig`` is what the CLI, the Python API and a sweep build; it round-trips through JSON
+and is saved beside every trained model as ``run_config.json``, so any run can be repeated
+(``molgraph train --config DIR/run_config.json``). Every setting has a dotted name
+(``model.hidden_channels``, ``train.lr``, ``split``) for the CLI and search spaces. No torch here.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from molgraph.data.split import SPLITS
+from molgraph.models.config import ModelConfig
+from molgraph.runtime.configs import flatten, from_dict, to_dict, with_values
+from molgraph.runtime.files import write_json
+
+TASKS = ("regression", "classification")
+
+
+@dataclass
+class TrainConfig:
+    """Optimisation settings.
+
+    Attributes:
+        epochs: maximum epochs (early stopping on validation may end sooner).
+        batch_size: molecules per step.
+        lr: peak learning rate (linear warm-up from lr / 10, then exponential decay to lr / 10).
+        weight_decay: AdamW weight decay.
+        warmup_epochs: epochs of linear warm-up.
+        patience: epochs without validation improvement before stopping (0: never stop).
+        device: auto (CUDA when present), cpu, cuda or cuda:N.
+        threads: torch CPU threads (default: half the CPUs, at most 4).
+    """
+
+    epochs: int = 50
+    batch_size: int = 50
+    lr: float = 1e-3
+    weight_decay: float = 0.0
+    warmup_epochs: int = 2
+    patience: int = 20
+    device: str = "auto"
+    threads: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.epochs < 1:
+            raise ValueError(f"epochs must be at least 1, not {self.epochs}")
+        if self.batch_size < 2:  # batch norm needs two graphs; a batch of one is skipped
+            raise ValueError(f"batch size must be at least 2, not {self.batch_size}")
+        if not self.lr > 0:
+            raise ValueError(f"learning rate must be positive, not {self.lr}")
+        if self.weight_decay < 0 or self.warmup_epochs < 0 or self.patience < 0:
+            raise ValueError("weight decay, warm-up epochs and patience must not be negative")
+        if self.threads is not None and self.threads < 1:
+            raise ValueError(f"threads must be at least 1, not {self.threads}")
+
+
+@dataclass
+class DataConfig:
+    """Where the labelled molecules come from.
+
+    Attributes:
+        path: CSV/TSV/SMI/SDF (optionally .gz), or moleculeace:NAME.
+        target_columns: label columns (CSV) or SD properties (SDF).
+        smiles_column: SMILES column (default: smiles, SMILES or mol).
+        cache: cache featurized graphs under $MOLGRAPH_CACHE.
+    """
+
+    path: str = field(default="", metadata={"required": True})
+    target_columns: list[str] = field(default_factory=list, metadata={"required": True})
+    smiles_column: str | None = None
+    cache: bool = True
+
+
+@dataclass
+class RunConfig:
+    """A training run.
+
+    Attributes:
+        data: the labelled molecules.
+        task: regression (targets standardised) or classification (0/1 per task).
+        split: scaffold (Chemprop's balanced Bemis-Murcko), random or stratified.
+        split_sizes: train, validation and test fractions.
+        seed: fixes the split, initialisation, shuffling and dropout.
+        model: the model (molgraph.models.config.ModelConfig).
+        train: optimisation (TrainConfig).
+    """
+
+    data: DataConfig = field(default_factory=DataConfig)
+    task: str = field(default="regression", metadata={"choices": TASKS})
+    split: str = field(default="scaffold", metadata={"choices": SPLITS})
+    split_sizes: tuple[float, float, float] = (0.8, 0.1, 0.1)
+    seed: int = 0
+    model: ModelConfig = field(default_factory=ModelConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+
+    def __post_init__(self) -> None:
+        if self.task not in TASKS:
+            raise ValueError(f"unknown task {self.task!r}; choose from {', '.join(TASKS)}")
+        if self.split not in SPLITS:
+            raise ValueError(f"unknown split {self.split!r}; choose from {', '.join(SPLITS)}")
+        self.split_sizes = tuple(float(s) for s in self.split_sizes)
+        if len(self.split_sizes) != 3 or min(self.split_sizes) < 0 or \
+                abs(sum(self.split_sizes) - 1.0) > 1e-6:
+            raise ValueError(f"split sizes must be three fractions summing to 1, not "
+                             f"{list(self.split_sizes)}")
+
+    def check_data(self) -> None:
+        """Refuse a run without data or targets, naming the flags that give them."""
+        if not self.data.path:
+            raise ValueError("no training data: give --data FILE (or data.path)")
+        if not self.data.target_columns:
+            raise ValueError("training needs target columns: give --target-columns")
+
+    def with_values(self, values: dict[str, Any]) -> RunConfig:
+        """A copy with dotted-name settings changed (``{"model.hidden_channels": 64}``)."""
+        return with_values(self, values)
+
+    def flat(self) -> dict[str, Any]:
+        """Every setting by dotted name, without the featurizer's vocabularies."""
+        return {k: v for k, v in flatten(self).items()
+                if k not in ("model.atom_vocab", "model.bond_vocab")}
+
+    def to_dict(self) -> dict[str, Any]:
+        return to_dict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> RunConfig:
+        return from_dict(cls, data)
+
+    def save(self, path: str | Path) -> Path:
+        return write_json(path, self.to_dict())
+
+    @classmethod
+    def load(cls, path: str | Path) -> RunConfig:
+        """Read a ``run_config.json``; a malformed file is an error naming it."""
+        path = Path(path)
+        try:
+            return cls.from_dict(json.loads(path.read_text()))
+        except (OSError, json.JSONDecodeError, TypeError, ValueError) as err:
+            raise ValueError(f"{path}: not a molgraph run configuration ({err})") from err

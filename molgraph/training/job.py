@@ -1,0 +1,186 @@
+"""The training job: data set → split → model → fit → metrics → saved model and predictions.
+
+``molgraph train``, the Python API and (next) a sweep all describe a run as a
+:class:`~molgraph.training.config.RunConfig` and call :func:`train`; benchmarks that loop over
+seeds featurize once and call :func:`train_on_dataset`.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from molgraph.data.dataset import MoleculeDataset, load_dataset
+from molgraph.data.split import split_indices
+from molgraph.inference.artifact import TrainedModel
+from molgraph.models.registry import build_model
+from molgraph.runtime.files import write_json
+from molgraph.runtime.system import seed_everything
+from molgraph.tracking.contracts import Callback, Tracker
+from molgraph.training.config import DataConfig, RunConfig
+from molgraph.training.loop import FitResult, fit
+from molgraph.training.metrics import compute_metrics, monitored_metric
+
+log = logging.getLogger(__name__)
+RUN_CONFIG = "run_config.json"
+
+
+@dataclass
+class TrainRun:
+    """Result of a training job.
+
+    Attributes:
+        config: the run configuration (``model.out_channels`` set from the data).
+        model: the trained model (best validation epoch).
+        metrics: ``{"val": {...}, "test": {...}}`` in label units.
+        fit: epochs, best epoch and history.
+        split: indices (into the valid molecules) of train, validation and test.
+        test_predictions: ``[len(test), n_targets]`` predictions for the test molecules.
+        seconds: wall time of the job.
+    """
+
+    config: RunConfig
+    model: TrainedModel
+    metrics: dict[str, dict[str, float]]
+    fit: FitResult
+    split: tuple[np.ndarray, np.ndarray, np.ndarray]
+    test_predictions: np.ndarray
+    seconds: float
+
+
+def train_on_dataset(dataset: MoleculeDataset, config: RunConfig,
+                     callbacks: Sequence[Callback] = (),
+                     tracker: Tracker | None = None) -> TrainRun:
+    """Split ``dataset`` as ``config`` says, train its model, evaluate on validation and test.
+
+    Args:
+        dataset: from :func:`molgraph.data.dataset.load_dataset`, with targets.
+        config: the run; ``config.data`` is not read again.
+        callbacks: receive each epoch's metrics (e.g. Optuna pruning).
+        tracker: receives the run's settings (dotted names) and each epoch's metrics.
+    """
+    started = time.perf_counter()
+    if dataset.table.targets is None or not dataset.table.target_names:
+        raise ValueError("training needs target columns (--target-columns)")
+    y = dataset.y
+    config = config.with_values({"model.out_channels": y.shape[1]})
+    train_idx, val_idx, test_idx = split_indices(dataset.smiles, config.split, config.split_sizes,
+                                                 config.seed, y)
+    log.info("split %s (seed %d): %d train, %d validation, %d test molecules", config.split,
+             config.seed, len(train_idx), len(val_idx), len(test_idx))
+    seed_everything(config.seed)
+    network = build_model(config.model)
+    if tracker is not None:
+        tracker.log_params(config.flat())
+    graphs = dataset.graphs
+    result = fit(network, (graphs.take(train_idx), y[train_idx]),
+                 (graphs.take(val_idx), y[val_idx]), config.train, config.task, config.seed,
+                 callbacks, tracker)
+    trained = TrainedModel(network, config.task, dataset.table.target_names, result.scaler,
+                           device=next(network.parameters()).device)
+    predictions = {name: trained.predict_graphs(graphs.take(idx))
+                   for name, idx in (("val", val_idx), ("test", test_idx))}
+    metrics = {name: compute_metrics(config.task, y[idx], predictions[name])
+               for name, idx in (("val", val_idx), ("test", test_idx))}
+    return TrainRun(config, trained, metrics, result, (train_idx, val_idx, test_idx),
+                    predictions["test"], time.perf_counter() - started)
+
+
+def write_run(run: TrainRun, dataset: MoleculeDataset, out: str | Path) -> Path:
+    """Write ``out/model/``, ``out/run_config.json``, ``out/metrics.json``, ``out/history.csv``
+    and ``out/test_predictions.csv``."""
+    out = Path(out)
+    run.model.save(out / "model")
+    run.config.save(out / RUN_CONFIG)
+    config = run.config
+    summary = {**run.metrics, "best_epoch": run.fit.best_epoch,
+               "epochs_run": len(run.fit.history), "seconds": round(run.seconds, 2),
+               "n_train": len(run.split[0]), "n_val": len(run.split[1]),
+               "n_test": len(run.split[2]), "n_invalid": len(dataset.errors),
+               "data": config.data.path, "model": config.model.name, "split": config.split,
+               "seed": config.seed, "task": config.task}
+    write_json(out / "metrics.json", summary)
+    pd.DataFrame(run.fit.history).to_csv(out / "history.csv", index=False)
+    test, pred = run.split[2], run.test_predictions
+    frame = pd.DataFrame({"row": dataset.rows[test],
+                          "smiles": [dataset.smiles[i] for i in test]})
+    for j, name in enumerate(run.model.target_names):
+        frame[name] = dataset.y[test, j]
+        frame[f"{name}_pred"] = pred[:, j]
+    frame.to_csv(out / "test_predictions.csv", index=False)
+    return out
+
+
+def train(config: RunConfig, out: str | Path | None = None, callbacks: Sequence[Callback] = (),
+          tracker: Tracker | None = None, cache_dir: str | Path | None = None) -> TrainRun:
+    """Read ``config.data``, train, and with ``out`` write the run directory.
+
+    ``cache_dir``: where featurized graphs are cached when ``config.data.cache`` (default
+    ``$MOLGRAPH_CACHE``).
+    """
+    config.check_data()
+    cache = (cache_dir or True) if config.data.cache else None
+    dataset = load_dataset(config.data.path, config.data.smiles_column,
+                           config.data.target_columns, cache_dir=cache)
+    run = train_on_dataset(dataset, config, callbacks, tracker)
+    if out is not None:
+        write_run(run, dataset, out)
+    key, _ = monitored_metric(config.task)
+    log.info("test %s = %.4f", key, run.metrics["test"].get(key, math.nan))
+    return run
+
+
+def run_config(data: str | Path = "", target_columns: Sequence[str] = (),
+               task: str = "regression", model: str | None = None, split: str = "scaffold",
+               seed: int = 0, epochs: int | None = None, smiles_column: str | None = None,
+               model_options: dict | None = None, train_options: dict | None = None,
+               **settings) -> RunConfig:
+    """A :class:`RunConfig` from keyword arguments: ``model_options`` are ``ModelConfig``
+    fields, ``train_options`` ``TrainConfig`` fields, ``settings`` any other run fields
+    (``split_sizes=(0.7, 0.1, 0.2)``). A setting given twice with different values is an
+    error."""
+    values = {f"model.{k}": v for k, v in (model_options or {}).items()}
+    values.update({f"train.{k}": v for k, v in (train_options or {}).items()})
+    for name, value in (("model.name", model), ("train.epochs", epochs)):
+        if value is None:
+            continue
+        if name in values and values[name] != value:
+            raise ValueError(f"{name} given twice: {value!r} and {values[name]!r}")
+        values[name] = value
+    values.update(settings)
+    base = RunConfig(data=DataConfig(str(data), list(target_columns), smiles_column),
+                     task=task, split=split, seed=seed)
+    return base.with_values(values)
+
+
+def train_from_file(data: str | Path, target_columns: Sequence[str], task: str = "regression",
+                    model: str | None = None, split: str = "scaffold", seed: int = 0,
+                    epochs: int | None = None, out: str | Path | None = None,
+                    smiles_column: str | None = None, model_options: dict | None = None,
+                    train_options: dict | None = None, callbacks: Sequence[Callback] = (),
+                    tracker: Tracker | None = None, cache_dir: Path | bool | None = True,
+                    **settings) -> TrainRun:
+    """Train on a molecule file and, with ``out``, write the model, metrics and predictions.
+
+    ``cache_dir``: featurized-graph cache directory, ``True`` for ``$MOLGRAPH_CACHE``, ``None``
+    or ``False`` for none.
+
+    Example::
+
+        run = molgraph.train_from_file("delaney.csv", ["measured log solubility in mols per litre"],
+                                       model="dmpnn", split="scaffold", out="runs/esol",
+                                       train_options={"epochs": 30, "lr": 1e-3})
+        run.metrics["test"]["rmse"]
+    """
+    config = run_config(data, target_columns, task, model, split, seed, epochs, smiles_column,
+                        model_options, train_options, **settings)
+    config.data.cache = cache_dir not in (None, False)
+    directory = None if isinstance(cache_dir, bool) else cache_dir
+    return train(config, out, callbacks, tracker, directory)

@@ -1,0 +1,136 @@
+"""Training loop for graph-level models: masked losses, warm-up, early stopping, callbacks.
+
+The loop knows nothing of Optuna or MLflow. Each epoch's metrics go to every callback (an Optuna
+pruning callback raises ``optuna.TrialPruned`` from there) and to an optional tracker (see
+``molgraph.tracking``), so both plug in from outside.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+from torch import nn
+
+from molgraph.chem.graphs import MolGraphs
+from molgraph.models.predict import predict_graphs
+from molgraph.models.scaling import Scaler
+from molgraph.runtime.system import default_threads, resolve_device
+from molgraph.tracking.contracts import Callback, Tracker, notify
+from molgraph.training.config import TrainConfig
+from molgraph.training.metrics import compute_metrics, monitored_metric
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class FitResult:
+    """Outcome of :func:`fit`; the model passed in holds the best weights afterwards."""
+
+    best_epoch: int
+    best_score: float
+    scaler: Scaler
+    history: list[dict[str, float]] = field(default_factory=list)
+
+
+def masked_loss(pred: torch.Tensor, target: torch.Tensor, task: str) -> torch.Tensor:
+    """Mean loss over the labels present; NaN targets (missing labels) add nothing.
+
+    Shapes: ``pred`` and ``target`` are ``[batch, n_tasks]``.
+    """
+    mask = ~torch.isnan(target)
+    target = torch.nan_to_num(target)
+    if task == "regression":
+        losses = (pred - target) ** 2
+    else:
+        losses = nn.functional.binary_cross_entropy_with_logits(pred, target, reduction="none")
+    return (losses * mask).sum() / mask.sum().clamp(min=1)
+
+
+def _scheduler(optimizer: torch.optim.Optimizer, config: TrainConfig,
+               steps_per_epoch: int) -> torch.optim.lr_scheduler.LambdaLR:
+    warmup = max(1, config.warmup_epochs * steps_per_epoch)
+    total = max(warmup + 1, config.epochs * steps_per_epoch)
+
+    def factor(step: int) -> float:
+        if step < warmup:
+            return 0.1 + 0.9 * step / warmup
+        return 0.1 ** ((step - warmup) / (total - warmup))
+
+    return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
+
+
+def _train_epoch(model: nn.Module, graphs: MolGraphs, y_scaled: np.ndarray, order: np.ndarray,
+                 config: TrainConfig, task: str, optimizer, scheduler, device) -> float:
+    """One pass over the training graphs in ``order``; the mean training loss."""
+    model.train()
+    total, count = 0.0, 0
+    for start in range(0, len(order), config.batch_size):
+        index = order[start:start + config.batch_size]
+        if len(index) < 2:  # batch norm needs more than one graph
+            continue
+        batch = graphs.tensors(index, y=y_scaled[index]).to(device)
+        loss = masked_loss(model(batch), batch.y, task)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        scheduler.step()
+        total += loss.item() * len(index)
+        count += len(index)
+    return total / max(count, 1)
+
+
+def fit(
+    model: nn.Module,
+    train: tuple[MolGraphs, np.ndarray],
+    val: tuple[MolGraphs, np.ndarray],
+    config: TrainConfig,
+    task: str = "regression",
+    seed: int = 0,
+    callbacks: Sequence[Callback] = (),
+    tracker: Tracker | None = None,
+) -> FitResult:
+    """Train ``model`` on ``train`` = (graphs, labels ``[n, n_tasks]``, NaN = missing), pick the
+    epoch with the best validation metric (RMSE or ROC-AUC), and leave those weights in
+    ``model``. ``seed`` fixes the order of the training graphs.
+    """
+    device = resolve_device(config.device)
+    torch.set_num_threads(config.threads or default_threads())
+    model.to(device)
+    graphs, y = train
+    scaler = Scaler.fit(y, task)
+    y_scaled = scaler.transform(y).astype(np.float32)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr,
+                                  weight_decay=config.weight_decay)
+    scheduler = _scheduler(optimizer, config, max(1, math.ceil(len(graphs) / config.batch_size)))
+    rng = np.random.default_rng(seed)
+    monitor, higher_better = monitored_metric(task)
+    best = FitResult(best_epoch=-1, best_score=-math.inf if higher_better else math.inf,
+                     scaler=scaler)
+    best_state = copy.deepcopy(model.state_dict())
+    for epoch in range(config.epochs):
+        loss = _train_epoch(model, graphs, y_scaled, rng.permutation(len(graphs)), config, task,
+                            optimizer, scheduler, device)
+        pred = predict_graphs(model, val[0], task, scaler, device=device)
+        metrics = {"train_loss": loss}
+        metrics.update({f"val_{k}": v for k, v in compute_metrics(task, val[1], pred).items()
+                        if "_" not in k or k in ("roc_auc", "pr_auc")})
+        best.history.append({"epoch": epoch, **metrics})
+        score = metrics[f"val_{monitor}"]
+        improved = score > best.best_score if higher_better else score < best.best_score
+        if improved or best.best_epoch < 0:
+            best.best_epoch, best.best_score = epoch, score
+            best_state = copy.deepcopy(model.state_dict())
+        log.info("epoch %d %s", epoch, " ".join(f"{k}={v:.4f}" for k, v in metrics.items()))
+        if not notify(callbacks, tracker, epoch, metrics):
+            break
+        if config.patience and epoch - best.best_epoch >= config.patience:
+            log.info("early stop at epoch %d (best %d)", epoch, best.best_epoch)
+            break
+    model.load_state_dict(best_state)
+    return best
