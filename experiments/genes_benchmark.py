@@ -31,6 +31,7 @@ from sklearn.linear_model import LogisticRegression
 from torch_geometric.nn.models import LabelPropagation
 
 from molgraph.genes import (
+    GeneModelConfig,
     GeneTrainConfig,
     IdMap,
     go_features,
@@ -43,7 +44,7 @@ from molgraph.genes import (
     structural_features,
 )
 from molgraph.genes.train import fit_node_model, graph_tensors, probabilities
-from molgraph.metrics import classification_metrics
+from molgraph.training.metrics import classification_metrics
 
 log = logging.getLogger("genes_benchmark")
 ROOT = Path(__file__).resolve().parents[1]
@@ -75,9 +76,10 @@ def _score(labels, probs: np.ndarray, nodes: np.ndarray) -> dict[str, float]:
     return {k: metrics[k] for k in ("pr_auc", "roc_auc", "f1")}
 
 
-def run_neural(name, graph, x, labels, fold, config) -> tuple[np.ndarray, dict]:
-    x_t, adj_t = graph_tensors(graph, x, torch.device(config.device))
-    fit = fit_node_model(x_t, adj_t, labels, fold.train, fold.val, config)
+def run_neural(graph, x, labels, fold, model: GeneModelConfig, train: GeneTrainConfig,
+               seed: int) -> tuple[np.ndarray, dict]:
+    x_t, adj_t = graph_tensors(graph, x, torch.device(train.device))
+    fit = fit_node_model(x_t, adj_t, labels, fold.train, fold.val, model, train, seed=seed)
     with torch.no_grad():
         return probabilities(fit.model(x_t, adj_t), labels.task)[:, 0], {"epoch": fit.best_epoch}
 
@@ -131,10 +133,11 @@ def benchmark(args: argparse.Namespace) -> dict:
                 elif model == "labelprop":
                     probs, info = run_label_propagation(graph, labels, fold)
                 else:
-                    config = GeneTrainConfig(model=model, seed=args.seed, epochs=args.epochs,
-                                             patience=args.patience, device=args.device,
-                                             heads=args.heads)
-                    probs, info = run_neural(model, graph, x, labels, fold, config)
+                    train = GeneTrainConfig(epochs=args.epochs, patience=args.patience,
+                                            device=args.device)
+                    probs, info = run_neural(graph, x, labels, fold,
+                                             GeneModelConfig(name=model, heads=args.heads),
+                                             train, args.seed)
                 rows.append({**_score(labels, probs[:, None], fold.test), **info})
                 log.info("%s %s fold %d: AUPRC %.3f AUROC %.3f %s", task, model, i,
                          rows[-1]["pr_auc"], rows[-1]["roc_auc"], info)

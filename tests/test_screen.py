@@ -237,7 +237,8 @@ def test_main_screen(tmp_path, models, capsys):
 
 def test_featurization_side_imports_no_torch():
     code = ("import sys, molgraph.screening.prepare, molgraph.screening.library, "
-            "molgraph.chem.druglike, molgraph.screening.screen, molgraph.screening.store, molgraph.cli.main; "
+            "molgraph.chem.druglike, molgraph.screening.screen, molgraph.screening.store, "
+            "molgraph.cli.main; "
             "assert 'torch' not in sys.modules, 'torch'")
     subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT)
 

@@ -1,12 +1,31 @@
-"""``molgraph genes train|predict``: node classification on a gene network from the shell."""
+"""``molgraph genes train|predict``: node classification on a gene network from the shell.
+
+``genes train`` has one flag per :class:`~molgraph.genes.config.GeneRunConfig` field (built by
+:func:`~molgraph.cli.options.add_config_options`; the older spellings stay as aliases), plus
+the format-specific network reader options written here. ``--config DIR/run_config.json``
+repeats an earlier run; the flags given override it. torch is imported only to run.
+"""
 
 from __future__ import annotations
 
 import argparse
 import json
+from pathlib import Path
 
-FORMATS = ("string", "biogrid", "mitab", "sif", "edgelist", "graphml", "gml")
-MODELS = ("gcn", "gat", "sage", "mlp")
+from molgraph.cli.options import PREFIX, add_config_options, given_values
+from molgraph.genes.config import GeneDataConfig, GeneRunConfig
+from molgraph.runtime.configs import from_dict, with_values
+
+#: Dotted name → flags (the first is shown in ``--help``); other fields get ``--field-name``.
+ALIASES = {
+    "model.name": ["--model"],
+    "model.hidden_channels": ["--hidden-channels", "--hidden"],
+    "model.num_layers": ["--num-layers", "--layers"],
+    "data.label_columns": ["--label-column", "--label-columns"],
+}
+#: The inputs a run needs, unless ``--config`` names them.
+REQUIRED = {"data.network": "--network", "data.format": "--format"}
+NETWORK_FLAGS = ("string_info", "min_score", "organism", "id_type", "header")
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -21,8 +40,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--model", required=True, help="model directory written by 'genes train'")
     p.add_argument("--out", required=True, help="ranked CSV to write")
     p.add_argument("--task", help="task or class to rank by (default: the first task)")
-    p.add_argument("--top", type=int, help="print the top N genes")
-    p.add_argument("--device", default="auto", help="auto (CUDA when present), cpu, cuda[:N]")
+    p.add_argument("--top", type=int, help="print the top N genes (default: none)")
+    p.add_argument("--device", default="auto",
+                   help="auto (CUDA when present), cpu, cuda[:N] (default: auto)")
     p.set_defaults(func=run_predict)
 
 
@@ -30,100 +50,81 @@ def _register_train(verbs: argparse._SubParsersAction) -> None:
     p = verbs.add_parser(
         "train", help="cross-validate and train a node classifier",
         description="Cross-validate a node model on the labelled genes, train it on all of them "
-        "and write DIR/metrics.json and the model to DIR.")
-    p.add_argument("--network", required=True, help="interaction file (.gz allowed)")
-    p.add_argument("--format", required=True, choices=FORMATS)
-    p.add_argument("--string-info", help="STRING protein.info file: map ids to gene symbols")
-    p.add_argument("--min-score", type=int, default=0, help="STRING combined_score threshold")
-    p.add_argument("--organism", type=int, help="taxon id to keep (string/biogrid/mitab)")
-    p.add_argument("--id-type", help="biogrid: symbol|entrez|...; mitab: 'gene name'|uniprotkb|...")
-    p.add_argument("--header", choices=("auto", "yes", "no"), default="auto",
-                   help="edgelist: is the first row a header")
-    p.add_argument("--largest-component", action="store_true")
-    p.add_argument("--keep-self-loops", action="store_true")
-    p.add_argument("--features", nargs="+", action="extend", default=[], metavar="FILE",
-                   help="genes × features tables (CSV/TSV, gene id in the first column)")
-    p.add_argument("--go", metavar="FILE", help="GO annotations (GAF, gene2go, or TSV with "
-                   "gene and go_id columns) → multi-hot features of the informative terms")
-    p.add_argument("--go-min-genes", type=int, default=10)
-    p.add_argument("--go-max-fraction", type=float, default=0.05)
-    p.add_argument("--structural", action="store_true",
-                   help="add degree, clustering, core number and PageRank features")
-    labels = p.add_mutually_exclusive_group(required=True)
-    labels.add_argument("--labels", metavar="FILE", help="label table (gene, label columns)")
-    labels.add_argument("--positives", metavar="FILE", help="positive gene list")
-    p.add_argument("--negatives", metavar="FILE", help="negative gene list (with --positives)")
-    p.add_argument("--gene-column", help="gene column of the label table (default: first)")
-    p.add_argument("--label-column", nargs="+", action="extend", dest="label_columns",
-                   help="label column(s) (default: 'label', else all but the gene column)")
-    p.add_argument("--task", choices=("binary", "multiclass", "multilabel"),
-                   help="default: inferred from the labels")
-    p.add_argument("--id-map", metavar="FILE", help="id mapping table (one gene per row)")
-    p.add_argument("--id-map-to", help="its column in the network's namespace (default: first)")
-    p.add_argument("--splits", metavar="FILE",
-                   help="given split assignments: gene, fold[, role] (replaces --folds)")
-    p.add_argument("--groups", metavar="FILE", help="gene, group table: keep groups (families) "
-                   "on one side of every fold")
-    p.add_argument("--group-column", default="group")
-    p.add_argument("--model", required=True, choices=MODELS)
-    p.add_argument("--folds", type=int, default=5)
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--epochs", type=int, default=300)
-    p.add_argument("--patience", type=int, default=50)
-    p.add_argument("--lr", type=float, default=0.01)
-    p.add_argument("--weight-decay", type=float, default=5e-4)
-    p.add_argument("--hidden", type=int, default=64, help="hidden channels")
-    p.add_argument("--layers", type=int, default=2, help="message-passing layers")
-    p.add_argument("--dropout", type=float, default=0.5)
-    p.add_argument("--input-dropout", type=float, default=0.0,
-                   help="dropout on the (sparse) input features")
-    p.add_argument("--heads", type=int, default=4, help="attention heads (gat)")
-    p.add_argument("--no-residual", action="store_true")
-    p.add_argument("--class-weight", choices=("balanced", "none"), default="balanced")
-    p.add_argument("--device", default="auto", help="auto (CUDA when present), cpu, cuda[:N]")
-    p.add_argument("--threads", type=int, help="torch CPU threads (default: torch's own)")
-    p.add_argument("--out", required=True, help="output directory")
-    p.set_defaults(func=run_train)
+        "and write the model, run_config.json and metrics.json to DIR. Labels come from "
+        "--labels or from --positives with --negatives.")
+    p.add_argument("--out", required=True, metavar="DIR", help="output directory")
+    p.add_argument("--config", metavar="FILE", help="run_config.json of an earlier run (or its "
+                   "directory); the flags given override it")
+    add_config_options(p, GeneRunConfig, aliases=ALIASES)
+    p.add_argument("--keep-self-loops", dest=PREFIX + "data.self_loops", action="store_const",
+                   const="keep", default=argparse.SUPPRESS, help="same as --self-loops keep")
+    net = p.add_argument_group("network reader options")
+    net.add_argument("--string-info", metavar="FILE",
+                     help="string: protein.info file mapping ids to gene symbols (default: none)")
+    net.add_argument("--min-score", type=int,
+                     help="string: combined_score threshold (default: 0)")
+    net.add_argument("--organism", type=int,
+                     help="string/biogrid/mitab: taxon id to keep (default: all)")
+    net.add_argument("--id-type", help="biogrid: symbol|entrez|...; mitab: 'gene name'|"
+                     "uniprotkb|... (default: the reader's)")
+    net.add_argument("--header", choices=("auto", "yes", "no"),
+                     help="edgelist: is the first row a header (default: auto)")
+    p.set_defaults(func=run_train, error=p.error)
 
 
-def _network_options(args: argparse.Namespace) -> dict:
+def _network_options(args: argparse.Namespace, format: str) -> dict:
+    """``GeneDataConfig.network_options`` from the reader flags that apply to ``format``."""
     options: dict = {}
-    if args.format == "string":
-        options.update(info=args.string_info, min_score=args.min_score, organism=args.organism)
-    elif args.format in ("biogrid", "mitab"):
+    if format == "string":
+        options.update(info=args.string_info, min_score=args.min_score or 0,
+                       organism=args.organism)
+    elif format in ("biogrid", "mitab"):
         options.update(organism=args.organism)
         if args.id_type:
             options["id_type"] = args.id_type
-    elif args.format == "edgelist" and args.header != "auto":
+    elif format == "edgelist" and args.header not in (None, "auto"):
         options["header"] = args.header == "yes"
     return options
 
 
-def run_train(args: argparse.Namespace) -> int:
-    from molgraph.genes.train import GeneTrainConfig
-    from molgraph.genes.workflow import GeneDataConfig, train_genes
+def _config_file(path: str) -> GeneRunConfig:
+    file = Path(path) / "run_config.json" if Path(path).is_dir() else Path(path)
+    try:
+        return from_dict(GeneRunConfig, json.loads(file.read_text()))
+    except TypeError as err:  # a missing required setting
+        raise ValueError(f"{file}: not a gene run configuration ({err})") from err
 
-    if args.positives and not args.negatives:
+
+def run_config(args: argparse.Namespace) -> GeneRunConfig:
+    """The run configuration: ``--config``'s file if given, overridden by the flags given."""
+    values = given_values(args)
+    if args.config:
+        base = _config_file(args.config)
+    else:
+        missing = [flag for name, flag in REQUIRED.items() if name not in values]
+        if missing:
+            args.error(f"the following arguments are required: {', '.join(missing)} "
+                       "(or --config)")
+        base = GeneRunConfig(GeneDataConfig(values["data.network"], values["data.format"]))
+    if (not args.config or "data.format" in values
+            or any(getattr(args, name) is not None for name in NETWORK_FLAGS)):
+        format = values.get("data.format", base.data.format)
+        values["data.network_options"] = _network_options(args, format)
+    config = with_values(base, values)
+    data = config.data
+    if not (data.labels or data.positives):
+        args.error("one of the arguments --labels --positives is required")
+    if data.labels and data.positives:
+        args.error("argument --positives: not allowed with argument --labels")
+    if data.positives and not data.negatives:
         raise ValueError("--positives needs --negatives")
-    data = GeneDataConfig(
-        network=args.network, format=args.format, network_options=_network_options(args),
-        self_loops="keep" if args.keep_self_loops else "drop",
-        largest_component=args.largest_component, features=args.features, go=args.go,
-        go_min_genes=args.go_min_genes, go_max_fraction=args.go_max_fraction,
-        structural=args.structural, labels=args.labels, gene_column=args.gene_column,
-        label_columns=args.label_columns, task=args.task, positives=args.positives,
-        negatives=args.negatives, splits=args.splits, groups=args.groups,
-        group_column=args.group_column, id_map=args.id_map, id_map_to=args.id_map_to,
-    )
-    train = GeneTrainConfig(
-        model=args.model, hidden_channels=args.hidden, num_layers=args.layers,
-        dropout=args.dropout, input_dropout=args.input_dropout, heads=args.heads,
-        residual=not args.no_residual, lr=args.lr,
-        weight_decay=args.weight_decay, epochs=args.epochs, patience=args.patience,
-        class_weight=args.class_weight, folds=args.folds, seed=args.seed, device=args.device,
-        threads=args.threads,
-    )
-    metrics = train_genes(data, train, args.out)
+    return config
+
+
+def run_train(args: argparse.Namespace) -> int:
+    from molgraph.genes.workflow import train_genes
+
+    metrics = train_genes(run_config(args), args.out)
     cv = metrics["cv"]
     summary = {k: (cv["mean"].get(k), cv["std"].get(k)) for k in ("pr_auc", "roc_auc", "f1")}
     print(json.dumps({"out": args.out, "cv_mean_std": summary}, indent=2))

@@ -41,8 +41,8 @@ def _argument(hint: Any) -> dict[str, Any]:
     origin = typing.get_origin(hint)
     if hint is bool:
         return {"action": argparse.BooleanOptionalAction}
-    if origin is list:
-        return {"nargs": "+", "type": typing.get_args(hint)[0]}
+    if origin is list:  # repeatable: --features a.tsv --features b.tsv
+        return {"nargs": "+", "action": "extend", "type": typing.get_args(hint)[0]}
     if origin is tuple:
         inner = typing.get_args(hint)
         return {"nargs": len(inner), "type": inner[0]}
@@ -77,7 +77,8 @@ def add_config_options(parser: argparse.ArgumentParser | argparse._ArgumentGroup
                 and "default:" not in text:
             text += f" (default: {_shown(default)})"
         kwargs = _argument(hints[f.name])
-        if "action" not in kwargs and "choices" not in f.metadata:
+        if kwargs.get("action") is not argparse.BooleanOptionalAction \
+                and "choices" not in f.metadata:
             kwargs["metavar"] = f.name.upper()
         if "choices" in f.metadata:
             kwargs["choices"] = f.metadata["choices"]

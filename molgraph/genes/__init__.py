@@ -2,7 +2,7 @@
 
 Names load on first use, so ``import molgraph.genes`` does not import torch::
 
-    from molgraph.genes import read_network, GeneDataConfig, GeneTrainConfig, train_genes
+    from molgraph.genes import read_network, GeneDataConfig, GeneRunConfig, train_genes
 """
 
 from __future__ import annotations
@@ -13,13 +13,13 @@ from typing import Any
 _PUBLIC = {
     "GeneGraph": "molgraph.genes.graph",
     "EdgeList": "molgraph.genes.graph",
-    "read_network": "molgraph.genes.parse",
-    "FORMATS": "molgraph.genes.parse",
-    "read_string": "molgraph.genes.ppi_formats",
-    "read_biogrid": "molgraph.genes.ppi_formats",
-    "read_mitab": "molgraph.genes.ppi_formats",
-    "read_sif": "molgraph.genes.plain_formats",
-    "read_edgelist": "molgraph.genes.plain_formats",
+    "read_network": "molgraph.genes.parsers",
+    "FORMATS": "molgraph.genes.parsers",
+    "read_string": "molgraph.genes.parsers.ppi",
+    "read_biogrid": "molgraph.genes.parsers.ppi",
+    "read_mitab": "molgraph.genes.parsers.ppi",
+    "read_sif": "molgraph.genes.parsers.plain",
+    "read_edgelist": "molgraph.genes.parsers.plain",
     "IdMap": "molgraph.genes.idmap",
     "MatchReport": "molgraph.genes.idmap",
     "match_genes": "molgraph.genes.idmap",
@@ -38,13 +38,15 @@ _PUBLIC = {
     "read_groups": "molgraph.genes.splits",
     "NodeGNN": "molgraph.genes.models",
     "build_node_model": "molgraph.genes.models",
-    "MODELS": "molgraph.genes.models",
-    "GeneTrainConfig": "molgraph.genes.train",
+    "MODELS": "molgraph.genes.config",
+    "GeneDataConfig": "molgraph.genes.config",
+    "GeneModelConfig": "molgraph.genes.config",
+    "GeneTrainConfig": "molgraph.genes.config",
+    "GeneRunConfig": "molgraph.genes.config",
     "cross_validate": "molgraph.genes.train",
     "fit_node_model": "molgraph.genes.train",
     "TrainedGeneModel": "molgraph.genes.saved",
     "load_gene_model": "molgraph.genes.saved",
-    "GeneDataConfig": "molgraph.genes.workflow",
     "load_gene_data": "molgraph.genes.workflow",
     "train_genes": "molgraph.genes.workflow",
     "rank_genes": "molgraph.genes.workflow",

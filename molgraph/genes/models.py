@@ -14,7 +14,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torch_geometric.nn import GATConv, GCNConv, SAGEConv
 
-MODELS = ("gcn", "gat", "sage", "mlp")
+from molgraph.genes.config import MODELS
 
 
 class NodeGNN(nn.Module):

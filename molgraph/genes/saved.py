@@ -2,11 +2,16 @@
 
 Layout of the directory::
 
-    config.json    model constructor arguments, training config, task, class/task names
-    model.pt       weights (``torch.save(state_dict)``; loaded with ``weights_only=True``)
-    genes.json     gene id of every node, in node order
-    graph.npz      edges, weights, sparse features, labels, out-of-fold scores (no pickle)
-    metrics.json   cross-validation results (written by the workflow)
+    config.json      model constructor arguments, training settings, task, class/task names
+    model.pt         weights (``torch.save(state_dict)``; loaded with ``weights_only=True``)
+    genes.json       gene id of every node, in node order
+    graph.npz        edges, weights, sparse features, labels, out-of-fold scores (no pickle)
+    run_config.json  the whole run's settings (written by the workflow; ``--config`` reads it)
+    metrics.json     cross-validation results (written by the workflow)
+
+``config.json``'s ``"train"`` holds the :class:`~molgraph.genes.config.GeneTrainConfig` fields;
+directories written before run configs hold one flat dict of model and training settings there.
+Either loads: the model is rebuilt from ``"model"`` alone.
 """
 
 from __future__ import annotations
@@ -26,7 +31,8 @@ from molgraph.genes.graph import GeneGraph
 from molgraph.genes.labels import NodeLabels
 from molgraph.genes.models import NodeGNN
 from molgraph.genes.train import graph_tensors, probabilities
-from molgraph.train import resolve_device
+from molgraph.runtime.files import write_json
+from molgraph.runtime.system import resolve_device
 
 FORMAT_VERSION = 1
 
@@ -41,7 +47,7 @@ class TrainedGeneModel:
         x: ``[num_genes, n_features]`` sparse features; ``feature_names`` name the columns.
         labels: the training labels (NaN = unlabelled).
         oof: ``[num_genes, outputs]`` cross-validated test scores, NaN where never tested.
-        train_config: the :class:`GeneTrainConfig` as a dict.
+        train_config: the training settings as a dict (see the module docstring).
     """
 
     model: NodeGNN
@@ -106,8 +112,8 @@ class TrainedGeneModel:
             "train": self.train_config, "task": self.labels.task, "names": self.labels.names,
             "feature_names": self.feature_names, "graph_report": self.graph.report,
         }
-        (out / "config.json").write_text(json.dumps(config, indent=2))
-        (out / "genes.json").write_text(json.dumps(self.graph.genes))
+        write_json(out / "config.json", config)
+        write_json(out / "genes.json", self.graph.genes, indent=None)
         x = sp.csr_matrix(self.x, dtype=np.float32)
         np.savez_compressed(
             out / "graph.npz", edge_index=self.graph.data.edge_index.numpy(),

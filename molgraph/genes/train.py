@@ -2,6 +2,12 @@
 
 Gene networks (10⁴ nodes, 10⁵–10⁶ edges) fit in memory whole, so every epoch is one pass over
 the full graph; unlabelled genes take part in message passing but not in the loss.
+
+Each epoch's metrics go to the callbacks and tracker (:mod:`molgraph.tracking`) as
+``{prefix}train_loss`` and, with validation genes, ``{prefix}val_loss`` and
+``{prefix}val_pr_auc`` (NaN when the validation genes hold one class), at step = epoch
+(1-based). :func:`cross_validate` uses the prefix ``fold{i}_``; the final model of
+:func:`~molgraph.genes.workflow.train_genes` uses ``final_``.
 """
 
 from __future__ import annotations
@@ -9,6 +15,7 @@ from __future__ import annotations
 import logging
 import time
 import warnings
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
@@ -17,42 +24,16 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from molgraph.genes.config import GeneModelConfig, GeneTrainConfig
 from molgraph.genes.graph import GeneGraph
 from molgraph.genes.labels import NodeLabels
 from molgraph.genes.models import NodeGNN, build_node_model
 from molgraph.genes.splits import Fold
-from molgraph.metrics import classification_metrics
-from molgraph.train import resolve_device, seed_everything
+from molgraph.runtime.system import resolve_device, seed_everything
+from molgraph.tracking.contracts import Callback, Tracker, notify
+from molgraph.training.metrics import classification_metrics
 
 log = logging.getLogger(__name__)
-
-
-@dataclass
-class GeneTrainConfig:
-    """Model and optimisation settings; a plain dict round-trips through ``asdict``/``**``."""
-
-    model: str = "gcn"
-    hidden_channels: int = 64
-    num_layers: int = 2
-    dropout: float = 0.5
-    heads: int = 4
-    residual: bool = True
-    input_dropout: float = 0.0
-    lr: float = 0.01
-    weight_decay: float = 5e-4
-    epochs: int = 300
-    patience: int = 50
-    class_weight: str = "balanced"
-    folds: int = 5
-    val_fraction: float = 0.1
-    seed: int = 0
-    device: str = "auto"
-    threads: int | None = None
-
-    def model_options(self) -> dict:
-        return dict(hidden_channels=self.hidden_channels, num_layers=self.num_layers,
-                    dropout=self.dropout, heads=self.heads, residual=self.residual,
-                    input_dropout=self.input_dropout)
 
 
 def graph_tensors(
@@ -132,52 +113,60 @@ class FitResult:
 
 
 def fit_node_model(
-    x: Tensor, adj_t: Tensor, labels: NodeLabels, train: np.ndarray, val: np.ndarray | None,
-    config: GeneTrainConfig, epochs: int | None = None,
+    x: Tensor, adj_t: Tensor, labels: NodeLabels, train_nodes: np.ndarray,
+    val_nodes: np.ndarray | None, model_config: GeneModelConfig, train_config: GeneTrainConfig,
+    *, seed: int = 0, epochs: int | None = None, callbacks: Sequence[Callback] = (),
+    tracker: Tracker | None = None, prefix: str = "",
 ) -> FitResult:
-    """Train on ``train`` genes; keep the weights with the best validation AUPRC.
+    """Train on ``train_nodes``; keep the weights with the best validation AUPRC.
 
-    With no ``val`` genes, train exactly ``epochs`` (default ``config.epochs``) epochs.
+    With no ``val_nodes``, train exactly ``epochs`` (default ``train_config.epochs``) epochs. A
+    callback raising :class:`~molgraph.tracking.contracts.StopTraining` ends training early,
+    keeping the best weights so far; ``prefix`` starts every reported metric name.
     """
-    seed_everything(config.seed)
+    seed_everything(seed)
     device = x.device
-    model = build_node_model(config.model, x.shape[1], labels.num_outputs,
-                             **config.model_options()).to(device)
-    optimizer = torch.optim.Adam(model.parameters(), lr=config.lr,
-                                 weight_decay=config.weight_decay)
+    model = build_node_model(model_config.name, x.shape[1], labels.num_outputs,
+                             **model_config.options()).to(device)
+    optimizer = torch.optim.Adam(model.parameters(), lr=train_config.lr,
+                                 weight_decay=train_config.weight_decay)
     y = torch.as_tensor(labels.y, dtype=torch.float32, device=device)
-    weight = class_weights(labels, train, config.class_weight)
+    weight = class_weights(labels, train_nodes, train_config.class_weight)
     weight = weight.to(device) if weight is not None else None
-    train_t = torch.as_tensor(train, device=device)
-    use_val = val is not None and len(val) > 0
-    val_t = torch.as_tensor(val if use_val else train[:0], device=device)
+    train_t = torch.as_tensor(train_nodes, device=device)
+    use_val = val_nodes is not None and len(val_nodes) > 0
+    val_t = torch.as_tensor(val_nodes if use_val else train_nodes[:0], device=device)
     best = FitResult(model, 0, -np.inf)
-    best_state, best_loss = None, np.inf
-    for epoch in range(1, (epochs or config.epochs) + 1):
+    best_state, best_loss, epoch = None, np.inf, 0
+    for epoch in range(1, (epochs or train_config.epochs) + 1):
         model.train()
         optimizer.zero_grad()
         loss = _loss(model(x, adj_t)[train_t], y[train_t], labels.task, weight)
         loss.backward()
         optimizer.step()
-        if not use_val:
-            continue
-        model.eval()
-        with torch.no_grad():
-            logits = model(x, adj_t)
-            val_loss = float(_loss(logits[val_t], y[val_t], labels.task, weight))
-        score = evaluate(labels, probabilities(logits, labels.task), val)["pr_auc"]
-        score = -val_loss if np.isnan(score) else score
-        best.history.append(score)
-        # ties (common on small validation sets) go to the lower validation loss
-        if score > best.best_score or (score == best.best_score and val_loss < best_loss):
-            best.best_score, best.best_epoch, best_loss = score, epoch, val_loss
-            best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
-        elif epoch - best.best_epoch >= config.patience:
+        metrics = {f"{prefix}train_loss": float(loss.detach())}
+        patience_over = False
+        if use_val:
+            model.eval()
+            with torch.no_grad():
+                logits = model(x, adj_t)
+                val_loss = float(_loss(logits[val_t], y[val_t], labels.task, weight))
+            pr_auc = evaluate(labels, probabilities(logits, labels.task), val_nodes)["pr_auc"]
+            metrics.update({f"{prefix}val_loss": val_loss, f"{prefix}val_pr_auc": pr_auc})
+            score = -val_loss if np.isnan(pr_auc) else pr_auc
+            best.history.append(score)
+            # ties (common on small validation sets) go to the lower validation loss
+            if score > best.best_score or (score == best.best_score and val_loss < best_loss):
+                best.best_score, best.best_epoch, best_loss = score, epoch, val_loss
+                best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+            else:
+                patience_over = epoch - best.best_epoch >= train_config.patience
+        if not notify(callbacks, tracker, epoch, metrics) or patience_over:
             break
     if best_state is not None:
         model.load_state_dict(best_state)
     else:
-        best.best_epoch = epochs or config.epochs
+        best.best_epoch = epoch
     model.eval()
     return best
 
@@ -201,18 +190,22 @@ class CVResult:
 
 def cross_validate(
     graph: GeneGraph, x: sp.csr_matrix, labels: NodeLabels, folds: list[Fold],
-    config: GeneTrainConfig,
+    model_config: GeneModelConfig, train_config: GeneTrainConfig, *, seed: int = 0,
+    callbacks: Sequence[Callback] = (), tracker: Tracker | None = None,
 ) -> CVResult:
     """Train one model per fold and score it on that fold's test genes.
 
+    Fold ``i`` reports its epochs' metrics with the prefix ``fold{i}_``.
     Shapes: ``oof`` is ``[num_genes, outputs]``, NaN for genes never in a test set.
     """
     start = time.perf_counter()
-    x_t, adj_t = graph_tensors(graph, x, resolve_device(config.device))
+    x_t, adj_t = graph_tensors(graph, x, resolve_device(train_config.device))
     oof = np.full((graph.num_genes, labels.num_outputs), np.nan)
     results, epochs = [], []
     for i, fold in enumerate(folds):
-        fit = fit_node_model(x_t, adj_t, labels, fold.train, fold.val, config)
+        fit = fit_node_model(x_t, adj_t, labels, fold.train, fold.val, model_config,
+                             train_config, seed=seed, callbacks=callbacks, tracker=tracker,
+                             prefix=f"fold{i}_")
         with torch.no_grad():
             probs = probabilities(fit.model(x_t, adj_t), labels.task)
         oof[fold.test] = probs[fold.test]

@@ -1,16 +1,17 @@
 """Files in, trained model directory out: the one call behind ``molgraph genes train``.
 
 ``train_genes`` reads the network, features and labels, cross-validates, trains a final model on
-every labelled gene, and writes the model directory with ``metrics.json``. ``rank_genes`` turns
-a saved model into the ranked candidate table.
+every labelled gene, and writes the model directory with ``run_config.json`` (the
+:class:`GeneRunConfig`, which ``--config`` reads back) and ``metrics.json``. ``rank_genes``
+turns a saved model into the ranked candidate table.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import time
-from dataclasses import asdict, dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -19,51 +20,23 @@ import scipy.sparse as sp
 import torch
 
 from molgraph.genes._io import PathLike
+from molgraph.genes.config import GeneDataConfig, GeneRunConfig
 from molgraph.genes.features import FeatureBlock, read_feature_table, stack_features
 from molgraph.genes.features import structural_features as _structural
 from molgraph.genes.go import go_features
 from molgraph.genes.graph import GeneGraph
 from molgraph.genes.idmap import IdMap, MatchReport
 from molgraph.genes.labels import NodeLabels, labels_from_lists, read_label_table
-from molgraph.genes.parse import read_network
+from molgraph.genes.parsers import read_network
 from molgraph.genes.saved import TrainedGeneModel, load_gene_model
 from molgraph.genes.splits import Fold, kfold_splits, read_groups, read_split_assignments
-from molgraph.genes.train import (
-    GeneTrainConfig,
-    cross_validate,
-    fit_node_model,
-    graph_tensors,
-)
-from molgraph.train import resolve_device
+from molgraph.genes.train import cross_validate, fit_node_model, graph_tensors
+from molgraph.runtime.configs import flatten, to_dict
+from molgraph.runtime.files import write_json
+from molgraph.runtime.system import resolve_device
+from molgraph.tracking.contracts import Callback, Tracker
 
 log = logging.getLogger(__name__)
-
-
-@dataclass
-class GeneDataConfig:
-    """Where the network, features, labels and splits come from (paths and their options)."""
-
-    network: str
-    format: str
-    network_options: dict = field(default_factory=dict)
-    self_loops: str = "drop"
-    largest_component: bool = False
-    features: list[str] = field(default_factory=list)
-    go: str | None = None
-    go_min_genes: int = 10
-    go_max_fraction: float = 0.05
-    structural: bool = False
-    labels: str | None = None
-    gene_column: str | None = None
-    label_columns: list[str] | None = None
-    task: str | None = None
-    positives: str | None = None
-    negatives: str | None = None
-    splits: str | None = None
-    groups: str | None = None
-    group_column: str = "group"
-    id_map: str | None = None
-    id_map_to: str | None = None
 
 
 @dataclass
@@ -111,48 +84,59 @@ def load_gene_data(config: GeneDataConfig, id_map: IdMap | None = None) -> GeneD
 
 
 def make_folds(
-    data: GeneData, config: GeneDataConfig, train: GeneTrainConfig, id_map: IdMap | None = None
+    data: GeneData, config: GeneRunConfig, id_map: IdMap | None = None
 ) -> tuple[list[Fold], list[MatchReport]]:
     """Folds from the split file if given, else (group-aware) stratified k-fold."""
-    if config.splits:
-        folds, report = read_split_assignments(config.splits, data.graph, data.labels, id_map,
-                                               seed=train.seed, val_fraction=train.val_fraction)
+    if config.data.splits:
+        folds, report = read_split_assignments(config.data.splits, data.graph, data.labels,
+                                               id_map, seed=config.seed,
+                                               val_fraction=config.val_fraction)
         return folds, [report]
     groups, reports = None, []
-    if config.groups:
-        groups, report = read_groups(config.groups, data.graph, config.group_column,
+    if config.data.groups:
+        groups, report = read_groups(config.data.groups, data.graph, config.data.group_column,
                                      id_map=id_map)
         reports.append(report)
-    folds = kfold_splits(data.labels, train.folds, train.seed, groups, train.val_fraction)
+    folds = kfold_splits(data.labels, config.folds, config.seed, groups, config.val_fraction)
     return folds, reports
 
 
 def train_genes(
-    config: GeneDataConfig, train: GeneTrainConfig, out: PathLike
+    config: GeneRunConfig, out: PathLike, callbacks: Sequence[Callback] = (),
+    tracker: Tracker | None = None,
 ) -> dict:
-    """Cross-validate, fit the final model on all labelled genes, save it and ``metrics.json``.
+    """Cross-validate, fit the final model on all labelled genes, save it and its records.
 
     The final model trains for the median of the folds' best epochs (no genes held out).
+    ``out`` gets the model, ``run_config.json`` and ``metrics.json``; the tracker gets the
+    run's settings by dotted name, and it and the callbacks every epoch's metrics (prefixed
+    ``fold{i}_`` in cross-validation, ``final_`` for the final model).
     Returns the metrics dict that is written to ``out/metrics.json``.
     """
     start = time.perf_counter()
-    if train.threads:
-        torch.set_num_threads(train.threads)
-    id_map = _id_map(config)
-    data = load_gene_data(config, id_map)
-    folds, split_reports = make_folds(data, config, train, id_map)
-    cv = cross_validate(data.graph, data.x, data.labels, folds, train)
+    if tracker is not None:
+        tracker.log_params(flatten(config))
+    if config.train.threads:
+        torch.set_num_threads(config.train.threads)
+    id_map = _id_map(config.data)
+    data = load_gene_data(config.data, id_map)
+    folds, split_reports = make_folds(data, config, id_map)
+    cv = cross_validate(data.graph, data.x, data.labels, folds, config.model, config.train,
+                        seed=config.seed, callbacks=callbacks, tracker=tracker)
     epochs = max(1, int(np.median(cv.best_epochs)))
-    x_t, adj_t = graph_tensors(data.graph, data.x, resolve_device(train.device))
+    x_t, adj_t = graph_tensors(data.graph, data.x, resolve_device(config.train.device))
     labelled = np.flatnonzero(data.labels.labelled)
-    fit = fit_node_model(x_t, adj_t, data.labels, labelled, None, train, epochs=epochs)
+    fit = fit_node_model(x_t, adj_t, data.labels, labelled, None, config.model, config.train,
+                         seed=config.seed, epochs=epochs, callbacks=callbacks, tracker=tracker,
+                         prefix="final_")
     trained = TrainedGeneModel(fit.model.cpu(), data.graph, data.x, data.feature_names,
-                               data.labels, cv.oof, asdict(train))
+                               data.labels, cv.oof, to_dict(config.train))
     out = trained.save(out)
+    write_json(out / "run_config.json", to_dict(config))
     y = data.labels.y
     metrics = {
-        "task": data.labels.task, "names": data.labels.names, "model": train.model,
-        "cv": cv.as_dict(), "final_epochs": epochs,
+        "task": data.labels.task, "names": data.labels.names, "model": config.model.name,
+        "cv": cv.as_dict(), "final_epochs": fit.best_epoch,
         "graph": {"genes": data.graph.num_genes, "edges": data.graph.num_edges,
                   **data.graph.report},
         "labels": {"labelled": int(data.labels.labelled.sum()),
@@ -160,31 +144,13 @@ def train_genes(
                    else None},
         "features": len(data.feature_names),
         "id_matching": [m.as_dict() for m in [*data.matches, *split_reports]],
-        "config": {"data": asdict(config), "train": asdict(train)},
+        "config": to_dict(config),
         "seconds": time.perf_counter() - start,
     }
-    metrics = _finite(metrics)
-    (out / "metrics.json").write_text(json.dumps(metrics, indent=2, default=_json_default))
+    write_json(out / "metrics.json", metrics)
     log.info("CV AUPRC %.3f ± %.3f, AUROC %.3f ± %.3f; model saved to %s",
              cv.mean["pr_auc"], cv.std["pr_auc"], cv.mean["roc_auc"], cv.std["roc_auc"], out)
     return metrics
-
-
-def _finite(value: object) -> object:
-    """NaN (e.g. AUROC of a single-class fold) → ``None``, so ``metrics.json`` is strict JSON."""
-    if isinstance(value, dict):
-        return {k: _finite(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_finite(v) for v in value]
-    if isinstance(value, float) and value != value:
-        return None
-    return value
-
-
-def _json_default(value: object) -> object:
-    if isinstance(value, np.generic):
-        return value.item()
-    return str(value)
 
 
 def rank_genes(

@@ -18,7 +18,6 @@ from typing import Any
 
 import numpy as np
 
-
 TEMPORARY_PREFIX = ".tmp-"
 
 

@@ -7,7 +7,6 @@ import json
 import pandas as pd
 import pytest
 
-from molgraph.cli import genes as genes_cli
 from molgraph.cli.main import main
 
 
@@ -69,10 +68,16 @@ def test_errors_are_reported_not_raised(genes_dir, tmp_path, capsys):
     assert "bad.tsv, line 2" in capsys.readouterr().err
 
 
-def test_cli_choices_match_the_library():
-    from molgraph.genes import FORMATS, MODELS
-
-    assert set(genes_cli.FORMATS) == set(FORMATS) and set(genes_cli.MODELS) == set(MODELS)
+def test_rerun_from_run_config(genes_dir, tmp_path):
+    first = tmp_path / "first"
+    assert main(_train_args(genes_dir, first, "--labels", str(genes_dir / "labels.csv"),
+                            "--folds", "2")) == 0
+    again = tmp_path / "again"
+    assert main(["genes", "train", "--config", str(first / "run_config.json"),
+                 "--out", str(again)]) == 0
+    before, after = (json.loads((d / "metrics.json").read_text()) for d in (first, again))
+    assert before["model"] == "gcn" and before["cv"]["folds"] == after["cv"]["folds"]
+    assert before["config"] == after["config"]
 
 
 def test_positives_need_negatives(genes_dir, tmp_path):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from molgraph.genes import read_network
-from molgraph.genes.plain_formats import read_edgelist, read_sif
+from molgraph.genes.parsers.plain import read_edgelist, read_sif
 
 
 def test_edgelist_with_header_and_weights(genes_dir):

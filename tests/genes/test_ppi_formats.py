@@ -7,7 +7,7 @@ import gzip
 import pytest
 
 from molgraph.genes import read_network
-from molgraph.genes.ppi_formats import read_biogrid, read_mitab, read_string
+from molgraph.genes.parsers.ppi import read_biogrid, read_mitab, read_string
 
 
 def test_string_maps_ids_through_protein_info_and_thresholds(genes_dir):

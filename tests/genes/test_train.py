@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 import torch
 
 from molgraph.genes import (
+    GeneModelConfig,
     GeneTrainConfig,
     TrainedGeneModel,
     cross_validate,
@@ -38,9 +41,9 @@ def labels(tiny_graph, genes_dir):
 def test_overfits_the_tiny_graph(tiny_graph, features, labels, name):
     x, adj_t = graph_tensors(tiny_graph, features, torch.device("cpu"))
     train = np.flatnonzero(labels.labelled)
-    config = GeneTrainConfig(model=name, hidden_channels=32, dropout=0.0, weight_decay=0.0,
-                             lr=0.01, heads=2)
-    fit = fit_node_model(x, adj_t, labels, train, None, config, epochs=150)
+    model = GeneModelConfig(name=name, hidden_channels=32, dropout=0.0, heads=2)
+    fit = fit_node_model(x, adj_t, labels, train, None, model,
+                         GeneTrainConfig(weight_decay=0.0, lr=0.01), epochs=150)
     with torch.no_grad():
         probs = torch.sigmoid(fit.model(x, adj_t)).numpy()[train, 0]
     assert np.abs(probs - labels.y[train, 0]).max() < 0.1
@@ -54,12 +57,12 @@ def test_class_weights(labels):
 
 def test_cross_validation_scores_every_labelled_gene(tiny_graph, features, labels):
     folds = kfold_splits(labels, folds=3, seed=0)
-    config = GeneTrainConfig(model="gcn", epochs=40, patience=20, hidden_channels=16)
-    cv = cross_validate(tiny_graph, features, labels, folds, config)
+    model, train = GeneModelConfig(hidden_channels=16), GeneTrainConfig(epochs=40, patience=20)
+    cv = cross_validate(tiny_graph, features, labels, folds, model, train)
     assert len(cv.folds) == 3 and 0.5 < cv.mean["pr_auc"] <= 1
     tested = ~np.isnan(cv.oof[:, 0])
     assert np.array_equal(tested, labels.labelled)
-    again = cross_validate(tiny_graph, features, labels, folds, config)
+    again = cross_validate(tiny_graph, features, labels, folds, model, train)
     assert np.array_equal(cv.oof, again.oof, equal_nan=True)  # seeded
 
 
@@ -67,8 +70,8 @@ def test_cross_validation_scores_every_labelled_gene(tiny_graph, features, label
 def test_multiclass_and_multilabel(tiny_graph, features, genes_dir, table):
     labels = read_label_table(genes_dir / table, tiny_graph)
     folds = kfold_splits(labels, folds=2, seed=0)
-    config = GeneTrainConfig(model="sage", epochs=20, hidden_channels=16)
-    cv = cross_validate(tiny_graph, features, labels, folds, config)
+    model = GeneModelConfig(name="sage", hidden_channels=16)
+    cv = cross_validate(tiny_graph, features, labels, folds, model, GeneTrainConfig(epochs=20))
     assert cv.oof.shape == (43, labels.num_outputs)
     assert np.isfinite(cv.mean["roc_auc"])
     if labels.task == "multiclass":
@@ -77,9 +80,9 @@ def test_multiclass_and_multilabel(tiny_graph, features, genes_dir, table):
 
 def test_save_load_gives_identical_predictions(tiny_graph, features, labels, tmp_path):
     x, adj_t = graph_tensors(tiny_graph, features, torch.device("cpu"))
-    config = GeneTrainConfig(model="gat", heads=2, hidden_channels=8)
-    fit = fit_node_model(x, adj_t, labels, np.flatnonzero(labels.labelled), None, config,
-                         epochs=10)
+    fit = fit_node_model(x, adj_t, labels, np.flatnonzero(labels.labelled), None,
+                         GeneModelConfig(name="gat", heads=2, hidden_channels=8),
+                         GeneTrainConfig(), epochs=10)
     oof = np.full((43, 1), np.nan)
     trained = TrainedGeneModel(fit.model, tiny_graph, features, ["f"] * features.shape[1],
                                labels, oof, {"model": "gat"})
@@ -91,3 +94,27 @@ def test_save_load_gives_identical_predictions(tiny_graph, features, labels, tmp
     assert len(ranked) == 43 and ranked["rank"].tolist() == list(range(1, 44))
     assert ranked["score"].is_monotonic_decreasing
     assert set(ranked.columns) >= {"gene", "score", "label", "labelled", "cv_score", "degree"}
+
+
+def test_old_model_directory_still_loads_and_ranks(tiny_graph, features, labels, tmp_path):
+    """Directories written before run configs: config.json "train" is one flat settings dict."""
+    x, adj_t = graph_tensors(tiny_graph, features, torch.device("cpu"))
+    fit = fit_node_model(x, adj_t, labels, np.flatnonzero(labels.labelled), None,
+                         GeneModelConfig(hidden_channels=8), GeneTrainConfig(), epochs=5)
+    trained = TrainedGeneModel(fit.model, tiny_graph, features, ["f"] * features.shape[1],
+                               labels, np.full((43, 1), np.nan), {})
+    directory = trained.save(tmp_path / "old")
+    config = json.loads((directory / "config.json").read_text())
+    config["train"] = {"model": "gcn", "hidden_channels": 8, "num_layers": 2, "dropout": 0.5,
+                       "heads": 4, "residual": True, "input_dropout": 0.0, "lr": 0.01,
+                       "weight_decay": 5e-4, "epochs": 5, "patience": 50,
+                       "class_weight": "balanced", "folds": 5, "val_fraction": 0.1, "seed": 0,
+                       "device": "auto", "threads": None}
+    assert set(config["model"]) == {"in_channels", "out_channels", "hidden_channels",
+                                    "num_layers", "dropout", "conv", "heads", "residual",
+                                    "input_dropout"}
+    (directory / "config.json").write_text(json.dumps(config, indent=2))
+    loaded = load_gene_model(directory)
+    assert loaded.train_config["model"] == "gcn"
+    assert np.array_equal(loaded.predict("cpu"), trained.predict("cpu"))
+    assert len(loaded.rank()) == 43

@@ -12,8 +12,8 @@ from collections.abc import Callable
 
 from molgraph.genes._io import PathLike
 from molgraph.genes.graph import EdgeList, GeneGraph
-from molgraph.genes.plain_formats import read_edgelist, read_networkx_file, read_sif
-from molgraph.genes.ppi_formats import read_biogrid, read_mitab, read_string
+from molgraph.genes.parsers.plain import read_edgelist, read_networkx_file, read_sif
+from molgraph.genes.parsers.ppi import read_biogrid, read_mitab, read_string
 
 log = logging.getLogger(__name__)
 
