@@ -6,8 +6,7 @@ that only featurize never import torch, and optuna, mlflow and deepchem load onl
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from molgraph.runtime.lazy import lazy_exports
 
 __version__ = "0.1.0"
 
@@ -35,10 +34,5 @@ _PUBLIC = {
     "screen": "molgraph.screening.screen",
 }
 
-__all__ = ["__version__", *_PUBLIC]
-
-
-def __getattr__(name: str) -> Any:
-    if name in _PUBLIC:
-        return getattr(importlib.import_module(_PUBLIC[name]), name)
-    raise AttributeError(f"module 'molgraph' has no attribute {name!r}")
+__getattr__, _names = lazy_exports(__name__, _PUBLIC)
+__all__ = ["__version__", *_names]

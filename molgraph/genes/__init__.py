@@ -7,8 +7,7 @@ Names load on first use, so ``import molgraph.genes`` does not import torch::
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from molgraph.runtime.lazy import lazy_exports
 
 _PUBLIC = {
     "GeneGraph": "molgraph.genes.graph",
@@ -52,10 +51,4 @@ _PUBLIC = {
     "rank_genes": "molgraph.genes.workflow",
 }
 
-__all__ = list(_PUBLIC)
-
-
-def __getattr__(name: str) -> Any:
-    if name in _PUBLIC:
-        return getattr(importlib.import_module(_PUBLIC[name]), name)
-    raise AttributeError(f"module 'molgraph.genes' has no attribute {name!r}")
+__getattr__, __all__ = lazy_exports(__name__, _PUBLIC)

@@ -9,8 +9,7 @@ rest is loaded on first use::
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from molgraph.runtime.lazy import lazy_exports
 
 _PUBLIC = {
     "ModelConfig": "molgraph.models.config",
@@ -23,10 +22,4 @@ _PUBLIC = {
     "predict_graphs": "molgraph.models.predict",
 }
 
-__all__ = list(_PUBLIC)
-
-
-def __getattr__(name: str) -> Any:
-    if name in _PUBLIC:
-        return getattr(importlib.import_module(_PUBLIC[name]), name)
-    raise AttributeError(f"module 'molgraph.models' has no attribute {name!r}")
+__getattr__, __all__ = lazy_exports(__name__, _PUBLIC)
