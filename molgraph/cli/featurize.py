@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 
-from molgraph.cli.screen import add_progress_arguments
 from molgraph.screening.library import SHARD_ROWS
 
 
@@ -20,10 +19,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--id-column", help="id column (default: id, name, zinc_id, ...)")
     p.add_argument("--druglike", action="store_true",
                    help="store Lipinski/Veber descriptors and PAINS alerts too (slow)")
-    p.add_argument("--workers", type=int, help="processes (default: one per CPU)")
-    p.add_argument("--chunk-size", type=int, default=SHARD_ROWS, help="rows per shard")
+    p.add_argument("--workers", type=int,
+                   help="processes (default: one per CPU; 0: all in this process)")
+    p.add_argument("--chunk-size", type=int, default=SHARD_ROWS,
+                   help=f"rows per shard (default: {SHARD_ROWS})")
     p.add_argument("--resume", action="store_true", help="continue an interrupted run")
-    add_progress_arguments(p)
+    p.add_argument("--progress", action=argparse.BooleanOptionalAction,
+                   help="a progress bar (default: only when stderr is a terminal)")
     p.set_defaults(func=run)
 
 

@@ -83,6 +83,8 @@ def add_config_options(parser: argparse.ArgumentParser | argparse._ArgumentGroup
         if "choices" in f.metadata:
             kwargs["choices"] = f.metadata["choices"]
         flags = aliases.get(dotted) or ["--" + f.name.replace("_", "-")]
+        if default is dataclasses.MISSING:
+            kwargs["required"] = True
         parser.add_argument(*flags, dest=PREFIX + dotted, default=argparse.SUPPRESS,
                             help=text.replace("%", "%%"), **kwargs)
 

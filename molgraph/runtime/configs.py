@@ -92,6 +92,7 @@ def with_values(config: T, values: dict[str, Any]) -> T:
 
 
 _ATTRIBUTE = re.compile(r"^(\s+)(\w+): (.*)$")
+_MARKUP = re.compile(r"``|:\w+:`([^`]*)`")
 
 
 def field_help(cls: type) -> dict[str, str]:
@@ -114,4 +115,4 @@ def field_help(cls: type) -> dict[str, str]:
             out[current] += " " + line.strip()
         else:
             break
-    return out
+    return {name: _MARKUP.sub(lambda m: m.group(1) or "", text) for name, text in out.items()}

@@ -24,7 +24,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from molgraph.runtime.files import TEMPORARY_PREFIX, atomic_path, temporary_path
+from molgraph.runtime.files import (
+    TEMPORARY_PREFIX,
+    atomic_path,
+    jsonable,
+    temporary_path,
+    write_json,
+)
 
 log = logging.getLogger(__name__)
 
@@ -72,9 +78,9 @@ class PartStore:
                                  "directory; move it away or choose another output name")
         if resume and manifest.exists():
             earlier = json.loads(manifest.read_text())
-            if earlier != json.loads(json.dumps(signature)):
+            if earlier != jsonable(signature):
                 changed = sorted(k for k in set(earlier) | set(signature)
-                                 if earlier.get(k) != json.loads(json.dumps(signature.get(k))))
+                                 if earlier.get(k) != jsonable(signature.get(k)))
                 raise ValueError(f"{self.directory}: cannot resume, the earlier run used other "
                                  f"{', '.join(changed)}; run without --resume to start afresh")
             for tmp in self.directory.glob(TEMPORARY_PREFIX + "*"):  # written when killed
@@ -82,7 +88,7 @@ class PartStore:
             log.info("resuming: %d shards already done in %s", len(self.keys_done()),
                      self.directory)
         self.directory.mkdir(parents=True, exist_ok=True)
-        manifest.write_text(json.dumps(signature, indent=1))
+        write_json(manifest, signature, indent=1)
 
     def path(self, key: tuple[int, int]) -> Path:
         return self.directory / f"part-{key[0]:03d}-{key[1]:06d}.parquet"

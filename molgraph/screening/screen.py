@@ -25,18 +25,18 @@ Example::
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import time
 from dataclasses import dataclass, field
 
 from molgraph import __version__
-from molgraph.chem.druglike import check_filters
+from molgraph.chem.druglike import FILTERS, check_filters
 from molgraph.chem.vocabulary import FEATURIZER_VERSION
 from molgraph.inference.ensemble import Ensemble, rank_column
 from molgraph.inference.model_dir import model_digest
-from molgraph.inference.precision import check_precision
+from molgraph.inference.precision import PRECISIONS, check_precision
+from molgraph.runtime.files import write_json
 from molgraph.runtime.progress import Progress
 from molgraph.runtime.system import cpu_count, default_threads
 from molgraph.screening.cluster import screen_on_dask
@@ -67,11 +67,11 @@ class ScreenConfig:
         ascending: lower scores are better (e.g. a predicted IC50 in nM).
         workers: worker processes (default: one per CPU; 0 = all in this process).
         batch_size: molecules per forward pass (default: 2048 on a GPU; on a CPU about
-            8192 / hidden channels, e.g. 32 for hidden 300: see :func:`default_batch_size`).
+            8192 / hidden channels, e.g. 32 for hidden 300).
         device: ``auto`` (CUDA when present), ``cpu``, ``cuda[:N]``.
         precision: ``fp32``, or ``bf16`` for a ~2x faster forward pass of wide models on
-            CPUs with AVX-512 BF16/AMX and on GPUs (scores move slightly; see
-            ``molgraph.inference.artifact``).
+            CPUs with AVX-512 BF16/AMX and on GPUs (scores move by ~1e-2 of their spread; rank
+            agreement in experiments/RESULTS_screen.md).
         threads: torch CPU threads for scoring. By default, on the CPU, ``workers`` processes
             featurize and score with one thread each; given ``threads``, workers featurize
             and this process scores with that many threads.
@@ -84,8 +84,8 @@ class ScreenConfig:
         resume: continue an interrupted run with the same inputs.
         keep_parts: keep ``<stem>.parts/`` after success (to re-select without re-scoring).
         scheduler: address of a Dask scheduler (``tcp://host:8786``) to spread shards over.
-        progress: a progress bar (``True``), log lines (``False``), or a bar on a terminal only
-            (``None``).
+        progress: a progress bar (``True``) or log lines (``False``) (default: a bar only when
+            stderr is a terminal).
     """
 
     models: list[str]
@@ -98,13 +98,13 @@ class ScreenConfig:
     workers: int | None = None
     batch_size: int | None = None
     device: str = "auto"
-    precision: str = "fp32"
+    precision: str = field(default="fp32", metadata={"choices": PRECISIONS})
     threads: int | None = None
     chunk_size: int = SHARD_ROWS
     smiles_column: str | None = None
     id_column: str | None = None
     druglike: bool = False
-    filters: list[str] = field(default_factory=list)
+    filters: list[str] = field(default_factory=list, metadata={"choices": FILTERS})
     resume: bool = False
     keep_parts: bool = False
     scheduler: str | None = None
@@ -190,7 +190,7 @@ def screen(config: ScreenConfig) -> dict:
         "cpus": cpu_count(),
         "molgraph_version": __version__,
     })
-    paths["summary"].write_text(json.dumps(summary, indent=2, default=str))
+    write_json(paths["summary"], summary)
     if not config.keep_parts:
         parts.remove()
     log.info("screened %d rows (%d ok, %d invalid, %d filtered) in %.1f s → %s", summary["rows"],

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from molgraph.runtime.files import TEMPORARY_PREFIX, atomic_path
+from molgraph.runtime.files import TEMPORARY_PREFIX, atomic_path, jsonable, write_json
 from molgraph.runtime.progress import Progress
 from molgraph.runtime.system import cpu_count
 from molgraph.screening.library import SHARD_ROWS, Shard, count_rows, open_libraries
@@ -85,7 +85,7 @@ def build_store(
     entries = [{"name": lib.name, "source": lib.fingerprint(), "rows": sum(shards[i]),
                 "invalid": invalid[i], "chunks": len(shards[i])} for i, lib in enumerate(libs)]
     info = store_info(entries, chunk_size, mode, complete=True) | {"signature": signature}
-    (out / STORE_FILE).write_text(json.dumps(info, indent=1))
+    write_json(out / STORE_FILE, info, indent=1)
     log.info("featurized %d rows (%d invalid) into %s", sum(e["rows"] for e in entries),
              sum(e["invalid"] for e in entries), out)
     return info
@@ -100,14 +100,14 @@ def _prepare_directory(out: Path, signature: dict, resume: bool) -> None:
             raise ValueError(f"{out} exists and is not a molgraph store; choose another path")
     if resume and info_path.exists():
         earlier = json.loads(info_path.read_text()).get("signature")
-        if earlier != json.loads(json.dumps(signature)):
+        if earlier != jsonable(signature):
             raise ValueError(f"{out}: cannot resume, it was made from other inputs or settings; "
                              "run without --resume to start afresh")
         for tmp in out.glob(TEMPORARY_PREFIX + "*"):  # a shard being written when killed
             tmp.unlink()
     out.mkdir(parents=True, exist_ok=True)
     info = store_info([], signature["chunk_size"], None, complete=False)
-    info_path.write_text(json.dumps(info | {"signature": signature}, indent=1))
+    write_json(info_path, info | {"signature": signature}, indent=1)
 
 
 def _save(out: Path, shard: Shard) -> None:
