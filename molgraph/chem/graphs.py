@@ -75,10 +75,6 @@ class MolGraphs:
     def __len__(self) -> int:
         return len(self.atom_ptr) - 1
 
-    @property
-    def num_atoms(self) -> np.ndarray:
-        return np.diff(self.atom_ptr)
-
     @staticmethod
     def concat(parts: Sequence[MolGraphs]) -> MolGraphs:
         """Join graph sets, keeping order."""
