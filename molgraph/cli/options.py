@@ -50,7 +50,8 @@ def _argument(hint: Any) -> dict[str, Any]:
 
 
 def add_config_options(parser: argparse.ArgumentParser | argparse._ArgumentGroup, cls: type,
-                       prefix: str = "", aliases: dict[str, list[str]] | None = None) -> None:
+                       prefix: str = "", aliases: dict[str, list[str]] | None = None,
+                       require_missing: bool = True) -> None:
     """Add a flag for every field of ``cls`` (nested dataclasses recursively).
 
     Args:
@@ -58,6 +59,8 @@ def add_config_options(parser: argparse.ArgumentParser | argparse._ArgumentGroup
         cls: the configuration dataclass.
         prefix: dotted name of ``cls`` within the whole configuration (``"model."``).
         aliases: dotted name → flags to use instead of ``--field-name`` (the first is shown).
+        require_missing: a field without a default is a required flag (``False`` when a
+            ``--config`` file may give it instead).
     """
     aliases = aliases or {}
     hints = typing.get_type_hints(cls)
@@ -69,7 +72,7 @@ def add_config_options(parser: argparse.ArgumentParser | argparse._ArgumentGroup
         nested = next((c for c in (typing.get_args(hints[f.name]) or (hints[f.name],))
                        if dataclasses.is_dataclass(c)), None)
         if nested is not None:
-            add_config_options(parser, nested, dotted + ".", aliases)
+            add_config_options(parser, nested, dotted + ".", aliases, require_missing)
             continue
         default = _default(f)
         text = helps.get(f.name, "").rstrip(".")
@@ -83,7 +86,7 @@ def add_config_options(parser: argparse.ArgumentParser | argparse._ArgumentGroup
         if "choices" in f.metadata:
             kwargs["choices"] = f.metadata["choices"]
         flags = aliases.get(dotted) or ["--" + f.name.replace("_", "-")]
-        if default is dataclasses.MISSING:
+        if default is dataclasses.MISSING and require_missing:
             kwargs["required"] = True
         parser.add_argument(*flags, dest=PREFIX + dotted, default=argparse.SUPPRESS,
                             help=text.replace("%", "%%"), **kwargs)
