@@ -7,20 +7,25 @@ descriptors and PAINS alerts, so screens with filters need no RDKit work either.
 
 from __future__ import annotations
 
-import json
 import logging
 import shutil
 from collections.abc import Sequence
 from pathlib import Path
-
-import numpy as np
 
 from molgraph.runtime.files import TEMPORARY_PREFIX, atomic_path, jsonable, write_json
 from molgraph.runtime.progress import Progress
 from molgraph.runtime.system import cpu_count
 from molgraph.screening.library import SHARD_ROWS, Shard, count_rows, open_libraries
 from molgraph.screening.prepare import prepared_shards, shard_refs
-from molgraph.screening.store import STORE_FILE, save_shard, shard_name, store_info
+from molgraph.screening.store import (
+    STORE_FILE,
+    read_manifest,
+    read_shard,
+    save_shard,
+    shard_name,
+    shard_record,
+    store_info,
+)
 
 log = logging.getLogger(__name__)
 
@@ -57,33 +62,28 @@ def build_store(
                  "smiles_column": smiles_column, "id_column": id_column, "druglike": druglike}
     _prepare_directory(out, signature, resume)
     mode = "full" if druglike else None
-    shards: dict[int, list[int]] = {i: [] for i in range(len(libs))}
-    invalid: dict[int, int] = {i: 0 for i in range(len(libs))}
+    records: dict[tuple[int, int], dict] = {}  # (library, chunk) → its record in store.json
     totals = [count_rows(lib) for lib in libs]
     bar = Progress(None if None in totals else sum(totals), "featurizing", progress)
 
     def done(key: tuple[int, int]) -> int | None:
-        path = out / shard_name(*key)
-        if not path.exists():
+        record = _done_record(out / shard_name(*key))
+        if record is None:
             return None
-        with np.load(path, allow_pickle=False) as data:
-            rows, bad = len(data["rows"]), int((~data["valid"]).sum())
-        shards[key[0]].append(rows)
-        invalid[key[0]] += bad
-        return rows
+        records[key] = record
+        return record["rows"]
 
     refs = shard_refs(libs, chunk_size, smiles_column, id_column)
     workers = cpu_count() if workers is None else workers
     try:
         for shard in prepared_shards(refs, workers, mode, done, lambda key, n: bar.skip(n)):
-            _save(out, shard)
-            shards[shard.library].append(len(shard))
-            invalid[shard.library] += len(shard.reasons)
+            records[shard.key] = _save(out, shard)
             bar.update(len(shard))
     finally:
         bar.close()
-    entries = [{"name": lib.name, "source": lib.fingerprint(), "rows": sum(shards[i]),
-                "invalid": invalid[i], "chunks": len(shards[i])} for i, lib in enumerate(libs)]
+    entries = [_library_entry(lib.name, lib.fingerprint(),
+                              [r for key, r in sorted(records.items()) if key[0] == i])
+               for i, lib in enumerate(libs)]
     info = store_info(entries, chunk_size, mode, complete=True) | {"signature": signature}
     write_json(out / STORE_FILE, info, indent=1)
     log.info("featurized %d rows (%d invalid) into %s", sum(e["rows"] for e in entries),
@@ -99,7 +99,7 @@ def _prepare_directory(out: Path, signature: dict, resume: bool) -> None:
         elif any(out.iterdir()):
             raise ValueError(f"{out} exists and is not a molgraph store; choose another path")
     if resume and info_path.exists():
-        earlier = json.loads(info_path.read_text()).get("signature")
+        earlier = read_manifest(out).get("signature")
         if earlier != jsonable(signature):
             raise ValueError(f"{out}: cannot resume, it was made from other inputs or settings; "
                              "run without --resume to start afresh")
@@ -110,7 +110,30 @@ def _prepare_directory(out: Path, signature: dict, resume: bool) -> None:
     write_json(info_path, info | {"signature": signature}, indent=1)
 
 
-def _save(out: Path, shard: Shard) -> None:
-    with atomic_path(out / shard_name(*shard.key)) as tmp:
-        save_shard(tmp, shard.rows, shard.smiles, shard.ids, shard.graphs, shard.valid,
-                   shard.reasons, shard.descriptors)
+def _library_entry(name: str, source: dict, records: list[dict]) -> dict:
+    """A library in ``store.json``: totals and the records of its shards, in chunk order."""
+    return {"name": name, "source": source, "rows": sum(r["rows"] for r in records),
+            "invalid": sum(r["invalid"] for r in records), "chunks": len(records),
+            "shards": records}
+
+
+def _done_record(path: Path) -> dict | None:
+    """The record of a shard an interrupted run finished (hashed now), or ``None`` when it is
+    still to do; a damaged one is removed, to be featurized again."""
+    if not path.exists():
+        return None
+    try:
+        return read_shard(path)[1]
+    except ValueError as err:
+        log.warning("%s; featurizing it again", err)
+        path.unlink()
+        return None
+
+
+def _save(out: Path, shard: Shard) -> dict:
+    """Write a shard atomically; return its record (checksummed as written)."""
+    path = out / shard_name(*shard.key)
+    with atomic_path(path) as tmp:
+        sha256 = save_shard(tmp, shard.rows, shard.smiles, shard.ids, shard.graphs, shard.valid,
+                            shard.reasons, shard.descriptors)
+    return shard_record(path.name, shard.rows, shard.valid, sha256)
