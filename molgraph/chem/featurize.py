@@ -17,9 +17,7 @@ from __future__ import annotations
 import contextlib
 import re
 from collections.abc import Iterator, Sequence
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
-from multiprocessing import get_context
 
 import numpy as np
 from rdkit import Chem, RDLogger
@@ -38,6 +36,7 @@ from molgraph.chem.vocabulary import (
     MAX_DEGREE,
     MAX_HS,
 )
+from molgraph.runtime.processes import process_pool
 from molgraph.runtime.system import cpu_count
 
 
@@ -232,7 +231,7 @@ def featurize_smiles(smiles: Sequence[str], workers: int | None = None,
     if workers <= 1 or len(smiles) <= parallel_above:
         return featurize_chunk(smiles)
     starts = range(0, len(smiles), chunk_size)
-    with ProcessPoolExecutor(workers, mp_context=get_context("forkserver")) as pool:
+    with process_pool(workers) as pool:
         parts = list(pool.map(featurize_chunk, (smiles[s:s + chunk_size] for s in starts)))
     errors = {s + i: msg for s, part in zip(starts, parts) for i, msg in part.errors.items()}
     return FeaturizedChunk(

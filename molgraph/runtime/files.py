@@ -1,16 +1,22 @@
-"""Files that appear whole or not at all, and JSON that other tools can read.
+"""Files that appear whole or not at all, JSON that other tools can read, outputs checked
+before the work, and locks that die with their process.
 
 A result file is written under a temporary name beside its final one and renamed into place
 (``os.replace`` is atomic on one file system), so a run killed at any moment leaves either the
 old file or the new one, never half of one. JSON is strict: NaN (a metric that does not exist,
 e.g. the ROC-AUC of a one-class split) is written as ``null``, numpy scalars as numbers.
+An output that cannot be written is found by :func:`check_writable` before an hour of work,
+and :func:`exclusive_lock` keeps two runs from writing the same files (``flock``: the kernel
+releases it when its process ends, even by SIGKILL, so no stale lock blocks a resume).
 """
 
 from __future__ import annotations
 
+import errno
 import json
 import math
 import os
+import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -72,3 +78,74 @@ def write_json(path: str | Path, value: Any, indent: int | None = 2) -> Path:
         tmp.write_text(json.dumps(jsonable(value), indent=indent, allow_nan=False,
                                   default=str))
     return path
+
+
+def check_writable(path: str | Path) -> Path:
+    """Make sure a file can be written at ``path`` (creating its directory if needed) by
+    writing and removing a probe file beside it; raise ``ValueError`` naming the path and the
+    cause (a directory in the way, a parent that is a file, no permission, no space)."""
+    path = Path(path)
+    if path.is_dir():
+        raise ValueError(f"{path}: cannot write the output there, it is a directory")
+    blocking = next((p for p in path.parents if p.exists() and not p.is_dir()), None)
+    if blocking is not None:
+        raise ValueError(f"{path}: cannot write the output, {blocking} is a file, not a "
+                         "directory")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=path.parent, prefix=TEMPORARY_PREFIX):
+            pass
+    except OSError as err:
+        raise ValueError(f"{path}: cannot write the output in {path.parent}: "
+                         f"{err.strerror or err}") from None
+    return path
+
+
+class FileLocked(ValueError):
+    """Another process holds the lock (its pid in ``pid``, when it wrote one)."""
+
+    def __init__(self, path: Path, pid: int | None) -> None:
+        self.path, self.pid = path, pid
+        super().__init__(f"{path} is locked by "
+                         + (f"process {pid}" if pid else "another process"))
+
+
+@contextmanager
+def exclusive_lock(path: str | Path) -> Iterator[Path]:
+    """Hold an exclusive ``flock`` on ``path`` (created, with this process's pid in it) for
+    the block, and remove it afterwards; raise :class:`FileLocked` at once if another process
+    holds it. The kernel releases the lock when the process ends however it ends; a file left
+    by a killed run is simply locked again. Linux and macOS (``fcntl``)."""
+    import fcntl
+
+    path = Path(path)
+    while True:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as err:
+            os.close(fd)
+            if err.errno not in (errno.EAGAIN, errno.EACCES):
+                raise
+            raise FileLocked(path, _lock_pid(path)) from None
+        try:  # the holder before us may have removed the file: lock the one now there
+            same = os.path.samestat(os.fstat(fd), os.stat(path))
+        except FileNotFoundError:
+            same = False
+        if same:
+            break
+        os.close(fd)
+    try:
+        os.ftruncate(fd, 0)
+        os.write(fd, f"{os.getpid()}\n".encode())
+        yield path
+    finally:
+        path.unlink(missing_ok=True)  # while still locked, so no one locks a removed file
+        os.close(fd)
+
+
+def _lock_pid(path: Path) -> int | None:
+    try:
+        return int(path.read_text().strip())
+    except (OSError, ValueError):
+        return None

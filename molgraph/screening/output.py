@@ -6,6 +6,10 @@ SIGKILL) and restarted with ``resume`` skips the shards whose part exists and re
 each input row ends up in the output exactly once. ``manifest.json`` records what the parts
 were made from (models, libraries, chunk size, filters); a resume with other inputs is refused.
 
+A run holds ``OUT``'s lock (``<stem>.lock``) from start to end, so a second run on the same
+output is refused instead of deleting the first one's live parts; the kernel drops the lock when
+the run ends, however it ends, so ``resume`` after a kill is never blocked.
+
 Assembling reads the parts in input order, one at a time: the full table streams to CSV or
 Parquet, and a top-k keeps only ``k`` candidates (plus one part) in memory.
 """
@@ -18,7 +22,8 @@ import logging
 import os
 import shutil
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -26,7 +31,10 @@ import pandas as pd
 
 from molgraph.runtime.files import (
     TEMPORARY_PREFIX,
+    FileLocked,
     atomic_path,
+    check_writable,
+    exclusive_lock,
     jsonable,
     temporary_path,
     write_json,
@@ -48,11 +56,39 @@ def output_stem(out: str | Path) -> Path:
 
 
 def side_paths(out: str | Path) -> dict[str, Path]:
-    """Paths of the parts directory, the summary and the invalid-rows table beside ``out``."""
+    """Paths of the parts directory, the summary, the invalid-rows table and the lock beside
+    ``out``."""
     stem = output_stem(out)
     return {"parts": stem.with_name(stem.name + ".parts"),
             "summary": stem.with_name(stem.name + ".summary.json"),
-            "invalid": stem.with_name(stem.name + ".invalid.csv")}
+            "invalid": stem.with_name(stem.name + ".invalid.csv"),
+            "lock": stem.with_name(stem.name + ".lock")}
+
+
+def check_output(out: str | Path) -> dict[str, Path]:
+    """Refuse, before any work, an output that could not be written at the end of the run
+    (``ValueError`` naming the path and the cause); return :func:`side_paths`."""
+    paths = side_paths(out)
+    for path in (Path(out), paths["summary"], paths["invalid"]):
+        check_writable(path)
+    if paths["parts"].exists() and not paths["parts"].is_dir():
+        raise ValueError(f"{paths['parts']}: cannot keep the checkpoint parts there, it is a "
+                         "file; move it away or choose another --out")
+    return paths
+
+
+@contextmanager
+def output_lock(out: str | Path) -> Iterator[None]:
+    """Hold ``out``'s lock for the block; ``ValueError`` at once when another run holds it."""
+    with ExitStack() as stack:
+        try:
+            stack.enter_context(exclusive_lock(side_paths(out)["lock"]))
+        except FileLocked as err:
+            holder = f" (process {err.pid})" if err.pid else ""
+            raise ValueError(f"{out}: another molgraph screen{holder} is writing this output "
+                             "and its checkpoints; wait for it to finish, or choose another "
+                             "--out") from None
+        yield
 
 
 class PartStore:

@@ -10,14 +10,14 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from concurrent.futures import Future, ProcessPoolExecutor
-from multiprocessing import get_context
+from concurrent.futures import Future
 
 import numpy as np
 
 from molgraph.chem.druglike import PAINS_COLUMN, describe_smiles
 from molgraph.chem.featurize import featurize_chunk
 from molgraph.chem.graphs import MolGraphs
+from molgraph.runtime.processes import process_pool
 from molgraph.screening.library import Library, Shard, ShardLoader, iter_shards
 
 FEATURIZE_PIECE = 500
@@ -97,7 +97,7 @@ def prepared_shards(refs: Iterable[ShardRef], workers: int, descriptors: str | N
         return
     in_flight = 2 * workers + 2
     queue: deque[Future | Shard] = deque()
-    pool = ProcessPoolExecutor(workers, mp_context=get_context("forkserver"))
+    pool = process_pool(workers)
     try:
         for key, loader in refs:
             n = done(key)

@@ -41,7 +41,13 @@ from molgraph.runtime.progress import Progress
 from molgraph.runtime.system import cpu_count, default_threads
 from molgraph.screening.cluster import screen_on_dask
 from molgraph.screening.library import SHARD_ROWS, count_rows, open_libraries
-from molgraph.screening.output import PartStore, assemble, output_stem, side_paths
+from molgraph.screening.output import (
+    PartStore,
+    assemble,
+    check_output,
+    output_lock,
+    output_stem,
+)
 from molgraph.screening.prepare import descriptor_mode, prepared_shards, shard_refs
 from molgraph.screening.scoring import default_batch_size, score_shard, shard_frame
 from molgraph.screening.workers import screen_in_processes, start_scoring_server
@@ -81,7 +87,8 @@ class ScreenConfig:
         druglike: add Lipinski/Veber descriptor columns and the first PAINS alert.
         filters: mark molecules failing ``lipinski``, ``veber`` or ``pains`` as ``filtered``
             (their scores are kept, but they are not selected).
-        resume: continue an interrupted run with the same inputs.
+        resume: continue an interrupted run with the same inputs (one run at a time may write
+            ``out``: another is refused while it runs).
         keep_parts: keep ``<stem>.parts/`` after success (to re-select without re-scoring).
         scheduler: address of a Dask scheduler (``tcp://host:8786``) to spread shards over.
         progress: a progress bar (``True``) or log lines (``False``) (default: a bar only when
@@ -118,10 +125,12 @@ class ScreenConfig:
         check_precision(self.precision)
         if not self.models or not self.libraries:
             raise ValueError("screening needs at least one model and one library")
-        if self.top_k is not None and self.top_k < 1:
-            raise ValueError(f"top_k must be at least 1, not {self.top_k}")
-        if self.chunk_size < 1:
-            raise ValueError(f"chunk_size must be at least 1, not {self.chunk_size}")
+        for name, least in (("top_k", 1), ("workers", 0), ("batch_size", 1), ("threads", 1),
+                            ("chunk_size", 1)):
+            value = getattr(self, name)
+            if value is not None and value < least:
+                flag = "--" + name.replace("_", "-")
+                raise ValueError(f"{flag} must be at least {least}, not {value}")
         output_stem(self.out)  # refuse an unknown output type before any work
 
 
@@ -138,11 +147,21 @@ def _signature(config: ScreenConfig, libraries, mode: str | None) -> dict:
 def screen(config: ScreenConfig) -> dict:
     """Screen ``config.libraries`` with ``config.models``; write the output and its summary.
 
+    The output is checked writable first, and locked for the whole run (a second run on it
+    is refused), so neither an unwritable path nor a concurrent run costs an hour of work.
+
     Returns:
         The summary (also written to ``<stem>.summary.json``): row counts by status and by
         library, rows written, seconds, molecules per second, settings and machine load.
     """
     started = time.perf_counter()
+    paths = check_output(config.out)
+    with output_lock(config.out):
+        return _screen(config, paths, started)
+
+
+def _screen(config: ScreenConfig, paths: dict, started: float) -> dict:
+    """:func:`screen` once the output is known writable and locked."""
     load_before = os.getloadavg()
     if _scores_in_processes(config, cuda=None):
         start_scoring_server()
@@ -151,7 +170,6 @@ def screen(config: ScreenConfig) -> dict:
                              config.precision)
     rank = rank_column(ensemble.target_names, len(ensemble.models), config.rank_by)
     mode = descriptor_mode(config.druglike, config.filters)
-    paths = side_paths(config.out)
     parts = PartStore(paths["parts"], _signature(config, libraries, mode), config.resume)
     total = [count_rows(lib) for lib in libraries]
     progress = Progress(None if None in total else sum(total), "screening", config.progress)
@@ -216,7 +234,8 @@ def _screen_local(config: ScreenConfig, refs, parts: PartStore, ensemble: Ensemb
 
     workers = cpu_count() if config.workers is None else config.workers
     on_gpu = ensemble.device.type == "cuda"
-    batch_size = config.batch_size or default_batch_size(ensemble)
+    batch_size = (default_batch_size(ensemble) if config.batch_size is None
+                  else config.batch_size)
     if _scores_in_processes(config, cuda=on_gpu):
         return screen_in_processes(config, refs, parts, mode, keys, progress, skip, workers,
                                    batch_size)

@@ -9,14 +9,15 @@ task runs in local worker processes (here) and on a Dask cluster (``molgraph.scr
 Local worker processes serve screens on the CPU: each featurizes (unless the shard comes from a
 store) and scores its shard with one torch thread, so every core does both and none waits on
 another (torch threads spinning on a busy core slow a forward pass many times over; processes
-do not).
+do not). They exit within a second of the main process, even a SIGKILLed one
+(``molgraph.runtime.processes``).
 """
 
 from __future__ import annotations
 
 import tempfile
 from collections.abc import Callable, Iterable
-from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, wait
 from multiprocessing import get_context
 from pathlib import Path
 
@@ -24,6 +25,7 @@ import pandas as pd
 
 from molgraph.inference.ensemble import Ensemble
 from molgraph.inference.model_dir import model_digest, model_files
+from molgraph.runtime.processes import process_pool
 from molgraph.screening.library import Shard
 from molgraph.screening.prepare import ShardRef, prepare_shard
 from molgraph.screening.scoring import default_batch_size, score_shard, shard_frame
@@ -115,7 +117,7 @@ def screen_in_processes(config, refs, parts, mode: str | None, keys: list, progr
                "filters": config.filters, "batch_size": batch_size,
                "precision": config.precision}
     payloads = [model_payload(m) for m in config.models]
-    pool = ProcessPoolExecutor(workers, mp_context=get_context("forkserver"))
+    pool = process_pool(workers)
     try:
         run_shard_tasks(refs, parts, keys, progress, skip,
                         lambda shard: pool.submit(screen_remote_shard, shard, payloads, options),
