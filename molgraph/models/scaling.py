@@ -22,9 +22,18 @@ class Scaler:
     def fit(y: np.ndarray, task: str) -> Scaler:
         if task != "regression":
             return Scaler([0.0] * y.shape[1], [1.0] * y.shape[1])
+        if len(y) == 0 or np.isnan(y).all(axis=0).any():
+            raise ValueError("cannot scale targets without labels: every task needs at least "
+                             "one labelled training molecule")
         mean = np.nanmean(y, axis=0)
         std = np.nanstd(y, axis=0)
         return Scaler(mean.tolist(), np.where(std > 0, std, 1.0).tolist())
+
+    def check(self) -> Scaler:
+        """Refuse a scaling that is not finite: its predictions would all be NaN."""
+        if not np.isfinite([*self.mean, *self.std]).all():
+            raise ValueError(f"target scaling is not finite (mean {self.mean}, std {self.std})")
+        return self
 
     def transform(self, y: np.ndarray) -> np.ndarray:
         return (y - np.asarray(self.mean, dtype=np.float32)) / np.asarray(self.std, np.float32)

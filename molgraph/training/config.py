@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from molgraph.data.duplicates import POLICIES
 from molgraph.data.split import SPLITS
 from molgraph.models.config import ModelConfig
 from molgraph.runtime.configs import flatten, from_dict, to_dict, with_values
@@ -67,12 +68,21 @@ class DataConfig:
         target_columns: label columns (CSV) or SD properties (SDF).
         smiles_column: SMILES column (default: smiles, SMILES or mol).
         cache: cache featurized graphs under $MOLGRAPH_CACHE.
+        duplicates: molecules given more than once: keep every row, mean (one row, mean
+            label; classification: majority), or drop those whose labels disagree. Always
+            reported.
     """
 
     path: str = field(default="", metadata={"required": True})
     target_columns: list[str] = field(default_factory=list, metadata={"required": True})
     smiles_column: str | None = None
     cache: bool = True
+    duplicates: str = field(default="keep", metadata={"choices": POLICIES})
+
+    def __post_init__(self) -> None:
+        if self.duplicates not in POLICIES:
+            raise ValueError(f"unknown duplicates policy {self.duplicates!r}; choose from "
+                             f"{', '.join(POLICIES)}")
 
 
 @dataclass

@@ -11,17 +11,18 @@ import logging
 import math
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from molgraph.data.dataset import MoleculeDataset, load_dataset
+from molgraph.data.duplicates import DuplicateReport, resolve_duplicates
 from molgraph.data.split import split_indices
 from molgraph.inference.artifact import TrainedModel
 from molgraph.models.registry import build_model
-from molgraph.runtime.files import write_json
+from molgraph.runtime.files import check_writable, write_json
 from molgraph.runtime.system import seed_everything
 from molgraph.tracking.contracts import Callback, Tracker
 from molgraph.training.config import DataConfig, RunConfig
@@ -44,6 +45,9 @@ class TrainRun:
         split: indices (into the valid molecules) of train, validation and test.
         test_predictions: ``[len(test), n_targets]`` predictions for the test molecules.
         seconds: wall time of the job.
+        labels: ``[n_valid, n_targets]`` the labels trained and scored on (duplicates merged
+            as ``config.data.duplicates`` says; rows left out of every split keep theirs).
+        duplicates: what was found and done about repeated molecules.
     """
 
     config: RunConfig
@@ -53,6 +57,8 @@ class TrainRun:
     split: tuple[np.ndarray, np.ndarray, np.ndarray]
     test_predictions: np.ndarray
     seconds: float
+    labels: np.ndarray
+    duplicates: DuplicateReport
 
 
 def train_on_dataset(dataset: MoleculeDataset, config: RunConfig,
@@ -67,12 +73,17 @@ def train_on_dataset(dataset: MoleculeDataset, config: RunConfig,
         tracker: receives the run's settings (dotted names) and each epoch's metrics.
     """
     started = time.perf_counter()
-    if dataset.table.targets is None or not dataset.table.target_names:
-        raise ValueError("training needs target columns (--target-columns)")
-    y = dataset.y
+    source = config.data.path or "the data set"
+    _check_labels(dataset, source)
+    index, kept_labels, duplicates = resolve_duplicates(
+        dataset.smiles, dataset.y, dataset.rows, config.task, config.data.duplicates, source)
+    y = dataset.y.copy()
+    y[index] = kept_labels
     config = config.with_values({"model.out_channels": y.shape[1]})
-    train_idx, val_idx, test_idx = split_indices(dataset.smiles, config.split, config.split_sizes,
-                                                 config.seed, y)
+    parts = split_indices([dataset.smiles[i] for i in index], config.split, config.split_sizes,
+                          config.seed, kept_labels)
+    train_idx, val_idx, test_idx = (index[p] for p in parts)
+    _check_split(y, train_idx, val_idx, test_idx, dataset.table.target_names, config)
     log.info("split %s (seed %d): %d train, %d validation, %d test molecules", config.split,
              config.seed, len(train_idx), len(val_idx), len(test_idx))
     seed_everything(config.seed)
@@ -90,7 +101,37 @@ def train_on_dataset(dataset: MoleculeDataset, config: RunConfig,
     metrics = {name: compute_metrics(config.task, y[idx], predictions[name])
                for name, idx in (("val", val_idx), ("test", test_idx))}
     return TrainRun(config, trained, metrics, result, (train_idx, val_idx, test_idx),
-                    predictions["test"], time.perf_counter() - started)
+                    predictions["test"], time.perf_counter() - started, y, duplicates)
+
+
+def _check_labels(dataset: MoleculeDataset, source: str) -> None:
+    """Refuse a data set without valid molecules or with a target that has no label."""
+    if dataset.table.targets is None or not dataset.table.target_names:
+        raise ValueError("training needs target columns (--target-columns)")
+    if len(dataset.graphs) == 0:
+        raise ValueError(f"{source}: no valid molecules to train on ({len(dataset.table)} rows, "
+                         f"{len(dataset.errors)} invalid)")
+    empty = [name for name, none in zip(dataset.table.target_names,
+                                        np.isnan(dataset.y).all(axis=0)) if none]
+    if empty:
+        raise ValueError(f"{source}: target column(s) {empty} have no labels (every cell of "
+                         f"the {len(dataset.graphs)} valid molecules is empty)")
+
+
+def _check_split(y: np.ndarray, train: np.ndarray, val: np.ndarray, test: np.ndarray,
+                 names: list[str], config: RunConfig) -> None:
+    """Refuse a split with an empty part, or a target without labels in the training part."""
+    total = len(train) + len(val) + len(test)
+    sizes = " ".join(map(str, config.split_sizes))
+    for part, index in (("training", train), ("validation", val), ("test", test)):
+        if len(index) == 0:
+            raise ValueError(f"{config.data.path}: the {part} split is empty ({total} "
+                             f"molecules, --split {config.split}, --split-sizes {sizes}); "
+                             "give more molecules or other split sizes")
+    unlabelled = [n for n, none in zip(names, np.isnan(y[train]).all(axis=0)) if none]
+    if unlabelled:
+        raise ValueError(f"{config.data.path}: target(s) {unlabelled} have no labels in the "
+                         f"training split ({len(train)} molecules); give more labelled data")
 
 
 def write_run(run: TrainRun, dataset: MoleculeDataset, out: str | Path) -> Path:
@@ -104,6 +145,7 @@ def write_run(run: TrainRun, dataset: MoleculeDataset, out: str | Path) -> Path:
                "epochs_run": len(run.fit.history), "seconds": round(run.seconds, 2),
                "n_train": len(run.split[0]), "n_val": len(run.split[1]),
                "n_test": len(run.split[2]), "n_invalid": len(dataset.errors),
+               "duplicates": asdict(run.duplicates),
                "data": config.data.path, "model": config.model.name, "split": config.split,
                "seed": config.seed, "task": config.task}
     write_json(out / "metrics.json", summary)
@@ -112,7 +154,7 @@ def write_run(run: TrainRun, dataset: MoleculeDataset, out: str | Path) -> Path:
     frame = pd.DataFrame({"row": dataset.rows[test],
                           "smiles": [dataset.smiles[i] for i in test]})
     for j, name in enumerate(run.model.target_names):
-        frame[name] = dataset.y[test, j]
+        frame[name] = run.labels[test, j]
         frame[f"{name}_pred"] = pred[:, j]
     frame.to_csv(out / "test_predictions.csv", index=False)
     return out
@@ -126,6 +168,8 @@ def train(config: RunConfig, out: str | Path | None = None, callbacks: Sequence[
     ``$MOLGRAPH_CACHE``).
     """
     config.check_data()
+    if out is not None:  # found now, not after the training
+        check_writable(Path(out) / "metrics.json")
     cache = (cache_dir or True) if config.data.cache else None
     dataset = load_dataset(config.data.path, config.data.smiles_column,
                            config.data.target_columns, cache_dir=cache)
