@@ -10,6 +10,7 @@ from __future__ import annotations
 import gzip
 import io
 import logging
+import zlib
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -114,15 +115,55 @@ def iter_molecule_chunks(
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"{path}: no such file")
+    if path.is_dir():
+        raise ValueError(f"{path}: is a directory, not a molecule file")
     kind = file_kind(path)
     targets = list(target_columns or [])
     if kind == "sdf":
-        yield from _iter_sdf(path, targets, id_column, chunk_size)
+        chunks = _iter_sdf(path, targets, id_column, chunk_size)
     elif kind == "smi":
-        yield from _iter_smi(path, targets, chunk_size)
+        chunks = _iter_smi(path, targets, chunk_size)
     else:
-        yield from _iter_table(path, "\t" if kind == "tsv" else ",", smiles_column, targets,
-                               id_column, chunk_size)
+        chunks = _iter_table(path, "\t" if kind == "tsv" else ",", smiles_column, targets,
+                             id_column, chunk_size)
+    rows = 0
+    try:
+        _check_text(path, kind)
+        for chunk in chunks:
+            rows += len(chunk)
+            yield chunk
+    except _READ_ERRORS as err:
+        where = f" after row {rows}" if rows else ""
+        raise ValueError(f"{path}: {_read_error(err, kind)}{where}") from err
+
+
+def _check_text(path: Path, kind: str) -> None:
+    """Refuse a binary file given a molecule-file name (its first 8 KB hold a NUL byte)."""
+    opener = gzip.open if str(path).lower().endswith(".gz") else open
+    with opener(path, "rb") as handle:
+        if b"\0" in handle.read(8192):
+            raise ValueError(f"{path}: is a binary file, not a {kind.upper()} text file; give "
+                             "a molecule file (plain or gzipped text)")
+
+
+#: What a damaged, binary or empty file raises while it is read.
+_READ_ERRORS = (EOFError, OSError, zlib.error, UnicodeDecodeError, pd.errors.EmptyDataError,
+                pd.errors.ParserError)
+
+
+def _read_error(err: Exception, kind: str) -> str:
+    """What went wrong reading a molecule file, and what to do, in words."""
+    if isinstance(err, pd.errors.EmptyDataError):
+        return "the file is empty (no header line); give a file with a header and molecules"
+    if isinstance(err, UnicodeDecodeError):
+        return ("not a UTF-8 text file (a binary file, or another encoding?); give a "
+                f"{kind.upper()} text file, plain or gzipped")
+    if isinstance(err, EOFError | zlib.error) or "gzip" in str(err).lower() \
+            or "compressed" in str(err).lower():
+        return f"the compressed file is damaged or cut short ({err}); copy or download it again"
+    if isinstance(err, pd.errors.ParserError):
+        return f"cannot be read as {kind.upper()}: {err}"
+    return f"cannot be read: {err}"
 
 
 def read_molecules(
@@ -156,6 +197,9 @@ def _numeric_targets(frame: pd.DataFrame, names: list[str], rows: np.ndarray,
 def _iter_table(path: Path, sep: str, smiles_column: str | None, targets: list[str],
                 id_column: str | None, chunk_size: int) -> Iterator[MoleculeTable]:
     header = pd.read_csv(path, sep=sep, nrows=0).columns.tolist()
+    if sep == "," and len(header) == 1 and "\t" in header[0]:
+        raise ValueError(f"{path}: looks tab-separated (its header is {header[0]!r}), not "
+                         "comma-separated; rename it .tsv")
     smiles_col = find_column(header, smiles_column, SMILES_COLUMN_NAMES, "SMILES", path)
     if smiles_col is None:
         raise ValueError(f"{path}: no SMILES column found among {header}; name it with "

@@ -38,17 +38,46 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     return parser
 
 
+def _verb_parser(parser: argparse.ArgumentParser,
+                 args: argparse.Namespace) -> argparse.ArgumentParser:
+    """The parser of the (sub-)verb being run, e.g. ``genes train``'s, to report its errors."""
+    while True:
+        chosen = next((a for a in parser._actions
+                       if isinstance(a, argparse._SubParsersAction)), None)
+        if chosen is None or getattr(args, chosen.dest, None) is None:
+            return parser
+        parser = chosen.choices[getattr(args, chosen.dest)]
+
+
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser(argv).parse_args(argv)
+    """Run one verb; its return value is the exit code. A user's mistake (bad input, a file
+    that cannot be read or written) ends with a one-line message naming it and exit code 2,
+    never a traceback (``-v`` shows it)."""
+    parser = build_parser(argv)
+    args, unknown = parser.parse_known_args(argv)
+    if unknown:  # reported with the usage of the verb they were given to
+        _verb_parser(parser, args).error(f"unrecognized arguments: {' '.join(unknown)}")
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
                         format="%(levelname)s %(name)s: %(message)s", force=True)
     if not args.verbose:
         logging.getLogger("molgraph.training.loop").setLevel(logging.WARNING)
+    name = " ".join(v for v in (args.command, getattr(args, "genes_command", None)) if v)
     try:
         return args.func(args)
-    except (ValueError, FileNotFoundError) as err:
-        print(f"molgraph {args.command}: error: {err}", file=sys.stderr)
+    except (ValueError, OSError, ImportError) as err:
+        if args.verbose:
+            raise
+        print(f"molgraph {name}: error: {err}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print(f"molgraph {name}: interrupted", file=sys.stderr)
+        return 130
+    except Exception as err:  # a bug: say so plainly, the traceback is one flag away
+        if args.verbose:
+            raise
+        print(f"molgraph {name}: internal error: {type(err).__name__}: {err} (run with -v for "
+              "the traceback, and please report it)", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

@@ -12,10 +12,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--model", required=True, help="model directory from `molgraph train`")
     p.add_argument("--data", required=True, help="CSV/TSV/SMI/SDF (optionally .gz)")
     p.add_argument("--smiles-column", help="SMILES column (default: smiles, SMILES or mol)")
-    p.add_argument("--id-column", help="id column to carry over")
+    p.add_argument("--id-column", help="id column to carry over (default: id, name, ...)")
     p.add_argument("--out", required=True, help="output CSV")
-    p.add_argument("--device", default="auto")
-    p.add_argument("--batch-size", type=int, default=256)
+    p.add_argument("--device", default="auto",
+                   help="auto (CUDA when present), cpu, cuda[:N] (default: auto)")
+    p.add_argument("--batch-size", type=int, default=256,
+                   help="molecules per forward pass (default: 256)")
     p.set_defaults(func=run)
 
 

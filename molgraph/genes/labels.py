@@ -87,7 +87,14 @@ def read_label_table(
         raise malformed(path, 1, f"no column(s) {missing or 'for labels'}; columns are "
                         f"{list(table.columns)}")
     cells = table[list(label_columns)].apply(lambda c: c.str.strip())
-    is_binary = cells.apply(lambda c: c.str.lower().isin(_TRUE | _FALSE | {""})).all().all()
+    binary_cells = cells.apply(lambda c: c.str.lower().isin(_TRUE | _FALSE | {""}))
+    is_binary = binary_cells.all().all()
+    if task is None and not is_binary and _mostly_binary(cells, binary_cells):
+        i, column = next((i, c) for c in label_columns
+                         for i in np.flatnonzero(~binary_cells[c].to_numpy()))
+        raise malformed(path, int(lines[i]), f"{column} {cells[column].iloc[i]!r} is not 0/1 "
+                        "like the other labels; fix it, or pass --task multiclass if these "
+                        "are class names")
     task = task or ("multilabel" if len(label_columns) > 1 else
                     "binary" if is_binary else "multiclass")
     if task not in TASKS:
@@ -118,6 +125,14 @@ def read_label_table(
                             "already has a different label")
         y[node] = values[row]
     return NodeLabels(y, task, names, [report])
+
+
+def _mostly_binary(cells, binary_cells) -> bool:
+    """Labels that are 0/1 but for a few words (``maybe``, ``?``): a typo, not class names."""
+    others = set(cells.to_numpy()[~binary_cells.to_numpy()].ravel())
+    return binary_cells.to_numpy().sum() > 0 and len(others) <= 2 and \
+        not any(_natural(v)[0] == 0 for v in others) and \
+        (~binary_cells.to_numpy()).sum() < 0.1 * binary_cells.size
 
 
 def _natural(name: str) -> tuple:

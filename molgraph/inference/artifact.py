@@ -74,6 +74,7 @@ class TrainedModel:
         state = {k: v.detach().cpu().float() if v.is_floating_point() else v.detach().cpu()
                  for k, v in self.model.state_dict().items()}
         torch.save(state, directory / WEIGHTS)
+        self.scaler.check()
         config = {
             "molgraph_version": __version__,
             "featurizer": featurizer_spec(),
@@ -88,9 +89,10 @@ class TrainedModel:
     @classmethod
     def load(cls, directory: str | Path, device: str = "auto",
              precision: str = "fp32") -> TrainedModel:
-        """Rebuild a saved model; refuse one made with another featurizer version."""
+        """Rebuild a saved model; refuse one made with another featurizer version, and name
+        the file when ``config.json`` or ``weights.pt`` is damaged or does not fit."""
         directory = model_dir(directory)
-        config = json.loads((directory / CONFIG).read_text())
+        config = _read_config(directory / CONFIG)
         saved_version = config.get("featurizer", {}).get("version")
         if saved_version != FEATURIZER_VERSION:
             raise ValueError(
@@ -99,11 +101,17 @@ class TrainedModel:
                 "inputs would mean something else. Retrain it with this version, or use the "
                 f"molgraph version it was trained with ({config.get('molgraph_version')})."
             )
-        model = build_model(ModelConfig(**config["model"]))
-        state = torch.load(directory / WEIGHTS, map_location="cpu", weights_only=True)
-        model.load_state_dict(state)
-        return cls(model, config["task"], config["target_names"], Scaler(**config["scaler"]),
-                   device=resolve_device(device), precision=precision)
+        try:
+            model = build_model(ModelConfig(**config["model"]))
+            scaler = Scaler(**config["scaler"]).check()
+            task, targets = config["task"], config["target_names"]
+        except (KeyError, TypeError, ValueError) as err:
+            raise ValueError(f"{directory / CONFIG}: not a molgraph model configuration "
+                             f"({type(err).__name__}: {err}); retrain the model or copy its "
+                             "directory again") from err
+        model.load_state_dict(_read_weights(directory / WEIGHTS, model))
+        return cls(model, task, targets, scaler, device=resolve_device(device),
+                   precision=precision)
 
     def predict_graphs(self, graphs: MolGraphs, batch_size: int = 256) -> np.ndarray:
         """Predictions ``[len(graphs), n_targets]`` (probabilities for classification)."""
@@ -122,3 +130,32 @@ def load_model(directory: str | Path, device: str = "auto",
     """Load a model saved by ``molgraph train`` (the ``model/`` directory or its parent)."""
     return TrainedModel.load(directory, device, precision)
 
+
+def _read_config(path: Path) -> dict:
+    try:
+        config = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise ValueError(f"{path}: cannot be read as a model configuration ({err}); copy the "
+                         "model directory again or retrain") from err
+    if not isinstance(config, dict):
+        raise ValueError(f"{path}: not a model configuration (a JSON object is expected)")
+    return config
+
+
+def _read_weights(path: Path, model: GraphModel) -> dict:
+    """The state dict in ``path`` (never unpickling anything else), checked against ``model``."""
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:  # torch raises RuntimeError, EOFError, UnpicklingError, ...
+        raise ValueError(f"{path}: not readable as molgraph weights ({type(err).__name__}: "
+                         f"{str(err).splitlines()[0][:100] if str(err) else 'empty or damaged'}); "
+                         "copy the model directory again or retrain") from err
+    if not isinstance(state, dict):
+        raise ValueError(f"{path}: holds no state dict of weights")
+    expected = model.state_dict()
+    wrong = sorted(set(expected) ^ set(state)) or [
+        k for k in expected if getattr(state[k], "shape", None) != expected[k].shape]
+    if wrong:
+        raise ValueError(f"{path}: the weights do not fit the model in config.json (first "
+                         f"mismatch: {wrong[0]}); the two files come from different models")
+    return state

@@ -15,6 +15,7 @@ from molgraph.chem.parse import read_molecules
 from molgraph.chem.sources import resolve_data_path
 from molgraph.data.dataset import featurize_cached, report_invalid
 from molgraph.inference.artifact import load_model
+from molgraph.runtime.files import check_writable
 
 
 def predict_file(model: str | Path, data: str | Path, out: str | Path | None = None,
@@ -32,6 +33,10 @@ def predict_file(model: str | Path, data: str | Path, out: str | Path | None = N
         device: ``auto``, ``cpu`` or ``cuda``.
         batch_size: molecules per forward pass.
     """
+    if batch_size < 1:
+        raise ValueError(f"batch size (--batch-size) must be at least 1, not {batch_size}")
+    if out is not None:  # found now, not after the predictions
+        check_writable(out)
     trained = load_model(model, device)
     path = resolve_data_path(data)
     table = read_molecules(path, smiles_column, id_column=id_column)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import gzip
 import logging
+import zlib
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -125,7 +126,7 @@ def count_rows(library: Library) -> int | None:
             while block := handle.read(1 << 20):
                 count += block.count(marker)
                 last = block[-1:]
-    except OSError:
+    except (OSError, EOFError, zlib.error):  # damaged: reading it says so, with the file name
         return None
     if kind == "sdf":
         return count
