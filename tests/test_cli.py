@@ -67,3 +67,26 @@ def test_every_verb_is_listed_without_one(capsys):
         main(["--help"])
     usage = capsys.readouterr().out
     assert all(verb in usage for verb in ("train", "predict", "screen", "featurize", "genes"))
+
+
+def _leaf_parsers(parser):
+    """Every verb's parser (``genes train`` included), by name."""
+    import argparse
+
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for name, sub in action.choices.items():
+                inner = list(_leaf_parsers(sub))
+                yield from inner or [(name, sub)]
+
+
+def test_help_shows_every_default():
+    from molgraph.cli.main import build_parser
+
+    for verb, parser in _leaf_parsers(build_parser([])):
+        for action in parser._actions:
+            if action.required or not action.option_strings or action.dest == "help":
+                continue
+            text = action.help or ""
+            assert "default" in text or "required" in text, \
+                f"{verb} {action.option_strings}: {text}"

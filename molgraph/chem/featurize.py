@@ -103,6 +103,8 @@ _SANITIZED = Chem.SanitizeFlags.SANITIZE_NONE
 def _parse(smiles: str) -> tuple[Chem.Mol | None, str | None]:
     """Parse one SMILES as ``Chem.MolFromSmiles`` does, skipping the steps (stereo perception,
     hydrogen removal) that cannot change this SMILES' features: about 20 % of the parse."""
+    if not isinstance(smiles, str):  # e.g. NaN from a table read without keep_default_na
+        return None, f"not a SMILES string: {smiles!r}"
     if not smiles:
         return None, "empty SMILES"
     if _NEEDS_FULL_PARSE.search(smiles):

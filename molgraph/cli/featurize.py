@@ -18,12 +18,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--smiles-column", help="SMILES column (default: smiles, SMILES or mol)")
     p.add_argument("--id-column", help="id column (default: id, name, zinc_id, ...)")
     p.add_argument("--druglike", action="store_true",
-                   help="store Lipinski/Veber descriptors and PAINS alerts too (slow)")
+                   help="store Lipinski/Veber descriptors and PAINS alerts too "
+                   "(slow; default: off)")
     p.add_argument("--workers", type=int,
                    help="processes (default: one per CPU; 0: all in this process)")
     p.add_argument("--chunk-size", type=int, default=SHARD_ROWS,
                    help=f"rows per shard (default: {SHARD_ROWS})")
-    p.add_argument("--resume", action="store_true", help="continue an interrupted run")
+    p.add_argument("--resume", action="store_true",
+                   help="continue an interrupted run (default: off)")
     p.add_argument("--progress", action=argparse.BooleanOptionalAction,
                    help="a progress bar (default: only when stderr is a terminal)")
     p.set_defaults(func=run)

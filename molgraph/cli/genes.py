@@ -54,10 +54,11 @@ def _register_train(verbs: argparse._SubParsersAction) -> None:
         "--labels or from --positives with --negatives.")
     p.add_argument("--out", required=True, metavar="DIR", help="output directory")
     p.add_argument("--config", metavar="FILE", help="run_config.json of an earlier run (or its "
-                   "directory); the flags given override it")
+                   "directory); the flags given override it (default: none)")
     add_config_options(p, GeneRunConfig, aliases=ALIASES, require_missing=False)
     p.add_argument("--keep-self-loops", dest=PREFIX + "data.self_loops", action="store_const",
-                   const="keep", default=argparse.SUPPRESS, help="same as --self-loops keep")
+                   const="keep", default=argparse.SUPPRESS,
+                   help="same as --self-loops keep (default: drop)")
     net = p.add_argument_group("network reader options")
     net.add_argument("--string-info", metavar="FILE",
                      help="string: protein.info file mapping ids to gene symbols (default: none)")

@@ -76,8 +76,10 @@ def add_config_options(parser: argparse.ArgumentParser | argparse._ArgumentGroup
             continue
         default = _default(f)
         text = helps.get(f.name, "").rstrip(".")
-        if default is not dataclasses.MISSING and not f.metadata.get("required") \
-                and "default:" not in text:
+        if f.metadata.get("required") or (default is dataclasses.MISSING
+                                           and not require_missing):
+            text += " (required, unless --config gives it)"
+        elif default is not dataclasses.MISSING and "default:" not in text:
             text += f" (default: {_shown(default)})"
         kwargs = _argument(hints[f.name])
         if kwargs.get("action") is not argparse.BooleanOptionalAction \

@@ -30,7 +30,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description="Train a GNN on a molecule file and write DIR/model/, DIR/run_config.json, "
         "DIR/metrics.json, DIR/history.csv and DIR/test_predictions.csv.")
     p.add_argument("--config", metavar="JSON", help="run configuration to start from (e.g. "
-                   "DIR/run_config.json of an earlier run); flags given override it")
+                   "DIR/run_config.json of an earlier run); flags given override it "
+                   "(default: none)")
     add_config_options(p, RunConfig, aliases=ALIASES)
     p.add_argument("--out", required=True, help="output directory")
     p.set_defaults(func=run)
