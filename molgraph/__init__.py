@@ -13,7 +13,7 @@ __version__ = "0.1.0"
 _PUBLIC = {
     "read_molecules": "molgraph.chem.parse",
     "iter_molecule_chunks": "molgraph.chem.parse",
-    "MoleculeTable": "molgraph.chem.parse",
+    "MoleculeTable": "molgraph.chem.table",
     "featurize_smiles": "molgraph.chem.featurize",
     "mol_to_data": "molgraph.chem.featurize",
     "MolGraphs": "molgraph.chem.graphs",

@@ -12,59 +12,19 @@ import io
 import logging
 import zlib
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+
+from molgraph.chem.sdf import iter_sdf
+from molgraph.chem.table import MoleculeTable
 
 log = logging.getLogger(__name__)
 
 SMILES_COLUMN_NAMES = ("smiles", "SMILES", "Smiles", "mol", "canonical_smiles")
 ID_COLUMN_NAMES = ("id", "ID", "name", "Name", "mol_id", "compound_id", "zinc_id", "Compound ID")
 READ_CHUNK_ROWS = 100_000
-
-
-@dataclass
-class MoleculeTable:
-    """Molecules read from one file, in file order.
-
-    Attributes:
-        smiles: SMILES per row ("" where the file had none or an SDF record failed).
-        rows: 1-based row number of each molecule in the file (data rows, header excluded;
-            for SDF, the record number).
-        targets: ``[n, n_targets]`` float32 labels, NaN where missing; ``None`` if none asked.
-        target_names: column (or SD property) name of each target.
-        ids: molecule ids when the file has an id column (or SDF names), else ``None``.
-        errors: reading errors by position in this table (e.g. an SDF record RDKit rejects).
-    """
-
-    smiles: list[str]
-    rows: np.ndarray
-    targets: np.ndarray | None = None
-    target_names: list[str] = field(default_factory=list)
-    ids: list[str] | None = None
-    errors: dict[int, str] = field(default_factory=dict)
-
-    def __len__(self) -> int:
-        return len(self.smiles)
-
-    @staticmethod
-    def concat(tables: Sequence[MoleculeTable]) -> MoleculeTable:
-        """Join chunks read from one file back into one table."""
-        if not tables:
-            return MoleculeTable(smiles=[], rows=np.zeros(0, dtype=np.int64))
-        offsets = np.cumsum([0] + [len(t) for t in tables])
-        errors = {int(o) + i: msg for t, o in zip(tables, offsets) for i, msg in t.errors.items()}
-        has_targets = tables[0].targets is not None
-        return MoleculeTable(
-            smiles=[s for t in tables for s in t.smiles],
-            rows=np.concatenate([t.rows for t in tables]),
-            targets=np.concatenate([t.targets for t in tables]) if has_targets else None,
-            target_names=tables[0].target_names,
-            ids=[i for t in tables for i in t.ids] if tables[0].ids is not None else None,
-            errors=errors,
-        )
 
 
 def file_kind(path: str | Path) -> str:
@@ -120,7 +80,7 @@ def iter_molecule_chunks(
     kind = file_kind(path)
     targets = list(target_columns or [])
     if kind == "sdf":
-        chunks = _iter_sdf(path, targets, id_column, chunk_size)
+        chunks = iter_sdf(path, targets, id_column, chunk_size)
     elif kind == "smi":
         chunks = _iter_smi(path, targets, chunk_size)
     else:
@@ -254,58 +214,3 @@ def _iter_smi(path: Path, targets: list[str], chunk_size: int) -> Iterator[Molec
                 smiles, ids, rows = [], [], []
     if smiles:
         yield MoleculeTable(smiles, np.asarray(rows, dtype=np.int64), ids=ids)
-
-
-def _iter_sdf(path: Path, targets: list[str], id_column: str | None,
-              chunk_size: int) -> Iterator[MoleculeTable]:
-    """SDF records; labels from SD properties, ids from the title line (or ``id_column``)."""
-    from rdkit import Chem
-
-    from molgraph.chem.featurize import quiet_rdkit
-
-    handle = gzip.open(path, "rb") if str(path).lower().endswith(".gz") else open(path, "rb")
-    with handle, quiet_rdkit():
-        supplier = Chem.ForwardSDMolSupplier(handle, sanitize=True, removeHs=True)
-        chunk: list[tuple[str, str, list[float], str | None]] = []
-        start = 1
-        for record, mol in enumerate(supplier, start=1):
-            chunk.append(_sdf_record(mol, targets, id_column, record, path))
-            if len(chunk) == chunk_size:
-                yield _sdf_table(chunk, start, targets)
-                start += len(chunk)
-                chunk = []
-        if chunk:
-            yield _sdf_table(chunk, start, targets)
-
-
-def _sdf_record(mol, targets: list[str], id_column: str | None, record: int,
-                path: Path) -> tuple[str, str, list[float], str | None]:
-    from rdkit import Chem
-
-    if mol is None:
-        return "", "", [np.nan] * len(targets), "RDKit could not read this SDF record"
-    props = mol.GetPropsAsDict(includePrivate=False, includeComputed=False)
-    values = []
-    for name in targets:
-        raw = props.get(name, "")
-        try:
-            values.append(float(raw) if str(raw).strip() != "" else np.nan)
-        except ValueError as err:
-            raise ValueError(f"{path}: record {record}: SD property {name!r} is not a number: "
-                             f"{raw!r}") from err
-    mol_id = str(props.get(id_column, "")) if id_column else (
-        mol.GetProp("_Name") if mol.HasProp("_Name") else "")
-    return Chem.MolToSmiles(mol), mol_id, values, None
-
-
-def _sdf_table(chunk: list, start: int, targets: list[str]) -> MoleculeTable:
-    return MoleculeTable(
-        smiles=[c[0] for c in chunk],
-        rows=np.arange(start, start + len(chunk), dtype=np.int64),
-        targets=np.asarray([c[2] for c in chunk], dtype=np.float32).reshape(len(chunk),
-                                                                           len(targets))
-        if targets else None,
-        target_names=targets,
-        ids=[c[1] for c in chunk],
-        errors={i: c[3] for i, c in enumerate(chunk) if c[3]},
-    )

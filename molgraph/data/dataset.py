@@ -18,8 +18,9 @@ import numpy as np
 
 from molgraph.chem.featurize import FeaturizedChunk, featurize_smiles
 from molgraph.chem.graphs import MolGraphs
-from molgraph.chem.parse import MoleculeTable, read_molecules
+from molgraph.chem.parse import read_molecules
 from molgraph.chem.sources import resolve_data_path
+from molgraph.chem.table import MoleculeTable
 from molgraph.chem.vocabulary import FEATURIZER_VERSION
 from molgraph.runtime.files import atomic_path
 
