@@ -3,7 +3,8 @@
 ``genes train`` has one flag per :class:`~molgraph.genes.config.GeneRunConfig` field (built by
 :func:`~molgraph.cli.options.add_config_options`; the older spellings stay as aliases), plus
 the format-specific network reader options written here. ``--config DIR/run_config.json``
-repeats an earlier run; the flags given override it. torch is imported only to run.
+repeats an earlier run; the flags given override it. ``--tracking-uri`` logs the run to MLflow
+as ``molgraph train`` does. torch is imported only to run.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import json
 from pathlib import Path
 
 from molgraph.cli.options import PREFIX, add_config_options, given_values
+from molgraph.cli.train import add_tracking_options, tracked
 from molgraph.genes.config import GeneDataConfig, GeneRunConfig
 from molgraph.runtime.configs import from_dict, with_values
 
@@ -70,6 +72,7 @@ def _register_train(verbs: argparse._SubParsersAction) -> None:
                      "uniprotkb|... (default: the reader's)")
     net.add_argument("--header", choices=("auto", "yes", "no"),
                      help="edgelist: is the first row a header (default: auto)")
+    add_tracking_options(p)
     p.set_defaults(func=run_train, error=p.error)
 
 
@@ -125,7 +128,16 @@ def run_config(args: argparse.Namespace) -> GeneRunConfig:
 def run_train(args: argparse.Namespace) -> int:
     from molgraph.genes.workflow import train_genes
 
-    metrics = train_genes(run_config(args), args.out)
+    config = run_config(args)
+    tags = {"molgraph.data": config.data.network, "molgraph.model": config.model.name}
+    with tracked(args, tags) as tracker:
+        metrics = train_genes(config, args.out, tracker=tracker)
+        if tracker is not None:  # the task is known once the labels are read; CV as one value
+            cv = metrics["cv"]
+            tracker.set_tags({"molgraph.task": f"genes/{metrics['task']}"})
+            tracker.log_metrics({**{f"cv_{k}_mean": v for k, v in cv["mean"].items()},
+                                 **{f"cv_{k}_std": v for k, v in cv["std"].items()},
+                                 "final_epochs": metrics["final_epochs"]}, step=0)
     cv = metrics["cv"]
     summary = {k: (cv["mean"].get(k), cv["std"].get(k)) for k in ("pr_auc", "roc_auc", "f1")}
     print(json.dumps({"out": args.out, "cv_mean_std": summary}, indent=2))

@@ -2,13 +2,18 @@
 
 Every flag comes from the run configuration (``molgraph.training.config.RunConfig``), with its
 default shown in ``--help``; ``--config run_config.json`` repeats an earlier run, and flags
-given beside it override its settings.
+given beside it override its settings. ``--tracking-uri`` also logs the run to MLflow
+(:func:`add_tracking_options`, shared with ``molgraph genes train``).
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
 
 from molgraph.cli.options import add_config_options, given_values
 from molgraph.training.config import RunConfig
@@ -34,7 +39,43 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    "(default: none)")
     add_config_options(p, RunConfig, aliases=ALIASES)
     p.add_argument("--out", required=True, help="output directory")
+    add_tracking_options(p)
     p.set_defaults(func=run)
+
+
+def add_tracking_options(p: argparse.ArgumentParser) -> None:
+    """``--tracking-uri``, ``--experiment``, ``--run-name``: where MLflow records the run."""
+    group = p.add_argument_group("MLflow tracking")
+    group.add_argument("--tracking-uri", nargs="?", const="", metavar="URI",
+                       help="log the run (settings, per-epoch and final metrics, the output "
+                       "directory) to MLflow: http://HOST:PORT, sqlite:///FILE.db, a directory "
+                       "(DIR/mlflow.db), or 'local' for mlflow.db beside --out; without a value "
+                       "$MLFLOW_TRACKING_URI, else 'local' (default: not logged)")
+    group.add_argument("--experiment", default="molgraph", metavar="NAME",
+                       help="MLflow experiment, created when missing (default: molgraph)")
+    group.add_argument("--run-name", metavar="NAME",
+                       help="MLflow run name (default: one MLflow makes up)")
+
+
+@contextmanager
+def tracked(args: argparse.Namespace, tags: dict[str, Any]) -> Iterator[Any]:
+    """An MLflow tracker when ``--tracking-uri`` is given, else ``None``. The run ends FAILED
+    (the error as a tag) when the block raises; after the block the output directory is
+    uploaded as its artifacts. mlflow is imported only here."""
+    if args.tracking_uri is None:
+        yield None
+        return
+    if importlib.util.find_spec("mlflow") is None:
+        raise ImportError("--tracking-uri needs MLflow: pip install mlflow")
+    from molgraph.tracking import mlflow_runs as runs
+
+    given = args.tracking_uri
+    uri = runs.resolve_tracking_uri(None if given in ("", "local") else given, args.out,
+                                    environment=given != "local")
+    with runs.MlflowTracker.start(uri, args.experiment, args.run_name, tags=tags) as tracker:
+        yield tracker
+        runs.log_run_directory(tracker, args.out)
+    print(f"MLflow run {tracker.run_id} (experiment {args.experiment!r}) logged to {uri}")
 
 
 def build_config(args: argparse.Namespace) -> RunConfig:
@@ -46,10 +87,12 @@ def build_config(args: argparse.Namespace) -> RunConfig:
 
 
 def run(args: argparse.Namespace) -> int:
+    from molgraph.tracking.mlflow_runs import config_tags
     from molgraph.training.job import train
 
     config = build_config(args)
-    run_ = train(config, args.out)
+    with tracked(args, config_tags(config.flat())) as tracker:
+        run_ = train(config, args.out, tracker=tracker)
     main_metrics = ("rmse", "mae", "r2") if config.task == "regression" else ("roc_auc", "pr_auc")
     print(json.dumps({part: {k: round(run_.metrics[part][k], 4) for k in main_metrics}
                       for part in ("val", "test")}))

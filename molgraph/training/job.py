@@ -165,7 +165,13 @@ def train(config: RunConfig, out: str | Path | None = None, callbacks: Sequence[
     """Read ``config.data``, train, and with ``out`` write the run directory.
 
     ``cache_dir``: where featurized graphs are cached when ``config.data.cache`` (default
-    ``$MOLGRAPH_CACHE``).
+    ``$MOLGRAPH_CACHE``). ``tracker`` gets the settings, every epoch's metrics and, at the end,
+    the scores of the kept (best) epoch: ``best_val_*`` and ``test_*`` (the per-epoch
+    ``val_*`` history stays one value per epoch), plus ``best_epoch``. With MLflow::
+
+        with MlflowTracker.start(uri, "esol") as tracker:   # molgraph.tracking.mlflow_runs
+            train(config, out, tracker=tracker)
+            log_run_directory(tracker, out)
     """
     config.check_data()
     if out is not None:  # found now, not after the training
@@ -174,11 +180,21 @@ def train(config: RunConfig, out: str | Path | None = None, callbacks: Sequence[
     dataset = load_dataset(config.data.path, config.data.smiles_column,
                            config.data.target_columns, cache_dir=cache)
     run = train_on_dataset(dataset, config, callbacks, tracker)
+    if tracker is not None:
+        tracker.log_metrics(final_metrics(run), step=run.fit.best_epoch)
     if out is not None:
         write_run(run, dataset, out)
     key, _ = monitored_metric(config.task)
     log.info("test %s = %.4f", key, run.metrics["test"].get(key, math.nan))
     return run
+
+
+def final_metrics(run: TrainRun) -> dict[str, float]:
+    """The end-of-run scores a tracker gets: ``best_val_<metric>``, ``test_<metric>``,
+    ``best_epoch`` and ``epochs_run``."""
+    scores = {f"best_val_{k}": v for k, v in run.metrics["val"].items()}
+    scores.update({f"test_{k}": v for k, v in run.metrics["test"].items()})
+    return {**scores, "best_epoch": run.fit.best_epoch, "epochs_run": len(run.fit.history)}
 
 
 def run_config(data: str | Path = "", target_columns: Sequence[str] = (),
