@@ -1,0 +1,213 @@
+"""``run_sweep``: an Optuna study that lives beside its results and resumes where it stopped.
+
+Embedded by default: the study is ``DIR/optuna.log`` (Optuna's journal file, safe for several
+processes on one machine), opened with ``load_if_exists``, so running the same command again
+continues the same study, counting earlier trials toward ``trials``. ``DIR/sweep.lock`` keeps
+one invocation per directory, so on start every trial of the embedded study still RUNNING
+belongs to a dead process and is marked FAILED. With ``storage`` (an Optuna RDB URL, or the
+path of another journal file) many processes or machines join one study by name; there a
+RUNNING trial is failed on start only when its owner (``worker`` user attribute: host, pid,
+start time) is on this machine and gone, and RDB storages also get Optuna's heartbeat
+(a trial silent for ``GRACE_PERIOD`` seconds is failed).
+
+Every completed trial is written to ``DIR/trials/NNNN/`` (only the best is kept with
+``keep_trials="best"``); at the end ``DIR/best/`` is a copy of the best trial's directory as it
+was trained (``molgraph predict --model DIR/best``), ``DIR/best_config.json`` its run
+configuration and ``DIR/sweep.json`` the summary.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import warnings
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import optuna
+from optuna.trial import FrozenTrial
+
+from molgraph.data.dataset import MoleculeDataset, load_dataset
+from molgraph.runtime.files import exclusive_lock
+from molgraph.sweep.objective import Objective, TrackerFactory
+from molgraph.sweep.report import finish
+from molgraph.sweep.space import SearchSpace, default_space, load_space
+from molgraph.sweep.storage import fail_stale_trials, open_storage
+from molgraph.sweep.workers import run_in_processes
+from molgraph.training.config import RunConfig
+from molgraph.training.metrics import monitored_metric
+
+log = logging.getLogger(__name__)
+STUDY_NAME = "molgraph"
+PRUNERS = ("hyperband", "median", "none")
+SAMPLERS = ("tpe", "random")
+#: Settings a study's trials must share: trials on other data or splits are not comparable.
+SAME_DATA = ("data", "task", "split", "split_sizes", "seed")
+TrialCallback = Callable[[optuna.Study, FrozenTrial], None]
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """What every worker process needs (it pickles)."""
+
+    base: RunConfig
+    space: SearchSpace
+    out: Path
+    storage: str | None
+    study_name: str
+    pruner: Any
+    total: int
+    deadline: float | None
+    tracker_factory: TrackerFactory | None = None
+    callbacks: tuple[TrialCallback, ...] = field(default=())
+
+
+def make_sampler(name: str, seed: int) -> optuna.samplers.BaseSampler:
+    """Seeded TPE, multivariate with group decomposition: parameters that occur together
+    (``model.heads`` only with GAT) are modelled jointly instead of falling back to
+    independent sampling for every conditional one. ``random``: a baseline."""
+    if name == "random":
+        return optuna.samplers.RandomSampler(seed=seed)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        return optuna.samplers.TPESampler(seed=seed, multivariate=True, group=True)
+
+
+def make_pruner(pruner: str | optuna.pruners.BasePruner,
+                epochs: int) -> optuna.pruners.BasePruner:
+    """Hyperband over epochs (Optuna's benchmarks pair it with TPE), median, none, or any
+    ``BasePruner`` given as is."""
+    if not isinstance(pruner, str):
+        return pruner
+    if pruner == "hyperband":
+        return optuna.pruners.HyperbandPruner(min_resource=1, max_resource=max(epochs, 1))
+    if pruner == "median":
+        return optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=1)
+    return optuna.pruners.NopPruner()
+
+
+def worker_seed(seed: int, done: int, index: int) -> int:
+    """Distinct per worker, so parallel workers do not propose the same random start-up
+    points, and per resume (``done`` trials so far), so a resumed sweep does not replay them."""
+    return int(np.random.SeedSequence([seed, done, index]).generate_state(1)[0])
+
+
+def _max_epochs(base: RunConfig, space: SearchSpace) -> int:
+    param = next((p for p in space.params if p.name == "train.epochs"), None)
+    if param is None:
+        return base.train.epochs
+    values = {"fixed": [param.value], "categorical": list(param.choices)}.get(
+        param.kind, [param.high])
+    return int(max(values))
+
+
+def _load(base: RunConfig) -> MoleculeDataset:
+    return load_dataset(base.data.path, base.data.smiles_column, base.data.target_columns,
+                        cache_dir=True if base.data.cache else None)
+
+
+def _work(plan: _Plan, share: int, seed: int, sampler: str,
+          dataset: MoleculeDataset | None = None) -> int:
+    """One worker: featurize (or read the cache) once, then run up to ``share`` trials, each
+    only while the study holds fewer than ``plan.total`` and time is left."""
+    study = optuna.load_study(study_name=plan.study_name,
+                              storage=open_storage(plan.out, plan.storage),
+                              sampler=make_sampler(sampler, seed),
+                              pruner=make_pruner(plan.pruner, _max_epochs(plan.base, plan.space)))
+    objective = Objective(dataset or _load(plan.base), plan.base, plan.space, plan.out,
+                          plan.tracker_factory)
+    ran = 0
+    for _ in range(share):
+        if plan.deadline is not None and time.time() >= plan.deadline:
+            break
+        if len(study.get_trials(deepcopy=False)) >= plan.total:
+            break
+        study.optimize(objective, n_trials=1, catch=(Exception,), callbacks=plan.callbacks)
+        ran += 1
+    return ran
+
+
+def _check_same_study(study: optuna.Study, base: RunConfig, space: SearchSpace) -> None:
+    data = {k: v for k, v in base.to_dict().items() if k in SAME_DATA}
+    data["data"] = {**data["data"], "cache": None}
+    before = study.user_attrs.get("data")
+    if before is None:
+        study.set_user_attr("data", data)
+        study.set_user_attr("space", space.to_dict())
+    elif before != data:
+        raise ValueError(f"study {study.study_name!r} was run on other data or another split "
+                         f"({before}); give another --out or --study-name")
+    elif study.user_attrs.get("space") != space.to_dict():
+        log.warning("the search space differs from the one study %r started with",
+                    study.study_name)
+
+
+def run_sweep(base: RunConfig, out: str | Path,
+              space: SearchSpace | str | Path | None = None, trials: int = 20,
+              timeout: float | None = None, jobs: int = 1, storage: str | None = None,
+              study_name: str = STUDY_NAME, pruner: str | optuna.pruners.BasePruner = "hyperband",
+              seed: int = 0, tracker_factory: TrackerFactory | None = None,
+              on_trial_end: Sequence[TrialCallback] = (), sampler: str = "tpe",
+              keep_trials: str = "all") -> dict[str, Any]:
+    """Run (or continue) a sweep until the study holds ``trials`` trials or ``timeout``
+    seconds pass, with ``jobs`` worker processes; write ``out/best/``, ``best_config.json``
+    and ``sweep.json``, and return that summary (see ``report.finish``).
+
+    ``space``: a ``SearchSpace``, a YAML file, or ``None`` (the default space).
+    ``tracker_factory(trial_number, settings)`` gives each trial's training a tracker;
+    ``on_trial_end`` (Optuna's ``(study, frozen_trial)`` callbacks) hear every finished
+    trial, e.g. to log it to a parent run. With ``jobs > 1`` both must pickle."""
+    if trials < 1 or jobs < 1:
+        raise ValueError(f"trials and jobs must be at least 1, not {trials} and {jobs}")
+    if sampler not in SAMPLERS or (isinstance(pruner, str) and pruner not in PRUNERS):
+        raise ValueError(f"sampler must be one of {SAMPLERS} and pruner one of {PRUNERS}")
+    if keep_trials not in ("all", "best"):
+        raise ValueError(f"keep_trials must be all or best, not {keep_trials!r}")
+    base.check_data()
+    if not isinstance(space, SearchSpace):
+        space = default_space() if space is None else load_space(space)
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    started = time.perf_counter()
+    name = study_name or STUDY_NAME  # None from the CLI
+    metric, higher = monitored_metric(base.task)
+    with exclusive_lock(out / "sweep.lock"):
+        store = open_storage(out, storage)
+        study = optuna.create_study(storage=store, study_name=name, load_if_exists=True,
+                                    direction="maximize" if higher else "minimize")
+        _check_same_study(study, base, space)
+        fail_stale_trials(study, store, embedded=storage is None)
+        done = len(study.get_trials(deepcopy=False))
+        remaining = max(0, trials - done)
+        log.info("study %r: %d trial(s) so far, %d to run", name, done, remaining)
+        deadline = None if timeout is None else time.time() + timeout
+        plan = _Plan(base, space, out, storage, name, pruner, trials, deadline,
+                     tracker_factory, tuple(on_trial_end))
+        ran = 0
+        try:
+            if remaining:
+                ran = _run(plan, base, remaining, jobs, seed, done, sampler)
+        except KeyboardInterrupt:  # what was found so far is kept: best/ and sweep.json
+            ran = len(study.get_trials(deepcopy=False)) - done
+            finish(study, base, out, metric, keep_trials, ran,
+                   time.perf_counter() - started, storage)
+            raise
+        return finish(study, base, out, metric, keep_trials, ran,
+                      time.perf_counter() - started, storage)
+
+
+def _run(plan: _Plan, base: RunConfig, remaining: int, jobs: int, seed: int, done: int,
+         sampler: str) -> int:
+    """Share ``remaining`` trials among the workers (this process alone when one)."""
+    dataset = _load(base)  # once here: checks the data, fills the cache
+    workers = min(jobs, remaining)
+    shares = [remaining // workers + (i < remaining % workers) for i in range(workers)]
+    calls = [(plan, n, worker_seed(seed, done, i), sampler) for i, n in enumerate(shares)]
+    if workers == 1:
+        return _work(*calls[0], dataset=dataset)
+    del dataset
+    return sum(run_in_processes(_work, calls))
+
