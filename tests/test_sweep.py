@@ -244,3 +244,29 @@ def test_timeout_starts_no_trial_after_the_deadline(data_dir, tmp_path, tiny):
     result = run_sweep(_base(data_dir), tmp_path / "s", tiny, trials=5, timeout=1e-6)
     assert result["trials_run"] == 0 and result["n_trials"] == 0
     assert result["best_trial"] is None and not (tmp_path / "s" / "best").exists()
+
+
+def test_sweep_tracks_one_parent_run_and_a_child_run_per_trial(data_dir, tmp_path, tiny):
+    from mlflow.tracking import MlflowClient
+
+    out = tmp_path / "tracked"
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    assert main(["sweep", "--data", str(data_dir / "esol_120.csv"), "--target-columns", "logS",
+                 "--epochs", "2", "--batch-size", "32", "--threads", "1", "--device", "cpu",
+                 "--space", str(tiny), "--pruner", "none", "--trials", "2", "--out", str(out),
+                 "--tracking-uri", uri, "--experiment", "sweep-test"]) == 0
+    client = MlflowClient(uri)
+    experiment = client.get_experiment_by_name("sweep-test")
+    runs = client.search_runs([experiment.experiment_id])
+    parents = [r for r in runs if "mlflow.parentRunId" not in r.data.tags]
+    children = [r for r in runs if r.data.tags.get("mlflow.parentRunId") == parents[0].info.run_id]
+    assert len(parents) == 1 and len(children) == 2
+    best = json.loads((out / "sweep.json").read_text())
+    assert parents[0].data.metrics["best_val_rmse"] == pytest.approx(best["best_value"])
+    assert parents[0].data.params["best.model.name"] == str(best["best_params"]["model.name"])
+    for child in children:
+        assert child.data.tags["optuna.state"] == "COMPLETE"
+        assert "model.hidden_channels" in child.data.params
+        assert "test_rmse" not in child.data.metrics
+        assert len(client.get_metric_history(child.info.run_id, "val_rmse")) == 2
+    assert {c.data.tags["optuna.trial_number"] for c in children} == {"0", "1"}

@@ -11,7 +11,7 @@ import argparse
 import json
 
 from molgraph.cli.options import add_config_options, given_values
-from molgraph.cli.train import ALIASES, build_config
+from molgraph.cli.train import ALIASES, add_tracking_options, build_config, tracked
 from molgraph.training.config import RunConfig
 
 
@@ -48,6 +48,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     s.add_argument("--keep-trials", choices=("all", "best"), default="all",
                    help="trial directories kept in DIR/trials/ (default: all)")
     p.add_argument("--out", required=True, metavar="DIR", help="sweep directory (required)")
+    add_tracking_options(p)
     p.set_defaults(func=run)
 
 
@@ -63,11 +64,25 @@ def run(args: argparse.Namespace) -> int:
     if fixed:
         logging.getLogger(__name__).info("fixed by flags, not searched: %s", ", ".join(fixed))
         space = space.without(fixed)
-    result = run_sweep(config, args.out, space, trials=args.trials, timeout=args.timeout,
-                       jobs=args.jobs, storage=args.storage, study_name=args.study_name,
-                       sampler=args.sampler, pruner=args.pruner,
-                       seed=config.seed if args.sampler_seed is None else args.sampler_seed,
-                       keep_trials=args.keep_trials)
+    tags = {"molgraph.data": config.data.path, "molgraph.task": config.task,
+            "optuna.study": args.study_name or "molgraph"}
+    with tracked(args, tags) as parent:  # one MLflow parent run; each trial a child run
+        children = None
+        if parent is not None:
+            from molgraph.tracking.mlflow_runs import ChildRuns
+
+            children = ChildRuns(parent.tracking_uri, args.experiment, parent.run_id)
+            parent.log_params({"sweep.space": space.to_dict(), "sweep.trials": args.trials,
+                               "sweep.pruner": args.pruner, "sweep.sampler": args.sampler})
+        result = run_sweep(config, args.out, space, trials=args.trials, timeout=args.timeout,
+                           jobs=args.jobs, storage=args.storage, study_name=args.study_name,
+                           sampler=args.sampler, pruner=args.pruner,
+                           seed=config.seed if args.sampler_seed is None else args.sampler_seed,
+                           keep_trials=args.keep_trials, tracker_factory=children)
+        if parent is not None and result["best_trial"] is not None:
+            parent.log_params({f"best.{k}": v for k, v in result["best_params"].items()})
+            parent.log_metrics({f"best_{result['metric']}": result["best_value"],
+                                "best_trial": result["best_trial"]}, step=0)
     print(json.dumps({"states": result["states"], "trials_run": result["trials_run"],
                       "trials_per_hour": result["trials_per_hour"]}))
     if result["best_trial"] is None:

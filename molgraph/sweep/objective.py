@@ -119,14 +119,30 @@ class Objective:
         config = self.base.with_values(settings)
         tracker = self.tracker_factory(trial.number, settings) if self.tracker_factory else None
         scope = tracker if hasattr(tracker, "__enter__") else contextlib.nullcontext()
+        tag = getattr(tracker, "set_tags", lambda tags: None)  # MLflow child runs have tags
+        tag({"optuna.trial_number": trial.number})
+        pruned = None
         with scope:
-            run = train_on_dataset(self.dataset, config, [PruningReporter(trial, self.metric)],
-                                   tracker)
-            value = float(run.metrics["val"][self.metric])
-            if not math.isfinite(value):
-                raise FloatingPointError(f"validation {self.metric} is {value}")
-            if tracker is not None:  # validation only: a sweep never looks at the test set
-                tracker.log_metrics({f"best_val_{self.metric}": value}, step=run.fit.best_epoch)
+            try:
+                run = train_on_dataset(self.dataset, config,
+                                       [PruningReporter(trial, self.metric)], tracker)
+            except optuna.TrialPruned as err:  # a finished run, marked as pruned
+                tag({"optuna.state": "PRUNED"})
+                pruned = err
+            except Exception as err:
+                tag({"optuna.state": "FAIL", "optuna.fail_reason": fail_reason(err)})
+                raise
+            else:
+                value = float(run.metrics["val"][self.metric])
+                if not math.isfinite(value):
+                    tag({"optuna.state": "FAIL"})
+                    raise FloatingPointError(f"validation {self.metric} is {value}")
+                if tracker is not None:  # validation only: a sweep never looks at test data
+                    tracker.log_metrics({f"best_val_{self.metric}": value},
+                                        step=run.fit.best_epoch)
+                tag({"optuna.state": "COMPLETE"})
+        if pruned is not None:
+            raise pruned
         trial.set_user_attr("val", {k: float(v) for k, v in run.metrics["val"].items()
                                     if math.isfinite(v)})
         trial.set_user_attr("best_epoch", run.fit.best_epoch)
