@@ -28,11 +28,12 @@ TEMPORARY_PREFIX = ".tmp-"
 
 
 def temporary_path(path: str | Path) -> Path:
-    """Where ``path`` is written before it is renamed into place: ``a.npz`` → ``.tmp-a.npz``.
-    The suffix is kept (``np.savez`` adds ``.npz`` otherwise), and the name matches no glob
-    of finished files such as ``part-*.parquet``."""
+    """Where ``path`` is written before it is renamed into place: ``a.npz`` →
+    ``.tmp-<pid>-a.npz``. The suffix is kept (``np.savez`` adds ``.npz`` otherwise), the name
+    matches no glob of finished files such as ``part-*.parquet``, and two processes writing
+    the same file (e.g. the featurization cache from two sweep workers) never share one."""
     path = Path(path)
-    return path.with_name(TEMPORARY_PREFIX + path.name)
+    return path.with_name(f"{TEMPORARY_PREFIX}{os.getpid()}-{path.name}")
 
 
 @contextmanager
