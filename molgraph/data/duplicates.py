@@ -97,7 +97,8 @@ def resolve_duplicates(smiles: Sequence[str], y: np.ndarray, rows: np.ndarray, t
         if conflict:
             report.conflicting += 1
             if len(report.examples) < 3:
-                values = "; ".join(f"row {rows[i]}: {y[i].tolist()}" for i in group[:3])
+                values = "; ".join(f"row {rows[i]}: {[float(f'{v:.4g}') for v in y[i]]}"
+                                   for i in group[:3])
                 report.examples.append(f"{smiles[group[0]]} ({values})")
         if policy == "keep":
             continue
