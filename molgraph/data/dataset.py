@@ -12,6 +12,7 @@ import logging
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -22,6 +23,7 @@ from molgraph.chem.parse import read_molecules
 from molgraph.chem.sources import resolve_data_path
 from molgraph.chem.table import MoleculeTable
 from molgraph.chem.vocabulary import FEATURIZER_VERSION
+from molgraph.data.duplicates import canonical
 from molgraph.runtime.files import atomic_path
 
 log = logging.getLogger(__name__)
@@ -49,10 +51,16 @@ class MoleculeDataset:
         """Labels of the valid rows, ``[len(graphs), n_targets]``, NaN = missing."""
         return self.table.targets[self.valid]
 
-    @property
+    @cached_property
     def smiles(self) -> list[str]:
-        """SMILES of the valid rows."""
+        """SMILES of the valid rows (built once: callers index it per molecule)."""
         return [s for s, ok in zip(self.table.smiles, self.valid) if ok]
+
+    @cached_property
+    def canonical_smiles(self) -> list[str]:
+        """RDKit canonical SMILES of the valid rows, to find duplicates (computed once, so a
+        sweep's trials do not parse every molecule again)."""
+        return canonical(self.smiles)
 
     @property
     def rows(self) -> np.ndarray:

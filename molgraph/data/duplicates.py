@@ -73,9 +73,11 @@ def _merge(y: np.ndarray, task: str) -> np.ndarray:
 
 
 def resolve_duplicates(smiles: Sequence[str], y: np.ndarray, rows: np.ndarray, task: str,
-                       policy: str = "keep", source: str = "") -> tuple[np.ndarray, np.ndarray,
-                                                                        DuplicateReport]:
-    """Apply ``policy`` to the valid molecules ``smiles`` with labels ``y`` ``[n, T]``.
+                       policy: str = "keep", source: str = "",
+                       keys: Sequence[str] | None = None) -> tuple[np.ndarray, np.ndarray,
+                                                                   DuplicateReport]:
+    """Apply ``policy`` to the valid molecules ``smiles`` with labels ``y`` ``[n, T]``;
+    ``keys`` are their canonical SMILES when already known (default: computed here).
 
     Returns:
         ``index`` of the molecules to train on (into ``smiles``, ascending), their labels
@@ -86,7 +88,7 @@ def resolve_duplicates(smiles: Sequence[str], y: np.ndarray, rows: np.ndarray, t
         raise ValueError(f"unknown duplicates policy {policy!r}; choose from "
                          f"{', '.join(POLICIES)}")
     groups: dict[str, list[int]] = defaultdict(list)
-    for i, key in enumerate(canonical(smiles)):
+    for i, key in enumerate(canonical(smiles) if keys is None else keys):
         groups[key].append(i)
     repeated = [g for g in groups.values() if len(g) > 1]
     report = DuplicateReport(policy, len(repeated), sum(len(g) for g in repeated))

@@ -75,12 +75,14 @@ def train_on_dataset(dataset: MoleculeDataset, config: RunConfig,
     started = time.perf_counter()
     source = config.data.path or "the data set"
     _check_labels(dataset, source)
-    index, kept_labels, duplicates = resolve_duplicates(
-        dataset.smiles, dataset.y, dataset.rows, config.task, config.data.duplicates, source)
+    smiles = dataset.smiles
     y = dataset.y.copy()
+    index, kept_labels, duplicates = resolve_duplicates(
+        smiles, y, dataset.rows, config.task, config.data.duplicates, source,
+        dataset.canonical_smiles)
     y[index] = kept_labels
     config = config.with_values({"model.out_channels": y.shape[1]})
-    parts = split_indices([dataset.smiles[i] for i in index], config.split, config.split_sizes,
+    parts = split_indices([smiles[i] for i in index], config.split, config.split_sizes,
                           config.seed, kept_labels)
     train_idx, val_idx, test_idx = (index[p] for p in parts)
     _check_split(y, train_idx, val_idx, test_idx, dataset.table.target_names, config)
