@@ -7,6 +7,7 @@ so its validation score is the one the search saw); the test set was never looke
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import re
@@ -18,7 +19,7 @@ from typing import Any
 import optuna
 from optuna.trial import FrozenTrial, TrialState
 
-from molgraph.runtime.files import write_json
+from molgraph.runtime.files import temporary_path, write_json
 from molgraph.sweep.objective import trial_dir
 from molgraph.training.config import RunConfig
 
@@ -41,9 +42,9 @@ def copy_best(out: Path, number: int) -> Path | None:
                     "directory was removed): no %s", number, out, best)
         return None
     marker = best / "metrics.json"
-    if marker.exists() and f'"trial": {number},' in marker.read_text():
+    if marker.exists() and json.loads(marker.read_text()).get("trial") == number:
         return best
-    tmp = out / f".tmp-best-{os.getpid()}"
+    tmp = temporary_path(best)
     shutil.rmtree(tmp, ignore_errors=True)
     shutil.copytree(source, tmp)
     shutil.rmtree(best, ignore_errors=True)
