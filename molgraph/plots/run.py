@@ -1,0 +1,95 @@
+"""The pictures of a training run directory, as ``molgraph train`` writes it."""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from molgraph.plots.figures import learning_curves, parity_plot, roc_pr_curves
+
+log = logging.getLogger(__name__)
+
+#: The validation column that picks the best epoch, by task; the first one found wins.
+MONITORED = ("val_rmse", "val_roc_auc")
+
+
+def monitored_column(history: pd.DataFrame) -> str | None:
+    """``val_rmse`` (regression) or ``val_roc_auc`` (classification), else the first
+    ``val_*`` column, else ``None``."""
+    for column in MONITORED:
+        if column in history:
+            return column
+    return next((c for c in history.columns if str(c).startswith("val_")), None)
+
+
+def _read_metrics(run_dir: Path) -> dict[str, Any]:
+    path = run_dir / "metrics.json"
+    if not path.exists():
+        return {}
+    try:
+        metrics = json.loads(path.read_text())
+    except (OSError, ValueError) as err:
+        log.warning("cannot read %s (%s): plots use defaults", path, err)
+        return {}
+    return metrics if isinstance(metrics, dict) else {}
+
+
+def write_run_plots(run_dir: str | Path) -> list[Path]:
+    """Write ``run_dir/plots/learning_curves.png`` (from ``history.csv``) and
+    ``run_dir/plots/parity.png`` (regression) or ``run_dir/plots/roc_pr.png``
+    (classification, from ``test_predictions.csv``); return the files written.
+
+    A missing or unreadable input skips its picture with a log line; this never raises for
+    a picture that cannot be drawn.
+    """
+    run_dir = Path(run_dir)
+    out = run_dir / "plots"
+    metrics = _read_metrics(run_dir)
+    written: list[Path] = []
+    history = None
+    task = metrics.get("task")
+
+    if (run_dir / "history.csv").exists():
+        try:
+            history = pd.read_csv(run_dir / "history.csv")
+            column = monitored_column(history)
+            if column is None:
+                raise ValueError("history.csv has no val_* column")
+            best = metrics.get("best_epoch")
+            best = int(best) if isinstance(best, (int, float)) and best >= 0 else None
+            written.append(learning_curves(history, out / "learning_curves.png", column, best))
+        except Exception as err:  # a picture never fails a run
+            log.warning("learning curves of %s not drawn: %s: %s", run_dir,
+                        type(err).__name__, err)
+    else:
+        log.info("no %s: no learning curves", run_dir / "history.csv")
+
+    if task is None and history is not None:
+        task = "classification" if "val_roc_auc" in history else "regression"
+    predictions = run_dir / "test_predictions.csv"
+    if not predictions.exists():
+        log.info("no %s: no test-set pictures", predictions)
+        return written
+    try:
+        frame = pd.read_csv(predictions)
+        names = [c for c in frame.columns
+                 if c not in ("row", "smiles") and f"{c}_pred" in frame.columns]
+        if not names:
+            raise ValueError("test_predictions.csv has no <name>, <name>_pred column pairs")
+        labels = frame[names].apply(pd.to_numeric, errors="coerce").to_numpy(dtype=float)
+        preds = frame[[f"{n}_pred" for n in names]].apply(
+            pd.to_numeric, errors="coerce").to_numpy(dtype=float)
+        if task == "classification":
+            path = roc_pr_curves(labels, preds, names, out / "roc_pr.png")
+            if path is not None:
+                written.append(path)
+        else:
+            written.append(parity_plot(labels, preds, names, out / "parity.png"))
+    except Exception as err:
+        log.warning("test-set picture of %s not drawn: %s: %s", run_dir, type(err).__name__,
+                    err)
+    return written
