@@ -1,0 +1,233 @@
+"""A saved molgraph model as an MLflow model (``pyfunc`` flavour, logged "from code").
+
+MLflow 3's models-from-code: this file itself is what is logged as ``python_model``; MLflow
+runs it when the model is loaded, and it ends with ``mlflow.models.set_model(...)``. The saved
+model directory (``config.json`` and ``weights.pt``) travels as the artifact ``model``, so
+nothing is pickled. Predictions keep every input row in order: an invalid SMILES gets NaN
+predictions, ``valid`` false and the reason in ``error`` (as ``molgraph predict`` does).
+
+Output columns: ``<target>_pred`` for each target (probabilities for classification), then
+``valid`` (bool) and ``error`` (empty when valid). Input: a DataFrame with the signature's
+string column (``smiles``, or the ``smiles_column`` given when logging), or a list of
+``{"smiles": ...}`` records. A loaded model checks its input against the signature first;
+called directly, :class:`MolgraphPyfunc` also reads a list of SMILES strings and a frame whose
+SMILES column has another usual name (``SMILES``, ``mol``..., matched case-insensitively).
+
+Example::
+
+    import mlflow
+    import pandas as pd
+    from molgraph.inference.mlflow_model import log_pyfunc_model
+
+    uri = log_pyfunc_model("runs/esol", "sqlite:///runs/mlflow.db", run_id)
+    mlflow.set_tracking_uri("sqlite:///runs/mlflow.db")
+    model = mlflow.pyfunc.load_model(uri)
+    model.predict(pd.DataFrame({"smiles": ["CCO", "not a smiles"]}))
+    #    logS_pred  valid                          error       (values illustrative)
+    # 0      -0.61   True
+    # 1        NaN  False  invalid SMILES 'not a smiles'
+
+    # served:  MLFLOW_TRACKING_URI=sqlite:///runs/mlflow.db \\
+    #          mlflow models serve -m <uri> --env-manager local -h 127.0.0.1 -p 5001
+    #          curl -X POST 127.0.0.1:5001/invocations -H 'Content-Type: application/json' \\
+    #               -d '{"dataframe_split": {"columns": ["smiles"], "data": [["CCO"]]}}'
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import mlflow
+import numpy as np
+import pandas as pd
+from mlflow.pyfunc import PythonModel
+
+#: Artifact key of the saved model directory.
+ARTIFACT = "model"
+#: Default name of the SMILES input column (the signature's input).
+SMILES = "smiles"
+#: Output columns after the per-target predictions.
+VALID, ERROR = "valid", "error"
+#: SMILES for the logged input example (ethanol, benzene).
+EXAMPLE_SMILES = ("CCO", "c1ccccc1")
+
+
+def prediction_columns(target_names: Sequence[str]) -> list[str]:
+    """The prediction columns, named as in ``molgraph predict``'s output: ``<target>_pred``."""
+    return [f"{name}_pred" for name in target_names]
+
+
+def predict_frame(trained: Any, smiles: Sequence[Any], batch_size: int = 256) -> pd.DataFrame:
+    """Predictions of ``trained`` (a :class:`~molgraph.inference.artifact.TrainedModel`) for
+    each SMILES, in input order: ``<target>_pred`` (NaN where invalid), ``valid``, ``error``."""
+    from molgraph.chem.featurize import featurize_smiles
+
+    smiles = list(smiles)
+    chunk = featurize_smiles(smiles)
+    pred = np.full((len(smiles), len(trained.target_names)), np.nan, dtype=np.float64)
+    if chunk.valid.any():
+        pred[chunk.valid] = trained.predict_graphs(chunk.graphs, batch_size)
+    frame = pd.DataFrame(pred, columns=prediction_columns(trained.target_names))
+    frame[VALID] = np.asarray(chunk.valid, dtype=bool)
+    frame[ERROR] = [chunk.errors.get(i, "") for i in range(len(smiles))]
+    return frame
+
+
+def smiles_from_input(model_input: Any, column: str | None = None) -> list[Any]:
+    """The SMILES in a pyfunc input: a DataFrame (``column``, else a common SMILES column name
+    matched case-insensitively, else its only column), a Series, a list/array of strings, a
+    single string, or a ``{"smiles": [...]}`` dict."""
+    from molgraph.chem.parse import SMILES_COLUMN_NAMES, find_column
+
+    if isinstance(model_input, str):
+        return [model_input]
+    if isinstance(model_input, dict):
+        model_input = pd.DataFrame(model_input)
+    if isinstance(model_input, pd.Series):
+        return model_input.tolist()
+    if isinstance(model_input, pd.DataFrame):
+        columns = [str(c) for c in model_input.columns]
+        candidates = ([column] if column else []) + [SMILES, *SMILES_COLUMN_NAMES]
+        found = find_column(columns, None, candidates, "SMILES", "input")
+        if found is None and len(columns) == 1:
+            found = columns[0]
+        if found is None:
+            raise ValueError(f"the input has no SMILES column (expected {SMILES!r}"
+                             f"{f' or {column!r}' if column else ''}); columns are {columns}")
+        return model_input[model_input.columns[columns.index(found)]].tolist()
+    if isinstance(model_input, np.ndarray):
+        return model_input.reshape(-1).tolist()
+    if isinstance(model_input, (list, tuple)):
+        return [row[0] if isinstance(row, (list, tuple)) and len(row) == 1 else row
+                for row in model_input]
+    raise TypeError(f"cannot read SMILES from a {type(model_input).__name__}; give a DataFrame "
+                    f"with a {SMILES!r} column or a list of SMILES strings")
+
+
+class MolgraphPyfunc(PythonModel):
+    """A molgraph model behind MLflow's ``pyfunc`` interface.
+
+    ``model_config`` (optional, given when logging): ``smiles_column``, ``device`` (``auto``,
+    ``cpu``, ``cuda``), ``batch_size``, ``precision`` (``fp32``, ``bf16``).
+    """
+
+    def __init__(self) -> None:
+        self.trained = None
+        self.smiles_column: str | None = None
+        self.batch_size = 256
+
+    def load_context(self, context) -> None:
+        from molgraph.inference.artifact import TrainedModel
+
+        config = dict(getattr(context, "model_config", None) or {})
+        self.smiles_column = config.get("smiles_column")
+        self.batch_size = int(config.get("batch_size", 256))
+        self.trained = TrainedModel.load(context.artifacts[ARTIFACT],
+                                         device=config.get("device", "auto"),
+                                         precision=config.get("precision", "fp32"))
+
+    def predict(self, context, model_input: pd.DataFrame,
+                params: dict[str, Any] | None = None) -> pd.DataFrame:
+        if self.trained is None:
+            self.load_context(context)
+        smiles = smiles_from_input(model_input, self.smiles_column)
+        return predict_frame(self.trained, smiles, self.batch_size)
+
+
+def model_signature(target_names: Sequence[str], smiles_column: str = SMILES):
+    """Input: one string column ``smiles_column``; output: a double per target, then
+    ``valid`` (boolean) and ``error`` (string)."""
+    from mlflow.models.signature import ModelSignature
+    from mlflow.types.schema import ColSpec, Schema
+
+    outputs = [ColSpec("double", name) for name in prediction_columns(target_names)]
+    return ModelSignature(
+        inputs=Schema([ColSpec("string", smiles_column)]),
+        outputs=Schema([*outputs, ColSpec("boolean", VALID), ColSpec("string", ERROR)]))
+
+
+def default_pip_requirements() -> list[str]:
+    """Requirements written with the model: this molgraph (its own dependencies follow) and
+    this MLflow, pinned, so MLflow never infers them (which would load the model and may try
+    the network)."""
+    from molgraph import __version__
+
+    return [f"molgraph=={__version__}", f"mlflow=={mlflow.__version__}"]
+
+
+@contextmanager
+def _tracking_uri(uri: str) -> Iterator[None]:
+    """MLflow's global tracking URI set to ``uri`` for the block (``Model.log`` reads it), then
+    put back, and with it ``$MLFLOW_TRACKING_URI``, which ``set_tracking_uri`` also changes."""
+    from mlflow.tracking._tracking_service import utils
+
+    previous, environment = getattr(utils, "_tracking_uri", None), os.environ.get(
+        "MLFLOW_TRACKING_URI")
+    mlflow.set_tracking_uri(uri)
+    try:
+        yield
+    finally:
+        mlflow.set_tracking_uri(previous)
+        if environment is None:
+            os.environ.pop("MLFLOW_TRACKING_URI", None)
+        else:
+            os.environ["MLFLOW_TRACKING_URI"] = environment
+
+
+#: The logged model's name: not ``model``, which is the run directory's model folder among the
+#: run's artifacts (MLflow 3 lists a run's logged models beside its artifacts, by name).
+LOGGED_NAME = "pyfunc_model"
+
+
+def log_pyfunc_model(model_dir: str | Path, tracking_uri: str, run_id: str,
+                     name: str = LOGGED_NAME,
+                     smiles_column: str | None = None,
+                     pip_requirements: Sequence[str] | None = None,
+                     model_config: dict[str, Any] | None = None) -> str:
+    """Log the saved model in ``model_dir`` (a model directory or a run directory holding
+    ``model/``) as a pyfunc model of the existing run ``run_id``; return its model URI
+    (``models:/<model id>``), for ``mlflow.pyfunc.load_model`` or ``mlflow models serve``.
+
+    The run is addressed by id, not through the fluent "active run", and its status is left as
+    it is (an open run stays open). The signature takes a string column ``smiles_column``
+    (default ``smiles``); the input example is two real SMILES.
+    """
+    from mlflow.models import Model
+
+    from molgraph.inference.artifact import TrainedModel
+    from molgraph.inference.model_dir import model_dir as find_model_dir
+
+    directory = find_model_dir(model_dir)
+    trained = TrainedModel.load(directory, device="cpu")  # refuses a damaged or stale model
+    column = smiles_column or SMILES
+    config = {**(model_config or {}), **({"smiles_column": column} if smiles_column else {})}
+    with _tracking_uri(tracking_uri):
+        run = mlflow.MlflowClient(tracking_uri).get_run(run_id)
+        # Created here, in the run's experiment: left to ``Model.log``, a model of a run that
+        # is not the fluent active run lands in the default experiment instead.
+        logged = mlflow.initialize_logged_model(
+            name=name, source_run_id=run_id, experiment_id=run.info.experiment_id,
+            params=dict(run.data.params), tags={"molgraph.task": trained.task})
+        # ``mlflow.pyfunc.log_model`` takes no run id (it would use or start an active run);
+        # ``Model.log``, which it calls, takes one and links the model to the run.
+        info = Model.log(
+            artifact_path=None, name=name, flavor=mlflow.pyfunc, run_id=run_id,
+            model_id=logged.model_id, flavor_name="pyfunc.ModelFromCode",
+            python_model=str(Path(__file__).resolve()),
+            artifacts={ARTIFACT: str(directory.resolve())},
+            signature=model_signature(trained.target_names, column),
+            input_example=pd.DataFrame({column: list(EXAMPLE_SMILES)}),
+            pip_requirements=list(pip_requirements or default_pip_requirements()),
+            model_config=config or None,
+        )
+    return info.model_uri
+
+
+# Models-from-code: when MLflow runs this file to load the model (as a module of another name),
+# this is the model it gets; imported as ``molgraph.inference.mlflow_model``, it sets nothing.
+if __name__ != "molgraph.inference.mlflow_model":
+    mlflow.models.set_model(MolgraphPyfunc())
