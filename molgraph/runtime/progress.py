@@ -13,9 +13,19 @@ import time
 log = logging.getLogger(__name__)
 
 
-def _duration(seconds: float) -> str:
+def duration(seconds: float) -> str:
+    """``H:MM:SS``, e.g. ``0:01:05``."""
     seconds = int(seconds)
     return f"{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
+
+
+_duration = duration  # its earlier name
+
+
+def wants_bar(enabled: bool | None = None) -> bool:
+    """``enabled`` itself, or with ``None`` whether stderr is a terminal: a tqdm bar there,
+    plain log lines in logs and CI."""
+    return sys.stderr.isatty() if enabled is None else bool(enabled)
 
 
 class Progress:
@@ -40,10 +50,8 @@ class Progress:
         self.started = time.perf_counter()
         self._last_log = self.started
         self.resumed = 0  # items done by an earlier run, excluded from the rate
-        if enabled is None:
-            enabled = sys.stderr.isatty()
         self._bar = None
-        if enabled:
+        if wants_bar(enabled):
             from tqdm import tqdm
 
             self._bar = tqdm(total=total, desc=desc, unit=unit, unit_scale=True,
