@@ -6,6 +6,7 @@ import json
 import os
 from pathlib import Path
 
+import numpy as np
 import optuna
 import pandas as pd
 import pytest
@@ -111,7 +112,9 @@ def test_sweep_cli_writes_best_then_resumes_the_same_study(data_dir, tmp_path, t
     assert set(summary["best_params"]) >= {"model.name", "train.lr"}
     assert summary["trials_run"] == 3 and summary["trials_per_hour"] > 0
     metrics = json.loads((out / "best" / "metrics.json").read_text())
-    assert metrics["trial"] == summary["best_trial"] and "test" not in metrics
+    assert json.loads((out / "best" / "trial.json").read_text())["trial"] == \
+        summary["best_trial"]
+    assert "test" not in metrics and (out / "best" / "val_predictions.csv").exists()
     assert metrics["val"]["rmse"] == pytest.approx(summary["best_value"])
     assert json.loads((out / "best_config.json").read_text())["train"]["epochs"] == 2
 
@@ -254,7 +257,7 @@ def test_sweep_tracks_one_parent_run_and_a_child_run_per_trial(data_dir, tmp_pat
     assert main(["sweep", "--data", str(data_dir / "esol_120.csv"), "--target-columns", "logS",
                  "--epochs", "2", "--batch-size", "32", "--threads", "1", "--device", "cpu",
                  "--space", str(tiny), "--pruner", "none", "--trials", "2", "--out", str(out),
-                 "--tracking-uri", uri, "--experiment", "sweep-test"]) == 0
+                 "--tracking-uri", uri, "--experiment", "sweep-test", "--seeds", "0", "1"]) == 0
     client = MlflowClient(uri)
     experiment = client.get_experiment_by_name("sweep-test")
     runs = client.search_runs([experiment.experiment_id])
@@ -270,3 +273,78 @@ def test_sweep_tracks_one_parent_run_and_a_child_run_per_trial(data_dir, tmp_pat
         assert "test_rmse" not in child.data.metrics
         assert len(client.get_metric_history(child.info.run_id, "val_rmse")) == 2
     assert {c.data.tags["optuna.trial_number"] for c in children} == {"0", "1"}
+
+    # the test sets are scored once, at the end: best and default over seeds 0 and 1
+    evaluation = json.loads((out / "evaluation.json").read_text())
+    assert evaluation["seeds"] == [0, 1] and evaluation["metric"] == "test_rmse"
+    for label in ("best", "default"):
+        cell = evaluation[label]["rmse"]
+        assert len(cell["values"]) == 2 and cell["mean"] == pytest.approx(np.mean(cell["values"]))
+        for seed in (0, 1):
+            run_dir = out / "evaluation" / label / f"seed{seed}"
+            assert json.loads((run_dir / "metrics.json").read_text())["seed"] == seed
+            assert (run_dir / "plots" / "parity.png").exists()
+    assert parents[0].data.metrics["best_test_rmse_mean"] == \
+        pytest.approx(evaluation["best"]["rmse"]["mean"])
+    assert "test_rmse" not in json.dumps(json.loads((out / "sweep.json").read_text()))
+    # the sweep's pictures, and the parent's artifacts: not every trial's model
+    assert {"optimization_history.png", "best_learning_curves.png"} <= \
+        {p.name for p in (out / "plots").iterdir()}
+    artifacts = {a.path for a in client.list_artifacts(parents[0].info.run_id)}
+    assert {"sweep.json", "best_config.json", "evaluation.json", "plots", "best"} <= artifacts
+    assert "trials" not in artifacts
+    # the best model as an MLflow pyfunc model: SMILES in, predictions with invalid rows out
+    import mlflow
+
+    model_uri = parents[0].data.tags["molgraph.best_model_uri"]
+    mlflow.set_tracking_uri(uri)
+    try:
+        frame = mlflow.pyfunc.load_model(model_uri).predict(
+            pd.DataFrame({"smiles": ["CCO", "not a smiles", "c1ccccc1O"]}))
+    finally:
+        mlflow.set_tracking_uri(None)
+    assert frame["valid"].tolist() == [True, False, True]
+    assert np.isnan(frame["logS_pred"][1]) and np.isfinite(frame["logS_pred"][[0, 2]]).all()
+
+
+def test_genes_sweep_scores_folds_on_validation_and_trains_the_best(tmp_path):
+    genes = Path(__file__).parent / "data" / "genes"
+    out = tmp_path / "genes-sweep"
+    space = tmp_path / "genes.yaml"
+    space.write_text("model.name: [gcn, sage, mlp]\nmodel.hidden_channels: [8, 16]\n"
+                     "train.lr: {type: float, low: 1.0e-3, high: 5.0e-2, log: true}\n")
+    args = ["genes", "sweep", "--network", str(genes / "network.tsv"), "--format", "edgelist",
+            "--features", str(genes / "omics.tsv"), "--positives", str(genes / "positives.txt"),
+            "--negatives", str(genes / "negatives.txt"), "--folds", "2", "--epochs", "3",
+            "--space", str(space), "--trials", "3", "--seeds", "0", "--out", str(out)]
+    assert main(args) == 0
+    summary = json.loads((out / "sweep.json").read_text())
+    assert summary["kind"] == "genes" and summary["metric"] == "val_pr_auc"
+    assert summary["states"] == {"COMPLETE": 3}
+    trial = json.loads((out / "trials" / "0000" / "metrics.json").read_text())
+    assert set(trial["val"]) == {"pr_auc", "pr_auc_fold0", "pr_auc_fold1"}
+    assert "cv" not in trial  # the folds' test genes are not looked at
+    study = optuna.load_study(study_name=STUDY_NAME, storage=open_storage(out, None))
+    assert all(len(t.intermediate_values) == 2 for t in study.trials)  # one step per fold
+    # best/ is `genes train` with the best configuration, and `genes predict` reads it
+    assert json.loads((out / "best" / "trial.json").read_text())["trial"] == summary["best_trial"]
+    best_config = json.loads((out / "best_config.json").read_text())
+    assert json.loads((out / "best" / "run_config.json").read_text()) == best_config
+    assert main(["genes", "predict", "--model", str(out / "best"),
+                 "--out", str(tmp_path / "ranked.csv")]) == 0
+    evaluation = json.loads((out / "evaluation.json").read_text())
+    assert evaluation["kind"] == "genes" and evaluation["best"]["pr_auc"]["mean"] > 0
+    assert main([*args, "--trials", "4"]) == 0  # resumes the same study
+    assert json.loads((out / "sweep.json").read_text())["n_trials"] == 4
+
+
+def test_gene_space_entries_are_checked_against_the_gene_configuration(tmp_path):
+    from molgraph.sweep.genes import gene_space_base
+
+    path = tmp_path / "bad.yaml"
+    path.write_text("model.name: [gcn, pooling]\n")
+    with pytest.raises(ValueError, match="'pooling' is refused"):
+        load_space(path, gene_space_base())
+    path.write_text("model.pooling: [mean]\n")  # a molecule setting
+    with pytest.raises(ValueError, match="unknown or unsearchable"):
+        load_space(path, gene_space_base())

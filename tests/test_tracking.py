@@ -66,6 +66,7 @@ def _check_training_run(client: MlflowClient, run) -> None:
             "model"} <= files
     assert "model/config.json" in {f.path for f in client.list_artifacts(run.info.run_id,
                                                                            "model")}
+    assert run.data.tags["molgraph.model_uri"].startswith("models:/")  # the pyfunc model
 
 
 def test_train_logs_to_a_local_store(data_dir, tmp_path, capsys):

@@ -1,4 +1,4 @@
-"""``molgraph genes train|predict``: node classification on a gene network from the shell.
+"""``molgraph genes train|sweep|predict``: node classification on a gene network from the shell.
 
 ``genes train`` has one flag per :class:`~molgraph.genes.config.GeneRunConfig` field (built by
 :func:`~molgraph.cli.options.add_config_options`; the older spellings stay as aliases), plus
@@ -36,6 +36,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description="Train node classifiers on a gene/protein network and rank every gene.")
     verbs = genes.add_subparsers(dest="genes_command", required=True)
     _register_train(verbs)
+    _register_sweep(verbs)
     p = verbs.add_parser("predict", help="rank every gene with a trained model",
                          description="Write a CSV of every gene ranked by score (labelled or "
                          "not), with its known label and cross-validated score.")
@@ -55,6 +56,28 @@ def _register_train(verbs: argparse._SubParsersAction) -> None:
         "and write the model, run_config.json and metrics.json to DIR. Labels come from "
         "--labels or from --positives with --negatives.")
     p.add_argument("--out", required=True, metavar="DIR", help="output directory")
+    _add_run_options(p)
+    add_tracking_options(p)
+    p.set_defaults(func=run_train, error=p.error)
+
+
+def _register_sweep(verbs: argparse._SubParsersAction) -> None:
+    from molgraph.cli.sweep import add_sweep_options
+
+    p = verbs.add_parser(
+        "sweep", help="hyperparameter search for a node model (Optuna)",
+        description="Search node-model and optimisation settings on the folds' validation "
+        "genes (mean best validation AUPRC), then train the best configuration into DIR/best/ "
+        "(as 'genes train' does). DIR/optuna.log holds the study: run again to continue it.")
+    p.add_argument("--out", required=True, metavar="DIR", help="sweep directory")
+    _add_run_options(p)
+    add_sweep_options(p)
+    add_tracking_options(p)
+    p.set_defaults(func=run_sweep, error=p.error)
+
+
+def _add_run_options(p: argparse.ArgumentParser) -> None:
+    """One flag per ``GeneRunConfig`` field, and the network readers' own options."""
     p.add_argument("--config", metavar="FILE", help="run_config.json of an earlier run (or its "
                    "directory); the flags given override it (default: none)")
     add_config_options(p, GeneRunConfig, aliases=ALIASES, require_missing=False)
@@ -72,8 +95,6 @@ def _register_train(verbs: argparse._SubParsersAction) -> None:
                      "uniprotkb|... (default: the reader's)")
     net.add_argument("--header", choices=("auto", "yes", "no"),
                      help="edgelist: is the first row a header (default: auto)")
-    add_tracking_options(p)
-    p.set_defaults(func=run_train, error=p.error)
 
 
 def _network_options(args: argparse.Namespace, format: str) -> dict:
@@ -142,6 +163,15 @@ def run_train(args: argparse.Namespace) -> int:
     summary = {k: (cv["mean"].get(k), cv["std"].get(k)) for k in ("pr_auc", "roc_auc", "f1")}
     print(json.dumps({"out": args.out, "cv_mean_std": summary}, indent=2))
     return 0
+
+
+def run_sweep(args: argparse.Namespace) -> int:
+    from molgraph.cli.sweep import sweep_command
+    from molgraph.sweep.genes import GeneProblem
+
+    config = run_config(args)
+    tags = {"molgraph.data": config.data.network, "molgraph.task": "genes"}
+    return sweep_command(args, GeneProblem(config), tags)
 
 
 def run_predict(args: argparse.Namespace) -> int:

@@ -9,10 +9,15 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
+from pathlib import Path
+from typing import Any
 
 from molgraph.cli.options import add_config_options, given_values
 from molgraph.cli.train import ALIASES, add_tracking_options, build_config, tracked
 from molgraph.training.config import RunConfig
+
+log = logging.getLogger(__name__)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -24,10 +29,19 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--config", metavar="JSON", help="run configuration to start from; flags "
                    "given override it (default: none)")
     add_config_options(p, RunConfig, aliases=ALIASES)
+    add_sweep_options(p)
+    p.add_argument("--out", required=True, metavar="DIR", help="sweep directory (required)")
+    add_tracking_options(p)
+    p.set_defaults(func=run)
+
+
+def add_sweep_options(p: argparse.ArgumentParser) -> None:
+    """The flags of a sweep, shared by ``sweep`` and ``genes sweep``."""
     s = p.add_argument_group("sweep")
     s.add_argument("--space", metavar="YAML", help="search space over dotted settings (see "
                    "experiments/sweep_space_default.yaml) (default: every model, width, depth, "
-                   "dropout, readout, learning rate, weight decay and batch size)")
+                   "dropout, readout (heads for GAT), learning rate, weight decay and batch "
+                   "size; for genes also input dropout and residual connections)")
     s.add_argument("--trials", type=int, default=20, help="trials in the study in all, earlier "
                    "runs' included (default: 20)")
     s.add_argument("--timeout", type=float, metavar="SECONDS", help="start no trial after this "
@@ -47,42 +61,63 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    "(default: --seed)")
     s.add_argument("--keep-trials", choices=("all", "best"), default="all",
                    help="trial directories kept in DIR/trials/ (default: all)")
-    p.add_argument("--out", required=True, metavar="DIR", help="sweep directory (required)")
-    add_tracking_options(p)
-    p.set_defaults(func=run)
+    s.add_argument("--seeds", type=int, nargs="+", metavar="N", help="at the end, retrain the "
+                   "best and the default configuration on each seed's split and score each on "
+                   "its test set once: mean ± std (default: no test score)")
 
 
 def run(args: argparse.Namespace) -> int:
-    import logging
-
-    from molgraph.sweep.space import default_space, load_space
-    from molgraph.sweep.study import run_sweep
+    from molgraph.sweep.molecules import MoleculeProblem
 
     config = build_config(args)
-    space = load_space(args.space) if args.space else default_space()
+    tags = {"molgraph.data": config.data.path, "molgraph.task": config.task}
+    return sweep_command(args, MoleculeProblem(config), tags)
+
+
+#: What a sweep's parent MLflow run keeps of ``--out`` (not every trial's model).
+PARENT_ARTIFACTS = ("sweep.json", "best_config.json", "evaluation.json", "plots", "best")
+
+
+def sweep_command(args: argparse.Namespace, problem: Any, tags: dict[str, str]) -> int:
+    """Run ``sweep`` or ``genes sweep`` for ``problem`` (``molgraph.sweep.molecules`` or
+    ``.genes``): the study, then with ``--seeds`` the test evaluation, all logged to one MLflow
+    parent run when tracking."""
+    from molgraph.sweep.evaluate import evaluate_seeds, table
+    from molgraph.sweep.progress import TrialProgress
+    from molgraph.sweep.study import run_sweep
+
+    if not args.verbose:  # one line (or a bar) per trial from TrialProgress is enough
+        logging.getLogger("optuna").setLevel(logging.WARNING)
+
+    space = problem.space(args.space)
     fixed = sorted(set(given_values(args)) & set(space.names))
     if fixed:
-        logging.getLogger(__name__).info("fixed by flags, not searched: %s", ", ".join(fixed))
+        log.info("fixed by flags, not searched: %s", ", ".join(fixed))
         space = space.without(fixed)
-    tags = {"molgraph.data": config.data.path, "molgraph.task": config.task,
-            "optuna.study": args.study_name or "molgraph"}
-    with tracked(args, tags) as parent:  # one MLflow parent run; each trial a child run
+    tags = {**tags, "optuna.study": args.study_name or "molgraph"}
+    seed = problem.base.seed if args.sampler_seed is None else args.sampler_seed
+    evaluation = None
+    with tracked(args, tags, PARENT_ARTIFACTS) as parent:  # one parent run; a child per trial
         children = None
         if parent is not None:
             from molgraph.tracking.mlflow_runs import ChildRuns
 
             children = ChildRuns(parent.tracking_uri, args.experiment, parent.run_id)
             parent.log_params({"sweep.space": space.to_dict(), "sweep.trials": args.trials,
-                               "sweep.pruner": args.pruner, "sweep.sampler": args.sampler})
-        result = run_sweep(config, args.out, space, trials=args.trials, timeout=args.timeout,
-                           jobs=args.jobs, storage=args.storage, study_name=args.study_name,
-                           sampler=args.sampler, pruner=args.pruner,
-                           seed=config.seed if args.sampler_seed is None else args.sampler_seed,
-                           keep_trials=args.keep_trials, tracker_factory=children)
+                               "sweep.pruner": args.pruner, "sweep.sampler": args.sampler,
+                               "sweep.seeds": args.seeds})
+        direction = "maximize" if problem.higher_is_better else "minimize"
+        with TrialProgress(args.trials, 0, f"val_{problem.metric}", direction) as progress:
+            result = run_sweep(problem, args.out, space, trials=args.trials,
+                               timeout=args.timeout, jobs=args.jobs, storage=args.storage,
+                               study_name=args.study_name, sampler=args.sampler,
+                               pruner=args.pruner, seed=seed, keep_trials=args.keep_trials,
+                               tracker_factory=children, on_trial_end=[progress])
+        if args.seeds and result["best_trial"] is not None:
+            best = json.loads((Path(args.out) / "best_config.json").read_text())
+            evaluation = evaluate_seeds(problem, best, args.seeds, args.out)
         if parent is not None and result["best_trial"] is not None:
-            parent.log_params({f"best.{k}": v for k, v in result["best_params"].items()})
-            parent.log_metrics({f"best_{result['metric']}": result["best_value"],
-                                "best_trial": result["best_trial"]}, step=0)
+            _log_parent(parent, result, evaluation, Path(args.out), problem)
     print(json.dumps({"states": result["states"], "trials_run": result["trials_run"],
                       "trials_per_hour": result["trials_per_hour"]}))
     if result["best_trial"] is None:
@@ -94,4 +129,33 @@ def run(args: argparse.Namespace) -> int:
     where = (f"{args.out}/best" if result["best_model"]
              else "(not in this directory: it ran elsewhere)")
     print(f"best model: {where}; its configuration: {args.out}/best_config.json")
+    if evaluation is not None:
+        main = [problem.metric, *(m for m in ("mae", "r2", "pr_auc", "roc_auc")
+                                  if m != problem.metric and m in evaluation["best"])][:3]
+        print(table(evaluation, main))
+        print(f"evaluation runs and {args.out}/evaluation.json written")
     return 0
+
+
+def _log_parent(parent: Any, result: dict[str, Any], evaluation: dict[str, Any] | None,
+                out: Path, problem: Any) -> None:
+    """The parent run's record: the best trial's settings and validation metric, the test
+    evaluation (mean and std per configuration) and, for molecules, the best model as an
+    MLflow pyfunc model (``mlflow.pyfunc.load_model(uri).predict(df)``, ``mlflow models
+    serve``)."""
+    parent.log_params({f"best.{k}": v for k, v in result["best_params"].items()})
+    metrics = {f"best_{result['metric']}": result["best_value"],
+               "best_trial": result["best_trial"], "n_trials": result["n_trials"]}
+    if evaluation is not None:
+        for label in ("best", "default"):
+            for name, cell in evaluation[label].items():
+                if cell["mean"] is not None:
+                    metrics[f"{label}_test_{name}_mean"] = cell["mean"]
+                    metrics[f"{label}_test_{name}_std"] = cell["std"]
+    parent.log_metrics(metrics, step=0)
+    if problem.kind == "molecules" and result["best_model"]:
+        from molgraph.inference.mlflow_model import log_pyfunc_model
+
+        uri = log_pyfunc_model(out / "best", parent.tracking_uri, parent.run_id)
+        parent.set_tags({"molgraph.best_model_uri": uri})
+        print(f"best model logged to MLflow as {uri} (mlflow.pyfunc.load_model)")

@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -58,10 +58,12 @@ def add_tracking_options(p: argparse.ArgumentParser) -> None:
 
 
 @contextmanager
-def tracked(args: argparse.Namespace, tags: dict[str, Any]) -> Iterator[Any]:
+def tracked(args: argparse.Namespace, tags: dict[str, Any],
+            upload: Sequence[str] | None = None) -> Iterator[Any]:
     """An MLflow tracker when ``--tracking-uri`` is given, else ``None``. The run ends FAILED
-    (the error as a tag) when the block raises; after the block the output directory is
-    uploaded as its artifacts. mlflow is imported only here."""
+    (the error as a tag) when the block raises; after the block the output directory (or
+    only the files and folders of it named in ``upload``) is uploaded as its artifacts.
+    mlflow is imported only here."""
     if args.tracking_uri is None:
         yield None
         return
@@ -74,7 +76,7 @@ def tracked(args: argparse.Namespace, tags: dict[str, Any]) -> Iterator[Any]:
                                     environment=given != "local")
     with runs.MlflowTracker.start(uri, args.experiment, args.run_name, tags=tags) as tracker:
         yield tracker
-        runs.log_run_directory(tracker, args.out)
+        runs.log_run_directory(tracker, args.out, upload)
     print(f"MLflow run {tracker.run_id} (experiment {args.experiment!r}) logged to {uri}")
 
 
@@ -87,13 +89,24 @@ def build_config(args: argparse.Namespace) -> RunConfig:
 
 
 def run(args: argparse.Namespace) -> int:
+    """Train with a bar over the epochs on a terminal (log lines elsewhere), then print the
+    scores as a table and, last but one, as one JSON line (for scripts)."""
     from molgraph.tracking.mlflow_runs import config_tags
     from molgraph.training.job import train
+    from molgraph.training.metrics import monitored_metric
+    from molgraph.training.watch import EpochProgress, metrics_table
 
     config = build_config(args)
-    with tracked(args, config_tags(config.flat())) as tracker:
-        run_ = train(config, args.out, tracker=tracker)
+    with tracked(args, config_tags(config.flat())) as tracker, \
+            EpochProgress(config.train.epochs, *monitored_metric(config.task)) as watcher:
+        run_ = train(config, args.out, callbacks=[watcher], tracker=tracker)
+        if tracker is not None:  # the model itself, for mlflow.pyfunc and `mlflow models serve`
+            from molgraph.inference.mlflow_model import log_pyfunc_model
+
+            uri = log_pyfunc_model(args.out, tracker.tracking_uri, tracker.run_id)
+            tracker.set_tags({"molgraph.model_uri": uri})
     main_metrics = ("rmse", "mae", "r2") if config.task == "regression" else ("roc_auc", "pr_auc")
+    print(metrics_table(run_.metrics, main_metrics))
     print(json.dumps({part: {k: round(run_.metrics[part][k], 4) for k in main_metrics}
                       for part in ("val", "test")}))
     print(f"model, metrics and test predictions written to {args.out}")

@@ -1,8 +1,11 @@
-"""The end of a sweep: ``DIR/best/``, ``DIR/best_config.json`` and ``DIR/sweep.json``.
+"""The end of a sweep: ``DIR/best/``, ``DIR/best_config.json``, ``DIR/sweep.json`` and the
+pictures in ``DIR/plots/`` (``sweep.plots``).
 
-``best/`` is the best trial's directory exactly as it was trained in its trial (no retraining,
-so its validation score is the one the search saw); the test set was never looked at, and
-``molgraph train --config DIR/best_config.json`` retrains it with a test score.
+For molecules ``best/`` is the best trial's directory exactly as it was trained in its trial
+(no retraining, so its validation score is the one the search saw); the test set was never
+looked at, and ``molgraph train --config DIR/best_config.json`` retrains it with a test score
+(``--seeds``: see ``evaluate``). For genes, whose trials are cross-validation only, ``best/``
+is ``genes train`` run with the best configuration.
 """
 
 from __future__ import annotations
@@ -19,9 +22,11 @@ from typing import Any
 import optuna
 from optuna.trial import FrozenTrial, TrialState
 
+from molgraph.runtime.configs import to_dict
 from molgraph.runtime.files import temporary_path, write_json
 from molgraph.sweep.objective import trial_dir
-from molgraph.training.config import RunConfig
+from molgraph.sweep.plots import write_sweep_plots
+from molgraph.sweep.problems import Problem
 
 log = logging.getLogger(__name__)
 
@@ -34,22 +39,38 @@ def best_of(study: optuna.Study, trials: list[FrozenTrial]) -> FrozenTrial | Non
     return (max if maximize else min)(complete, key=lambda t: (t.value, -t.number))
 
 
-def copy_best(out: Path, number: int) -> Path | None:
-    """``out/best/``: a copy of trial ``number``'s directory, replaced only when it changes."""
-    source, best = trial_dir(out, number), out / "best"
-    if not (source / "model").is_dir():
-        log.warning("the best trial (%d) was not written in %s (it ran elsewhere, or its "
-                    "directory was removed): no %s", number, out, best)
+def _trial_of(directory: Path) -> int | None:
+    marker = directory / "trial.json"
+    try:
+        return json.loads(marker.read_text()).get("trial")
+    except (OSError, ValueError, AttributeError):
         return None
-    marker = best / "metrics.json"
-    if marker.exists() and json.loads(marker.read_text()).get("trial") == number:
-        return best
-    tmp = temporary_path(best)
+
+
+def write_best(out: Path, problem: Problem, best: FrozenTrial, config: dict[str, Any]
+               ) -> Path | None:
+    """``out/best/``, replaced only when the best trial changes: a copy of the best trial's
+    directory when trials keep their models (molecules), else trained here with the best
+    configuration (genes)."""
+    source, target = trial_dir(out, best.number), out / "best"
+    if _trial_of(target) == best.number:
+        return target
+    if problem.trials_keep_models and not (source / "model").is_dir():
+        log.warning("the best trial (%d) was not written in %s (it ran elsewhere, or its "
+                    "directory was removed): no %s", best.number, out, target)
+        return None
+    tmp = temporary_path(target)
     shutil.rmtree(tmp, ignore_errors=True)
-    shutil.copytree(source, tmp)
-    shutil.rmtree(best, ignore_errors=True)
-    os.replace(tmp, best)
-    return best
+    if problem.trials_keep_models:
+        shutil.copytree(source, tmp)
+    else:
+        log.info("training the best configuration (trial %d) into %s", best.number, target)
+        problem.train_best(config, tmp)
+        write_json(tmp / "trial.json", {"trial": best.number, f"val_{problem.metric}":
+                                        best.value})
+    shutil.rmtree(target, ignore_errors=True)
+    os.replace(tmp, target)
+    return target
 
 
 def _remove_others(out: Path, trials: list[FrozenTrial], best: FrozenTrial | None) -> None:
@@ -65,23 +86,24 @@ def _shown_storage(storage: str | None) -> str:
                                                                 r"://\1:***@", storage)
 
 
-def finish(study: optuna.Study, base: RunConfig, out: Path, metric: str, keep_trials: str,
-           ran: int, seconds: float, storage: str | None) -> dict[str, Any]:
+def finish(study: optuna.Study, problem: Problem, out: Path, keep_trials: str, ran: int,
+           seconds: float, storage: str | None) -> dict[str, Any]:
     """Copy the best trial to ``out/best/``, write ``best_config.json`` and ``sweep.json``;
     the summary (``best_trial``, ``best_value``, ``best_params``, ``states``, ``trials_run``,
     ``trials_per_hour``, ``seconds``, ...) as written, plus ``out``."""
     trials = study.get_trials(deepcopy=False)
     best = best_of(study, trials)
+    metric = problem.metric
     model = None
     if best is not None:
-        model = copy_best(out, best.number)
-        config = (RunConfig.from_dict(best.user_attrs["config"]) if "config" in best.user_attrs
-                  else base.with_values(best.user_attrs.get("settings", best.params)))
-        config.save(out / "best_config.json")
+        config = best.user_attrs.get("config") or to_dict(
+            problem.with_values(best.user_attrs.get("settings", best.params)))
+        write_json(out / "best_config.json", config)
+        model = write_best(out, problem, best, config)
     if keep_trials == "best":
         _remove_others(out, trials, best)
     summary = {
-        "study_name": study.study_name, "storage": _shown_storage(storage),
+        "kind": problem.kind, "study_name": study.study_name, "storage": _shown_storage(storage),
         "direction": study.direction.name.lower(), "metric": f"val_{metric}",
         "best_trial": None if best is None else best.number,
         "best_value": None if best is None else best.value,
@@ -95,4 +117,6 @@ def finish(study: optuna.Study, base: RunConfig, out: Path, metric: str, keep_tr
         "failures": [{"trial": t.number, "reason": t.user_attrs.get("fail_reason", "unknown")}
                      for t in trials if t.state == TrialState.FAIL][-20:]}
     write_json(out / "sweep.json", summary)
+    if best is not None:
+        write_sweep_plots(study, out, metric)
     return {**summary, "out": str(out)}

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from molgraph.runtime.configs import flatten, with_values
 from molgraph.training.config import RunConfig
 
 KINDS = ("categorical", "float", "int", "fixed")
@@ -34,7 +35,8 @@ KEYS = ("type", "choices", "low", "high", "step", "log", "value", "when")
 #: Settings a sweep never searches: the data and what they decide, and the task, split and
 #: seed, which must be the same for every trial, or validation scores are not comparable.
 NOT_SEARCHED = ("data.", "model.atom_vocab", "model.bond_vocab", "model.out_channels", "task",
-                "split", "split_sizes", "seed")
+                "split", "split_sizes", "seed", "folds", "val_fraction", "train.device",
+                "train.threads")
 
 DEFAULT = {
     "model.name": {"type": "categorical",
@@ -134,8 +136,10 @@ def default_space() -> SearchSpace:
     return space_from_dict(DEFAULT)
 
 
-def load_space(path: str | Path) -> SearchSpace:
-    """Read a YAML search space; any problem is a ``ValueError`` naming the file and entry."""
+def load_space(path: str | Path, base: Any = None) -> SearchSpace:
+    """Read a YAML search space; any problem is a ``ValueError`` naming the file and entry.
+    ``base``: the configuration the entries must fit (default ``RunConfig()``; a gene sweep
+    gives a ``GeneRunConfig``)."""
     import yaml
 
     path = Path(path)
@@ -143,11 +147,11 @@ def load_space(path: str | Path) -> SearchSpace:
         data = yaml.safe_load(path.read_text())
     except yaml.YAMLError as err:
         raise ValueError(f"{path}: not valid YAML ({err})") from err
-    return space_from_dict(data, str(path))
+    return space_from_dict(data, str(path), base)
 
 
-def _field_types() -> dict[str, type]:
-    """Dotted name → the Python type of that ``RunConfig`` field (``X | None`` → ``X``)."""
+def _field_types(base: Any) -> dict[str, type]:
+    """Dotted name → the Python type of that field of ``base``'s class (``X | None`` → ``X``)."""
     out: dict[str, type] = {}
 
     def walk(cls: type, prefix: str) -> None:
@@ -160,8 +164,8 @@ def _field_types() -> dict[str, type]:
                 walk(hint, f"{prefix}{f.name}.")
             else:
                 out[prefix + f.name] = typing.get_origin(hint) or hint
-    walk(RunConfig, "")
-    flat = RunConfig().flat()
+    walk(type(base), "")
+    flat = flatten(base)
     return {k: v for k, v in out.items() if k in flat and not k.startswith(NOT_SEARCHED)}
 
 
@@ -228,8 +232,10 @@ def _param(name: str, entry: Any, field_type: type) -> Param:
     return Param(name, kind, low=low, high=high, step=step, log=log, when=conditions)
 
 
-def _check(param: Param, earlier: dict[str, Param], known: dict[str, type]) -> None:
-    """Each value must be accepted by ``RunConfig``; ``when`` must name earlier entries."""
+def _check(param: Param, earlier: dict[str, Param], known: dict[str, type],
+           base: Any) -> None:
+    """Each value must be accepted by ``base``'s configuration class (and be one of a
+    field's ``choices``); ``when`` must name earlier entries."""
     for cond, allowed in param.when:
         if cond not in known:
             raise ValueError(f"when: unknown setting {cond!r}")
@@ -241,20 +247,40 @@ def _check(param: Param, earlier: dict[str, Param], known: dict[str, type]) -> N
                                  f"{list(source.choices)})")
     values = {"fixed": [param.value], "categorical": list(param.choices)}.get(
         param.kind, [param.low, param.high])
-    base = RunConfig()
+    choices = _choices(base).get(param.name)
     for value in values:
+        if choices is not None and value not in choices:
+            raise ValueError(f"value {value!r} is refused: choose from {', '.join(choices)}")
         try:
-            base.with_values({param.name: value})
+            with_values(base, {param.name: value})
         except (ValueError, TypeError) as err:
             raise ValueError(f"value {value!r} is refused: {err}") from err
 
 
-def space_from_dict(data: Any, source: str = "the default search space") -> SearchSpace:
-    """A space from its plain-data form (as read from YAML), checked entry by entry."""
+def _choices(base: Any) -> dict[str, tuple]:
+    """Dotted name → the allowed values a field declares (``metadata={"choices": ...}``)."""
+    out: dict[str, tuple] = {}
+
+    def walk(config: Any, prefix: str) -> None:
+        for f in dataclasses.fields(config):
+            value = getattr(config, f.name)
+            if dataclasses.is_dataclass(value):
+                walk(value, f"{prefix}{f.name}.")
+            elif "choices" in f.metadata:
+                out[prefix + f.name] = tuple(f.metadata["choices"])
+    walk(base, "")
+    return out
+
+
+def space_from_dict(data: Any, source: str = "the default search space",
+                    base: Any = None) -> SearchSpace:
+    """A space from its plain-data form (as read from YAML), checked entry by entry against
+    ``base`` (default ``RunConfig()``)."""
+    base = RunConfig() if base is None else base
     if not isinstance(data, dict) or not data:
         raise ValueError(f"{source}: a search space is a mapping of settings (e.g. "
                          f"model.hidden_channels) to entries, not {type(data).__name__}")
-    known = _field_types()
+    known = _field_types(base)
     params: dict[str, Param] = {}
     for name, entry in data.items():
         name = str(name)
@@ -268,7 +294,7 @@ def space_from_dict(data: Any, source: str = "the default search space") -> Sear
             later = [c for c, _ in param.when if c in data and c not in params]
             if later:
                 raise ValueError(f"when: {later[0]} must come before {name} in the space")
-            _check(param, params, known)
+            _check(param, params, known, base)
         except ValueError as err:
             raise ValueError(f"{source}: {name}: {err}") from err
         params[name] = param

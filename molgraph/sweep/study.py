@@ -18,6 +18,7 @@ configuration and ``DIR/sweep.json`` the summary.
 
 from __future__ import annotations
 
+import copy
 import logging
 import time
 import warnings
@@ -30,22 +31,22 @@ import numpy as np
 import optuna
 from optuna.trial import FrozenTrial
 
-from molgraph.data.dataset import MoleculeDataset, load_dataset
+from molgraph.genes.config import GeneRunConfig
 from molgraph.runtime.files import exclusive_lock
+from molgraph.sweep.genes import GeneProblem
+from molgraph.sweep.molecules import MoleculeProblem
 from molgraph.sweep.objective import Objective, TrackerFactory
+from molgraph.sweep.problems import Problem
 from molgraph.sweep.report import finish
-from molgraph.sweep.space import SearchSpace, default_space, load_space
+from molgraph.sweep.space import SearchSpace
 from molgraph.sweep.storage import fail_stale_trials, open_storage
 from molgraph.sweep.workers import run_in_processes
 from molgraph.training.config import RunConfig
-from molgraph.training.metrics import monitored_metric
 
 log = logging.getLogger(__name__)
 STUDY_NAME = "molgraph"
 PRUNERS = ("hyperband", "median", "none")
 SAMPLERS = ("tpe", "random")
-#: Settings a study's trials must share: trials on other data or splits are not comparable.
-SAME_DATA = ("data", "task", "split", "split_sizes", "seed")
 TrialCallback = Callable[[optuna.Study, FrozenTrial], None]
 
 
@@ -53,7 +54,7 @@ TrialCallback = Callable[[optuna.Study, FrozenTrial], None]
 class _Plan:
     """What every worker process needs (it pickles)."""
 
-    base: RunConfig
+    problem: Problem
     space: SearchSpace
     out: Path
     storage: str | None
@@ -95,30 +96,14 @@ def worker_seed(seed: int, done: int, index: int) -> int:
     return int(np.random.SeedSequence([seed, done, index]).generate_state(1)[0])
 
 
-def _max_epochs(base: RunConfig, space: SearchSpace) -> int:
-    param = next((p for p in space.params if p.name == "train.epochs"), None)
-    if param is None:
-        return base.train.epochs
-    values = {"fixed": [param.value], "categorical": list(param.choices)}.get(
-        param.kind, [param.high])
-    return int(max(values))
-
-
-def _load(base: RunConfig) -> MoleculeDataset:
-    return load_dataset(base.data.path, base.data.smiles_column, base.data.target_columns,
-                        cache_dir=True if base.data.cache else None)
-
-
-def _work(plan: _Plan, share: int, seed: int, sampler: str,
-          dataset: MoleculeDataset | None = None) -> int:
-    """One worker: featurize (or read the cache) once, then run up to ``share`` trials, each
-    only while the study holds fewer than ``plan.total`` and time is left."""
+def _work(plan: _Plan, share: int, seed: int, sampler: str) -> int:
+    """One worker: load the data (or read the cache) once, then run up to ``share`` trials,
+    each only while the study holds fewer than ``plan.total`` and time is left."""
     study = optuna.load_study(study_name=plan.study_name,
                               storage=open_storage(plan.out, plan.storage),
                               sampler=make_sampler(sampler, seed),
-                              pruner=make_pruner(plan.pruner, _max_epochs(plan.base, plan.space)))
-    objective = Objective(dataset or _load(plan.base), plan.base, plan.space, plan.out,
-                          plan.tracker_factory)
+                              pruner=make_pruner(plan.pruner, plan.problem.max_steps(plan.space)))
+    objective = Objective(plan.problem, plan.space, plan.out, plan.tracker_factory)
     ran = 0
     for _ in range(share):
         if plan.deadline is not None and time.time() >= plan.deadline:
@@ -130,14 +115,13 @@ def _work(plan: _Plan, share: int, seed: int, sampler: str,
     return ran
 
 
-def _check_same_study(study: optuna.Study, base: RunConfig, space: SearchSpace) -> None:
-    data = {k: v for k, v in base.to_dict().items() if k in SAME_DATA}
-    data["data"] = {**data["data"], "cache": None}
+def _check_same_study(study: optuna.Study, problem: Problem, space: SearchSpace) -> None:
+    data = {"kind": problem.kind, **problem.same_data()}
     before = study.user_attrs.get("data")
     if before is None:
         study.set_user_attr("data", data)
         study.set_user_attr("space", space.to_dict())
-    elif before != data:
+    elif {"kind": "molecules", **before} != data:
         raise ValueError(f"study {study.study_name!r} was run on other data or another split "
                          f"({before}); give another --out or --study-name")
     elif study.user_attrs.get("space") != space.to_dict():
@@ -145,7 +129,16 @@ def _check_same_study(study: optuna.Study, base: RunConfig, space: SearchSpace) 
                     study.study_name)
 
 
-def run_sweep(base: RunConfig, out: str | Path,
+def as_problem(base: RunConfig | GeneRunConfig | Problem) -> Problem:
+    """The problem a configuration describes (a problem is returned as it is)."""
+    if isinstance(base, RunConfig):
+        return MoleculeProblem(base)
+    if isinstance(base, GeneRunConfig):
+        return GeneProblem(base)
+    return base
+
+
+def run_sweep(base: RunConfig | GeneRunConfig | Problem, out: str | Path,
               space: SearchSpace | str | Path | None = None, trials: int = 20,
               timeout: float | None = None, jobs: int = 1, storage: str | None = None,
               study_name: str = STUDY_NAME, pruner: str | optuna.pruners.BasePruner = "hyperband",
@@ -156,7 +149,8 @@ def run_sweep(base: RunConfig, out: str | Path,
     seconds pass, with ``jobs`` worker processes; write ``out/best/``, ``best_config.json``
     and ``sweep.json``, and return that summary (see ``report.finish``).
 
-    ``space``: a ``SearchSpace``, a YAML file, or ``None`` (the default space).
+    ``base``: a molecule ``RunConfig``, a ``GeneRunConfig`` or a problem (``problems``).
+    ``space``: a ``SearchSpace``, a YAML file, or ``None`` (the problem's default space).
     ``tracker_factory(trial_number, settings)`` gives each trial's training a tracker;
     ``on_trial_end`` (Optuna's ``(study, frozen_trial)`` callbacks) hear every finished
     trial, e.g. to log it to a parent run. With ``jobs > 1`` both must pickle."""
@@ -166,48 +160,47 @@ def run_sweep(base: RunConfig, out: str | Path,
         raise ValueError(f"sampler must be one of {SAMPLERS} and pruner one of {PRUNERS}")
     if keep_trials not in ("all", "best"):
         raise ValueError(f"keep_trials must be all or best, not {keep_trials!r}")
-    base.check_data()
+    problem = as_problem(base)
+    problem.check()
     if not isinstance(space, SearchSpace):
-        space = default_space() if space is None else load_space(space)
+        space = problem.space(space)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
     name = study_name or STUDY_NAME  # None from the CLI
-    metric, higher = monitored_metric(base.task)
     with exclusive_lock(out / "sweep.lock"):
         store = open_storage(out, storage)
         study = optuna.create_study(storage=store, study_name=name, load_if_exists=True,
-                                    direction="maximize" if higher else "minimize")
-        _check_same_study(study, base, space)
+                                    direction="maximize" if problem.higher_is_better
+                                    else "minimize")
+        _check_same_study(study, problem, space)
         fail_stale_trials(study, store, embedded=storage is None)
         done = len(study.get_trials(deepcopy=False))
         remaining = max(0, trials - done)
         log.info("study %r: %d trial(s) so far, %d to run", name, done, remaining)
         deadline = None if timeout is None else time.time() + timeout
-        plan = _Plan(base, space, out, storage, name, pruner, trials, deadline,
+        plan = _Plan(problem, space, out, storage, name, pruner, trials, deadline,
                      tracker_factory, tuple(on_trial_end))
         ran = 0
         try:
             if remaining:
-                ran = _run(plan, base, remaining, jobs, seed, done, sampler)
+                ran = _run(plan, remaining, jobs, seed, done, sampler)
         except KeyboardInterrupt:  # what was found so far is kept: best/ and sweep.json
             ran = len(study.get_trials(deepcopy=False)) - done
-            finish(study, base, out, metric, keep_trials, ran,
-                   time.perf_counter() - started, storage)
+            finish(study, problem, out, keep_trials, ran, time.perf_counter() - started,
+                   storage)
             raise
-        return finish(study, base, out, metric, keep_trials, ran,
-                      time.perf_counter() - started, storage)
+        return finish(study, problem, out, keep_trials, ran, time.perf_counter() - started,
+                      storage)
 
 
-def _run(plan: _Plan, base: RunConfig, remaining: int, jobs: int, seed: int, done: int,
-         sampler: str) -> int:
+def _run(plan: _Plan, remaining: int, jobs: int, seed: int, done: int, sampler: str) -> int:
     """Share ``remaining`` trials among the workers (this process alone when one)."""
-    dataset = _load(base)  # once here: checks the data, fills the cache
     workers = min(jobs, remaining)
     shares = [remaining // workers + (i < remaining % workers) for i in range(workers)]
     calls = [(plan, n, worker_seed(seed, done, i), sampler) for i, n in enumerate(shares)]
     if workers == 1:
-        return _work(*calls[0], dataset=dataset)
-    del dataset
+        plan.problem.load()  # read once, here
+        return _work(*calls[0])
+    copy.copy(plan.problem).load()  # checks the data and fills the cache; workers read it
     return sum(run_in_processes(_work, calls))
-

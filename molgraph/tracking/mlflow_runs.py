@@ -20,6 +20,7 @@ import math
 import os
 import re
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -237,13 +238,23 @@ class MlflowTracker:
         return f"MlflowTracker(run_id={self.run_id!r}, tracking_uri={self.tracking_uri!r})"
 
 
-def log_run_directory(tracker: MlflowTracker, out: str | Path) -> None:
+def log_run_directory(tracker: MlflowTracker, out: str | Path,
+                      only: Sequence[str] | None = None) -> None:
     """Upload a run directory (``metrics.json``, ``run_config.json``, ``history.csv``,
-    ``test_predictions.csv``, ``model/``…) as the run's artifacts, keeping its layout."""
+    ``test_predictions.csv``, ``model/``…) as the run's artifacts, keeping its layout; with
+    ``only``, just those files and folders of it that exist."""
     out = Path(out)
     if not out.is_dir():
         raise ValueError(f"{out}: no run directory to log")
-    tracker.log_artifacts(out)
+    if only is None:
+        tracker.log_artifacts(out)
+        return
+    for name in only:
+        path = out / name
+        if path.is_dir():
+            tracker.log_artifacts(path, name)
+        elif path.is_file():
+            tracker.log_artifact(path, str(Path(name).parent) if "/" in name else None)
 
 
 class ChildRuns:

@@ -44,6 +44,7 @@ class TrainRun:
         fit: epochs, best epoch and history.
         split: indices (into the valid molecules) of train, validation and test.
         test_predictions: ``[len(test), n_targets]`` predictions for the test molecules.
+        val_predictions: ``[len(val), n_targets]`` predictions for the validation molecules.
         seconds: wall time of the job.
         labels: ``[n_valid, n_targets]`` the labels trained and scored on (duplicates merged
             as ``config.data.duplicates`` says; rows left out of every split keep theirs).
@@ -59,6 +60,7 @@ class TrainRun:
     seconds: float
     labels: np.ndarray
     duplicates: DuplicateReport
+    val_predictions: np.ndarray
 
 
 def train_on_dataset(dataset: MoleculeDataset, config: RunConfig,
@@ -103,7 +105,8 @@ def train_on_dataset(dataset: MoleculeDataset, config: RunConfig,
     metrics = {name: compute_metrics(config.task, y[idx], predictions[name])
                for name, idx in (("val", val_idx), ("test", test_idx))}
     return TrainRun(config, trained, metrics, result, (train_idx, val_idx, test_idx),
-                    predictions["test"], time.perf_counter() - started, y, duplicates)
+                    predictions["test"], time.perf_counter() - started, y, duplicates,
+                    predictions["val"])
 
 
 def _check_labels(dataset: MoleculeDataset, source: str) -> None:
@@ -137,8 +140,8 @@ def _check_split(y: np.ndarray, train: np.ndarray, val: np.ndarray, test: np.nda
 
 
 def write_run(run: TrainRun, dataset: MoleculeDataset, out: str | Path) -> Path:
-    """Write ``out/model/``, ``out/run_config.json``, ``out/metrics.json``, ``out/history.csv``
-    and ``out/test_predictions.csv``."""
+    """Write ``out/model/``, ``out/run_config.json``, ``out/metrics.json``, ``out/history.csv``,
+    ``out/test_predictions.csv`` and the pictures in ``out/plots/`` (see ``molgraph.plots``)."""
     out = Path(out)
     run.model.save(out / "model")
     run.config.save(out / RUN_CONFIG)
@@ -159,6 +162,12 @@ def write_run(run: TrainRun, dataset: MoleculeDataset, out: str | Path) -> Path:
         frame[name] = run.labels[test, j]
         frame[f"{name}_pred"] = pred[:, j]
     frame.to_csv(out / "test_predictions.csv", index=False)
+    try:  # pictures of the run (out/plots/); matplotlib loads here, not on importing this module
+        from molgraph.plots import write_run_plots
+
+        write_run_plots(out)
+    except Exception as err:  # a picture never fails a training run
+        log.warning("plots of %s not written: %s: %s", out, type(err).__name__, err)
     return out
 
 
