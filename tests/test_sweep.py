@@ -266,7 +266,7 @@ def test_sweep_tracks_one_parent_run_and_a_child_run_per_trial(data_dir, tmp_pat
     assert len(parents) == 1 and len(children) == 2
     best = json.loads((out / "sweep.json").read_text())
     assert parents[0].data.metrics["best_val_rmse"] == pytest.approx(best["best_value"])
-    assert parents[0].data.params["best.model.name"] == str(best["best_params"]["model.name"])
+    assert parents[0].data.tags["best.model.name"] == str(best["best_params"]["model.name"])
     for child in children:
         assert child.data.tags["optuna.state"] == "COMPLETE"
         assert "model.hidden_channels" in child.data.params
@@ -348,3 +348,33 @@ def test_gene_space_entries_are_checked_against_the_gene_configuration(tmp_path)
     path.write_text("model.pooling: [mean]\n")  # a molecule setting
     with pytest.raises(ValueError, match="unknown or unsearchable"):
         load_space(path, gene_space_base())
+
+
+def test_a_restarted_tracked_sweep_continues_its_parent_run(data_dir, tmp_path, tiny):
+    """After a kill, the same command continues the same MLflow parent run, and the child run
+    the dead process left RUNNING is closed as KILLED (its Optuna trial is failed too)."""
+    from mlflow.tracking import MlflowClient
+
+    from molgraph.tracking.mlflow_runs import MlflowTracker
+
+    out, uri = tmp_path / "tracked", f"sqlite:///{tmp_path / 'mlflow.db'}"
+    args = ["sweep", "--data", str(data_dir / "esol_120.csv"), "--target-columns", "logS",
+            "--epochs", "2", "--batch-size", "32", "--threads", "1", "--device", "cpu",
+            "--space", str(tiny), "--pruner", "none", "--out", str(out),
+            "--tracking-uri", uri, "--experiment", "resumed"]
+    assert main([*args, "--trials", "1"]) == 0
+    client = MlflowClient(uri)
+    experiment = client.get_experiment_by_name("resumed").experiment_id
+    (parent,) = client.search_runs([experiment], "attributes.status = 'FINISHED' and "
+                                   "tags.`optuna.study` = 'molgraph'")
+    # what a SIGKILL leaves: a child run still RUNNING (and the parent RUNNING)
+    dead = MlflowTracker.start(uri, "resumed", "trial 1", parent.info.run_id)
+    client.update_run(parent.info.run_id, status="RUNNING")
+    assert main([*args, "--trials", "2"]) == 0
+    runs = client.search_runs([experiment])
+    parents = [r for r in runs if "mlflow.parentRunId" not in r.data.tags]
+    assert [p.info.run_id for p in parents] == [parent.info.run_id]
+    assert parents[0].info.status == "FINISHED" and parents[0].data.metrics["n_trials"] == 2
+    killed = client.get_run(dead.run_id)
+    assert killed.info.status == "KILLED" and killed.data.tags["optuna.state"] == "FAIL"
+    assert sum(r.data.tags.get("mlflow.parentRunId") == parent.info.run_id for r in runs) == 3

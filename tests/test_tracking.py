@@ -22,10 +22,10 @@ from mlflow.tracking import MlflowClient  # noqa: E402
 from molgraph.cli.main import main  # noqa: E402
 from molgraph.tracking.mlflow_runs import (  # noqa: E402
     PARENT_TAG,
-    ChildRuns,
     MlflowTracker,
     resolve_tracking_uri,
 )
+from molgraph.tracking.sweep_runs import ChildRuns  # noqa: E402
 
 GENES = Path(__file__).parent / "data" / "genes"
 

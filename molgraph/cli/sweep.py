@@ -82,9 +82,11 @@ def sweep_command(args: argparse.Namespace, problem: Any, tags: dict[str, str]) 
     """Run ``sweep`` or ``genes sweep`` for ``problem`` (``molgraph.sweep.molecules`` or
     ``.genes``): the study, then with ``--seeds`` the test evaluation, all logged to one MLflow
     parent run when tracking."""
+    from molgraph.runtime.files import exclusive_lock
     from molgraph.sweep.evaluate import evaluate_seeds, table
     from molgraph.sweep.progress import TrialProgress
-    from molgraph.sweep.study import run_sweep
+    from molgraph.sweep.report import shown_storage
+    from molgraph.sweep.study import SWEEP_LOCK, run_sweep
 
     if not args.verbose:  # one line (or a bar) per trial from TrialProgress is enough
         logging.getLogger("optuna").setLevel(logging.WARNING)
@@ -94,25 +96,41 @@ def sweep_command(args: argparse.Namespace, problem: Any, tags: dict[str, str]) 
     if fixed:
         log.info("fixed by flags, not searched: %s", ", ".join(fixed))
         space = space.without(fixed)
-    tags = {**tags, "optuna.study": args.study_name or "molgraph"}
+    study = args.study_name or "molgraph"
+    # one parent run per study: found again by these tags when the sweep starts again
+    resume = {"optuna.study": study, "molgraph.sweep_dir": str(Path(args.out).resolve()),
+              "optuna.storage": shown_storage(args.storage)}
     seed = problem.base.seed if args.sampler_seed is None else args.sampler_seed
     evaluation = None
-    with tracked(args, tags, PARENT_ARTIFACTS) as parent:  # one parent run; a child per trial
+    Path(args.out).mkdir(parents=True, exist_ok=True)
+    # the embedded study's lock is held from here, so the parent run is only continued (and
+    # its dead children closed) by the one process that owns the sweep directory
+    with exclusive_lock(Path(args.out) / SWEEP_LOCK), \
+            tracked(args, tags, PARENT_ARTIFACTS, resume) as parent:
         children = None
         if parent is not None:
-            from molgraph.tracking.mlflow_runs import ChildRuns
+            from molgraph.tracking.sweep_runs import ChildRuns, close_running_children
 
+            if args.storage is None:
+                closed = close_running_children(parent, "stale: its process ended while it ran")
+                if closed:
+                    log.warning("closed %d MLflow child run(s) left RUNNING by a stopped "
+                                "sweep", len(closed))
             children = ChildRuns(parent.tracking_uri, args.experiment, parent.run_id)
-            parent.log_params({"sweep.space": space.to_dict(), "sweep.trials": args.trials,
-                               "sweep.pruner": args.pruner, "sweep.sampler": args.sampler,
-                               "sweep.seeds": args.seeds})
+            # params cannot change in MLflow: what may differ between runs of one sweep
+            # (trials asked for, seeds) is a tag, and a resumed parent keeps its params
+            if not parent.client.get_run(parent.run_id).data.params:
+                parent.log_params({"sweep.space": space.to_dict(),
+                                   "sweep.pruner": args.pruner, "sweep.sampler": args.sampler})
+            parent.set_tags({"sweep.trials": args.trials, "sweep.seeds": args.seeds})
         direction = "maximize" if problem.higher_is_better else "minimize"
         with TrialProgress(args.trials, 0, f"val_{problem.metric}", direction) as progress:
             result = run_sweep(problem, args.out, space, trials=args.trials,
                                timeout=args.timeout, jobs=args.jobs, storage=args.storage,
                                study_name=args.study_name, sampler=args.sampler,
                                pruner=args.pruner, seed=seed, keep_trials=args.keep_trials,
-                               tracker_factory=children, on_trial_end=[progress])
+                               tracker_factory=children, on_trial_end=[progress],
+                               locked=True)
         if args.seeds and result["best_trial"] is not None:
             best = json.loads((Path(args.out) / "best_config.json").read_text())
             evaluation = evaluate_seeds(problem, best, args.seeds, args.out)
@@ -139,11 +157,12 @@ def sweep_command(args: argparse.Namespace, problem: Any, tags: dict[str, str]) 
 
 def _log_parent(parent: Any, result: dict[str, Any], evaluation: dict[str, Any] | None,
                 out: Path, problem: Any) -> None:
-    """The parent run's record: the best trial's settings and validation metric, the test
+    """The parent run's record: the best trial's settings (tags ``best.<setting>``: they change
+    as a sweep goes on) and validation metric, the test
     evaluation (mean and std per configuration) and, for molecules, the best model as an
     MLflow pyfunc model (``mlflow.pyfunc.load_model(uri).predict(df)``, ``mlflow models
     serve``)."""
-    parent.log_params({f"best.{k}": v for k, v in result["best_params"].items()})
+    parent.set_tags({f"best.{k}": v for k, v in result["best_params"].items()})
     metrics = {f"best_{result['metric']}": result["best_value"],
                "best_trial": result["best_trial"], "n_trials": result["n_trials"]}
     if evaluation is not None:

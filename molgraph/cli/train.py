@@ -59,11 +59,13 @@ def add_tracking_options(p: argparse.ArgumentParser) -> None:
 
 @contextmanager
 def tracked(args: argparse.Namespace, tags: dict[str, Any],
-            upload: Sequence[str] | None = None) -> Iterator[Any]:
+            upload: Sequence[str] | None = None,
+            resume: dict[str, str] | None = None) -> Iterator[Any]:
     """An MLflow tracker when ``--tracking-uri`` is given, else ``None``. The run ends FAILED
     (the error as a tag) when the block raises; after the block the output directory (or
     only the files and folders of it named in ``upload``) is uploaded as its artifacts.
-    mlflow is imported only here."""
+    ``resume``: tags of an earlier top-level run to continue instead of starting one (a
+    sweep started again). mlflow is imported only here."""
     if args.tracking_uri is None:
         yield None
         return
@@ -74,7 +76,17 @@ def tracked(args: argparse.Namespace, tags: dict[str, Any],
     given = args.tracking_uri
     uri = runs.resolve_tracking_uri(None if given in ("", "local") else given, args.out,
                                     environment=given != "local")
-    with runs.MlflowTracker.start(uri, args.experiment, args.run_name, tags=tags) as tracker:
+    tracker = None
+    if resume:
+        from molgraph.tracking.sweep_runs import resume_parent
+
+        tracker = resume_parent(uri, args.experiment, resume)
+        if tracker is not None:
+            print(f"continuing MLflow run {tracker.run_id}")
+    if tracker is None:
+        tracker = runs.MlflowTracker.start(uri, args.experiment, args.run_name,
+                                           tags={**tags, **(resume or {})})
+    with tracker:
         yield tracker
         runs.log_run_directory(tracker, args.out, upload)
     print(f"MLflow run {tracker.run_id} (experiment {args.experiment!r}) logged to {uri}")

@@ -72,6 +72,10 @@ def _merge(y: np.ndarray, task: str) -> np.ndarray:
     return mean.astype(np.float32)
 
 
+#: What was already reported in this process (source, policy, molecules, rows).
+_REPORTED: set[tuple[str, str, int, int]] = set()
+
+
 def resolve_duplicates(smiles: Sequence[str], y: np.ndarray, rows: np.ndarray, task: str,
                        policy: str = "keep", source: str = "",
                        keys: Sequence[str] | None = None) -> tuple[np.ndarray, np.ndarray,
@@ -109,7 +113,9 @@ def resolve_duplicates(smiles: Sequence[str], y: np.ndarray, rows: np.ndarray, t
             keep[group[0]] = False
         labels[group[0]] = _merge(y[group], task)
     report.removed_rows = int((~keep).sum())
-    if repeated:
+    said = (source, policy, report.molecules, report.rows)
+    if repeated and said not in _REPORTED:  # once per process: a sweep resolves every trial
+        _REPORTED.add(said)
         log.warning("%s: %d molecules occur more than once (%d rows), %d of them with "
                     "conflicting labels%s; duplicates=%s%s", source, report.molecules,
                     report.rows, report.conflicting,

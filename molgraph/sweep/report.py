@@ -81,7 +81,7 @@ def _remove_others(out: Path, trials: list[FrozenTrial], best: FrozenTrial | Non
             shutil.rmtree(trial_dir(out, trial.number), ignore_errors=True)
 
 
-def _shown_storage(storage: str | None) -> str:
+def shown_storage(storage: str | None) -> str:
     return "journal: optuna.log" if storage is None else re.sub(r"://([^:/@]+):[^@]*@",
                                                                 r"://\1:***@", storage)
 
@@ -103,7 +103,7 @@ def finish(study: optuna.Study, problem: Problem, out: Path, keep_trials: str, r
     if keep_trials == "best":
         _remove_others(out, trials, best)
     summary = {
-        "kind": problem.kind, "study_name": study.study_name, "storage": _shown_storage(storage),
+        "kind": problem.kind, "study_name": study.study_name, "storage": shown_storage(storage),
         "direction": study.direction.name.lower(), "metric": f"val_{metric}",
         "best_trial": None if best is None else best.number,
         "best_value": None if best is None else best.value,

@@ -18,6 +18,7 @@ configuration and ``DIR/sweep.json`` the summary.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import logging
 import time
@@ -45,6 +46,7 @@ from molgraph.training.config import RunConfig
 
 log = logging.getLogger(__name__)
 STUDY_NAME = "molgraph"
+SWEEP_LOCK = "sweep.lock"
 PRUNERS = ("hyperband", "median", "none")
 SAMPLERS = ("tpe", "random")
 TrialCallback = Callable[[optuna.Study, FrozenTrial], None]
@@ -144,7 +146,7 @@ def run_sweep(base: RunConfig | GeneRunConfig | Problem, out: str | Path,
               study_name: str = STUDY_NAME, pruner: str | optuna.pruners.BasePruner = "hyperband",
               seed: int = 0, tracker_factory: TrackerFactory | None = None,
               on_trial_end: Sequence[TrialCallback] = (), sampler: str = "tpe",
-              keep_trials: str = "all") -> dict[str, Any]:
+              keep_trials: str = "all", locked: bool = False) -> dict[str, Any]:
     """Run (or continue) a sweep until the study holds ``trials`` trials or ``timeout``
     seconds pass, with ``jobs`` worker processes; write ``out/best/``, ``best_config.json``
     and ``sweep.json``, and return that summary (see ``report.finish``).
@@ -153,7 +155,9 @@ def run_sweep(base: RunConfig | GeneRunConfig | Problem, out: str | Path,
     ``space``: a ``SearchSpace``, a YAML file, or ``None`` (the problem's default space).
     ``tracker_factory(trial_number, settings)`` gives each trial's training a tracker;
     ``on_trial_end`` (Optuna's ``(study, frozen_trial)`` callbacks) hear every finished
-    trial, e.g. to log it to a parent run. With ``jobs > 1`` both must pickle."""
+    trial, e.g. to log it to a parent run. With ``jobs > 1`` both must pickle.
+    ``locked``: the caller already holds ``out/sweep.lock`` (``runtime.files.exclusive_lock``).
+    """
     if trials < 1 or jobs < 1:
         raise ValueError(f"trials and jobs must be at least 1, not {trials} and {jobs}")
     if sampler not in SAMPLERS or (isinstance(pruner, str) and pruner not in PRUNERS):
@@ -168,7 +172,7 @@ def run_sweep(base: RunConfig | GeneRunConfig | Problem, out: str | Path,
     out.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
     name = study_name or STUDY_NAME  # None from the CLI
-    with exclusive_lock(out / "sweep.lock"):
+    with contextlib.nullcontext() if locked else exclusive_lock(out / SWEEP_LOCK):
         store = open_storage(out, storage)
         study = optuna.create_study(storage=store, study_name=name, load_if_exists=True,
                                     direction="maximize" if problem.higher_is_better

@@ -255,17 +255,3 @@ def log_run_directory(tracker: MlflowTracker, out: str | Path,
             tracker.log_artifacts(path, name)
         elif path.is_file():
             tracker.log_artifact(path, str(Path(name).parent) if "/" in name else None)
-
-
-class ChildRuns:
-    """A picklable ``(trial_number, settings) -> MlflowTracker`` factory (a sweep's
-    ``tracker_factory``): one child run of ``parent_run_id`` per trial, started in whichever
-    process runs the trial."""
-
-    def __init__(self, tracking_uri: str, experiment: str, parent_run_id: str) -> None:
-        self.tracking_uri, self.experiment = tracking_uri, experiment
-        self.parent_run_id = parent_run_id
-
-    def __call__(self, number: int, settings: dict[str, Any]) -> MlflowTracker:
-        return MlflowTracker.start(self.tracking_uri, self.experiment, f"trial {number}",
-                                   self.parent_run_id, tags={"molgraph.trial": number})
