@@ -288,7 +288,8 @@ def test_sweep_tracks_one_parent_run_and_a_child_run_per_trial(data_dir, tmp_pat
         pytest.approx(evaluation["best"]["rmse"]["mean"])
     assert "test_rmse" not in json.dumps(json.loads((out / "sweep.json").read_text()))
     # the sweep's pictures, and the parent's artifacts: not every trial's model
-    assert {"optimization_history.png", "best_learning_curves.png"} <= \
+    assert {"optimization_history.png", "best_learning_curves.png",
+            "best_validation_parity.png"} <= \
         {p.name for p in (out / "plots").iterdir()}
     artifacts = {a.path for a in client.list_artifacts(parents[0].info.run_id)}
     assert {"sweep.json", "best_config.json", "evaluation.json", "plots", "best"} <= artifacts

@@ -9,6 +9,7 @@ shown, nothing is registered globally, and each figure is freed once saved.
 """
 
 from molgraph.plots.figures import DPI, learning_curves, parity_plot, roc_pr_curves
-from molgraph.plots.run import write_run_plots
+from molgraph.plots.run import prediction_plots, write_run_plots
 
-__all__ = ["DPI", "learning_curves", "parity_plot", "roc_pr_curves", "write_run_plots"]
+__all__ = ["DPI", "learning_curves", "parity_plot", "prediction_plots", "roc_pr_curves",
+           "write_run_plots"]

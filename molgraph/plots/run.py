@@ -70,26 +70,33 @@ def write_run_plots(run_dir: str | Path) -> list[Path]:
 
     if task is None and history is not None:
         task = "classification" if "val_roc_auc" in history else "regression"
-    predictions = run_dir / "test_predictions.csv"
+    written.extend(prediction_plots(run_dir / "test_predictions.csv", out, task))
+    return written
+
+
+def prediction_plots(predictions: str | Path, out: str | Path, task: str | None,
+                     stem: str = "", title: str = "Test set") -> list[Path]:
+    """``out/<stem>parity.png`` (regression) or ``out/<stem>roc_pr.png`` (classification)
+    from a predictions CSV as molgraph writes them (``row``, ``smiles``, then ``<name>`` and
+    ``<name>_pred`` per target); ``[]`` with a log line when it cannot be drawn."""
+    predictions, out = Path(predictions), Path(out)
     if not predictions.exists():
-        log.info("no %s: no test-set pictures", predictions)
-        return written
+        log.info("no %s: no prediction pictures", predictions)
+        return []
     try:
         frame = pd.read_csv(predictions)
         names = [c for c in frame.columns
                  if c not in ("row", "smiles") and f"{c}_pred" in frame.columns]
         if not names:
-            raise ValueError("test_predictions.csv has no <name>, <name>_pred column pairs")
+            raise ValueError(f"{predictions.name} has no <name>, <name>_pred column pairs")
         labels = frame[names].apply(pd.to_numeric, errors="coerce").to_numpy(dtype=float)
         preds = frame[[f"{n}_pred" for n in names]].apply(
             pd.to_numeric, errors="coerce").to_numpy(dtype=float)
         if task == "classification":
-            path = roc_pr_curves(labels, preds, names, out / "roc_pr.png")
-            if path is not None:
-                written.append(path)
-        else:
-            written.append(parity_plot(labels, preds, names, out / "parity.png"))
+            path = roc_pr_curves(labels, preds, names, out / f"{stem}roc_pr.png", title=title)
+            return [] if path is None else [path]
+        return [parity_plot(labels, preds, names, out / f"{stem}parity.png",
+                            title=f"{title}: predicted vs measured")]
     except Exception as err:
-        log.warning("test-set picture of %s not drawn: %s: %s", run_dir, type(err).__name__,
-                    err)
-    return written
+        log.warning("pictures of %s not drawn: %s: %s", predictions, type(err).__name__, err)
+        return []

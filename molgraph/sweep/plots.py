@@ -18,7 +18,7 @@ from typing import Any
 
 import optuna
 
-from molgraph.plots import DPI, learning_curves
+from molgraph.plots import DPI, learning_curves, prediction_plots
 
 log = logging.getLogger(__name__)
 
@@ -93,6 +93,9 @@ def write_sweep_plots(study: optuna.Study, out: str | Path, metric: str) -> list
     - ``param_importances.png``: fANOVA importances (seeded) of the parameters that varied,
       from two complete trials on;
     - ``best_learning_curves.png``: the best trial's ``out/trials/NNNN/history.csv``;
+    - ``best_validation_parity.png`` (regression) or ``best_validation_roc_pr.png``: the best
+      model on the validation set (``out/best/val_predictions.csv``; the test set is only
+      scored by ``--seeds``, whose runs have their own pictures);
     - ``intermediate_values.png``: every trial's per-epoch validation curve (pruned trials stop
       early), when any trial reported one.
 
@@ -128,6 +131,11 @@ def write_sweep_plots(study: optuna.Study, out: str | Path, metric: str) -> list
                                   target_name=target)))
 
     written.append(_best_learning_curves(study, out, plots, metric))
+    best = out / "best"  # molecules: the best trial's validation predictions
+    if (best / "val_predictions.csv").exists():
+        task = "classification" if metric == "roc_auc" else "regression"
+        written.extend(prediction_plots(best / "val_predictions.csv", plots, task,
+                                        "best_validation_", "Best trial, validation set"))
 
     if any(t.intermediate_values for t in trials):
         written.append(_drawn("intermediate values", plots / "intermediate_values.png",
