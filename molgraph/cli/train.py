@@ -118,7 +118,13 @@ def run(args: argparse.Namespace) -> int:
             uri = log_pyfunc_model(args.out, tracker.tracking_uri, tracker.run_id)
             tracker.set_tags({"molgraph.model_uri": uri})
     main_metrics = ("rmse", "mae", "r2") if config.task == "regression" else ("roc_auc", "pr_auc")
-    print(metrics_table(run_.metrics, main_metrics))
+    rows = dict(run_.metrics)
+    if run_.baseline is not None:  # the ECFP baseline on the same split, and the difference
+        name = f"baseline {run_.baseline['best']} test"
+        rows[name] = run_.baseline["test"]
+        rows["test − baseline"] = {k: run_.metrics["test"][k] - run_.baseline["test"][k]
+                                   for k in main_metrics}
+    print(metrics_table(rows, main_metrics, tuple(rows)))
     print(json.dumps({part: {k: round(run_.metrics[part][k], 4) for k in main_metrics}
                       for part in ("val", "test")}))
     print(f"model, metrics and test predictions written to {args.out}")

@@ -8,7 +8,8 @@ would see. The default configuration is the sweep's base (``molgraph train`` wit
 flags): the gain of tuning is the difference of the two rows, not a number in isolation.
 
 Writes ``DIR/evaluation/{best,default}/seed<N>/`` (full run directories: model, metrics,
-predictions, pictures) and ``DIR/evaluation.json``.
+predictions, pictures) and ``DIR/evaluation.json``. For molecules a third row, ``baseline``,
+is the ECFP baseline (``training.baseline``) fitted on each seed's split of the default run.
 """
 
 from __future__ import annotations
@@ -48,21 +49,28 @@ def evaluate_seeds(problem: Problem, best_config: dict[str, Any], seeds: Sequenc
     problem's base configuration once per seed; write the runs and ``evaluation.json``.
 
     Returns ``{"metric", "seeds", "best": {metric: {"mean", "std", "values"}}, "default":
-    {...}, "difference"}`` where ``difference`` is best − default of the monitored test
-    metric's means (negative is better for RMSE)."""
+    {...}, "baseline": {...} (molecules), "difference"}`` where ``difference`` is best −
+    default of the monitored test metric's means (negative is better for RMSE)."""
     if not seeds:
         raise ValueError("give at least one seed to evaluate on")
     out = Path(out)
     configs = {"best": problem.from_dict(best_config), "default": problem.base}
     result: dict[str, Any] = {"kind": problem.kind, "metric": f"test_{problem.metric}",
                               "seeds": list(seeds)}
+    baselines = []
     for label, config in configs.items():
         rows = []
         for seed in seeds:
             directory = out / "evaluation" / label / f"seed{seed}"
             log.info("evaluating the %s configuration on seed %d → %s", label, seed, directory)
-            rows.append(problem.evaluate(with_values(config, {"seed": seed}), directory))
+            test, baseline = problem.evaluate(with_values(config, {"seed": seed}), directory,
+                                              baseline=label == "default")
+            rows.append(test)
+            if baseline is not None:  # the default run's split: one baseline per seed
+                baselines.append(baseline)
         result[label] = _summary(rows)
+    if baselines:
+        result["baseline"] = _summary(baselines)
     means = [result[label][problem.metric]["mean"] for label in configs]
     result["difference"] = None if None in means else means[0] - means[1]
     write_json(out / EVALUATION, result)
@@ -74,7 +82,9 @@ def table(result: dict[str, Any], metrics: Sequence[str]) -> str:
     width = max(len(m) for m in metrics) + 16
     lines = [f"test over seeds {result['seeds']}".ljust(10),
              "config   " + "".join(m.rjust(width) for m in metrics)]
-    for label in ("best", "default"):
+    for label in ("best", "default", "baseline"):
+        if label not in result:
+            continue
         cells = []
         for m in metrics:
             cell = result[label].get(m, {})

@@ -165,13 +165,14 @@ class GeneProblem:
 
         return TrialOutcome(value, val, best_epoch, len(recorder.rows), seconds, plain, write)
 
-    def evaluate(self, config: GeneRunConfig, out: Path) -> dict[str, float]:
+    def evaluate(self, config: GeneRunConfig, out: Path,
+                 baseline: bool = False) -> tuple[dict[str, float], None]:
         """``genes train`` with ``config`` into ``out``: cross-validated test metrics (mean
-        over folds) and the final model."""
+        over folds) and the final model (no baseline yet)."""
         from molgraph.genes.workflow import train_genes
 
         metrics = train_genes(config, out)
-        return {k: float(v) for k, v in metrics["cv"]["mean"].items()}
+        return {k: float(v) for k, v in metrics["cv"]["mean"].items()}, None
 
     #: a trial is cross-validation only, without a model to keep
     trials_keep_models = False

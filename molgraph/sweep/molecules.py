@@ -15,7 +15,13 @@ from molgraph.sweep.problems import StepHook, TrialOutcome
 from molgraph.sweep.space import SearchSpace, default_space, load_space
 from molgraph.tracking.contracts import Tracker
 from molgraph.training.config import RunConfig
-from molgraph.training.job import RUN_CONFIG, TrainRun, train_on_dataset, write_run
+from molgraph.training.job import (
+    RUN_CONFIG,
+    TrainRun,
+    add_baseline,
+    train_on_dataset,
+    write_run,
+)
 from molgraph.training.metrics import monitored_metric
 
 
@@ -106,14 +112,17 @@ class MoleculeProblem:
     #: a trial's directory holds its model, so ``best/`` is a copy of the best one
     trials_keep_models = True
 
-    def evaluate(self, config: RunConfig, out: Path) -> dict[str, float]:
+    def evaluate(self, config: RunConfig, out: Path,
+                 baseline: bool = False) -> tuple[dict[str, float], dict[str, float] | None]:
         """Retrain ``config`` (its seed decides the split) and write the run to ``out``; its
-        test metrics, touched here once."""
+        test metrics, touched here once, and with ``baseline`` (and ``config.baseline``)
+        those of the ECFP baseline on the same split."""
         run = train_on_dataset(self.dataset, config)
+        if baseline and config.baseline:
+            add_baseline(run, self.dataset)
         write_run(run, self.dataset, out)
-        return {k: float(v) for k, v in run.metrics["test"].items()}
-
-
+        test = {k: float(v) for k, v in run.metrics["test"].items()}
+        return test, None if run.baseline is None else dict(run.baseline["test"])
 
 def write_molecule_trial(run: TrainRun, dataset: MoleculeDataset, directory: Path) -> Path:
     """``model/``, ``run_config.json``, ``metrics.json`` (validation only), ``history.csv``

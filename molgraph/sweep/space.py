@@ -36,7 +36,7 @@ KEYS = ("type", "choices", "low", "high", "step", "log", "value", "when")
 #: seed, which must be the same for every trial, or validation scores are not comparable.
 NOT_SEARCHED = ("data.", "model.atom_vocab", "model.bond_vocab", "model.out_channels", "task",
                 "split", "split_sizes", "seed", "folds", "val_fraction", "train.device",
-                "train.threads")
+                "train.threads", "baseline")
 
 DEFAULT = {
     "model.name": {"type": "categorical",

@@ -97,6 +97,8 @@ class RunConfig:
         seed: fixes the split, initialisation, shuffling and dropout.
         model: the model (molgraph.models.config.ModelConfig).
         train: optimisation (TrainConfig).
+        baseline: also fit ECFP4 random-forest and SVM baselines on the same split
+            (metrics.json "baseline"; seconds on MoleculeNet-sized data).
     """
 
     data: DataConfig = field(default_factory=DataConfig)
@@ -106,6 +108,7 @@ class RunConfig:
     seed: int = 0
     model: ModelConfig = field(default_factory=ModelConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
+    baseline: bool = True
 
     def __post_init__(self) -> None:
         if self.task not in TASKS:

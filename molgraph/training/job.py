@@ -23,7 +23,7 @@ from molgraph.data.split import split_indices
 from molgraph.inference.artifact import TrainedModel
 from molgraph.models.registry import build_model
 from molgraph.runtime.files import check_writable, write_json
-from molgraph.runtime.system import seed_everything
+from molgraph.runtime.system import default_threads, seed_everything
 from molgraph.tracking.contracts import Callback, Tracker
 from molgraph.training.config import DataConfig, RunConfig
 from molgraph.training.loop import FitResult, fit
@@ -45,6 +45,7 @@ class TrainRun:
         split: indices (into the valid molecules) of train, validation and test.
         test_predictions: ``[len(test), n_targets]`` predictions for the test molecules.
         val_predictions: ``[len(val), n_targets]`` predictions for the validation molecules.
+        baseline: the ECFP baselines on the same split (``training.baseline``), when fitted.
         seconds: wall time of the job.
         labels: ``[n_valid, n_targets]`` the labels trained and scored on (duplicates merged
             as ``config.data.duplicates`` says; rows left out of every split keep theirs).
@@ -61,6 +62,7 @@ class TrainRun:
     labels: np.ndarray
     duplicates: DuplicateReport
     val_predictions: np.ndarray
+    baseline: dict | None = None
 
 
 def train_on_dataset(dataset: MoleculeDataset, config: RunConfig,
@@ -153,6 +155,8 @@ def write_run(run: TrainRun, dataset: MoleculeDataset, out: str | Path) -> Path:
                "duplicates": asdict(run.duplicates),
                "data": config.data.path, "model": config.model.name, "split": config.split,
                "seed": config.seed, "task": config.task}
+    if run.baseline is not None:
+        summary["baseline"] = run.baseline
     write_json(out / "metrics.json", summary)
     pd.DataFrame(run.fit.history).to_csv(out / "history.csv", index=False)
     test, pred = run.split[2], run.test_predictions
@@ -191,6 +195,8 @@ def train(config: RunConfig, out: str | Path | None = None, callbacks: Sequence[
     dataset = load_dataset(config.data.path, config.data.smiles_column,
                            config.data.target_columns, cache_dir=cache)
     run = train_on_dataset(dataset, config, callbacks, tracker)
+    if config.baseline:
+        add_baseline(run, dataset)
     if tracker is not None:
         tracker.log_metrics(final_metrics(run), step=run.fit.best_epoch)
     if out is not None:
@@ -200,11 +206,25 @@ def train(config: RunConfig, out: str | Path | None = None, callbacks: Sequence[
     return run
 
 
+def add_baseline(run: TrainRun, dataset: MoleculeDataset) -> TrainRun:
+    """Fit the ECFP baselines (``training.baseline``) on ``run``'s split and labels."""
+    from molgraph.training.baseline import fit_baselines
+
+    run.baseline = fit_baselines(dataset.smiles, run.labels, run.split, run.config.task,
+                                 run.config.seed,
+                                 run.config.train.threads or default_threads())
+    return run
+
+
 def final_metrics(run: TrainRun) -> dict[str, float]:
     """The end-of-run scores a tracker gets: ``best_val_<metric>``, ``test_<metric>``,
-    ``best_epoch`` and ``epochs_run``."""
+    ``best_epoch`` and ``epochs_run``, and ``baseline_val_*``/``baseline_test_*``."""
     scores = {f"best_val_{k}": v for k, v in run.metrics["val"].items()}
     scores.update({f"test_{k}": v for k, v in run.metrics["test"].items()})
+    if run.baseline is not None:
+        for part in ("val", "test"):
+            scores.update({f"baseline_{part}_{k}": v for k, v in run.baseline[part].items()
+                           if "_" not in k})
     return {**scores, "best_epoch": run.fit.best_epoch, "epochs_run": len(run.fit.history)}
 
 
