@@ -166,8 +166,8 @@ def _log_parent(parent: Any, result: dict[str, Any], evaluation: dict[str, Any] 
     metrics = {f"best_{result['metric']}": result["best_value"],
                "best_trial": result["best_trial"], "n_trials": result["n_trials"]}
     if evaluation is not None:
-        for label in ("best", "default"):
-            for name, cell in evaluation[label].items():
+        for label in ("best", "default", "baseline"):
+            for name, cell in evaluation.get(label, {}).items():
                 if cell["mean"] is not None:
                     metrics[f"{label}_test_{name}_mean"] = cell["mean"]
                     metrics[f"{label}_test_{name}_std"] = cell["std"]
