@@ -47,6 +47,27 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--device", default="auto",
                    help="auto (CUDA when present), cpu, cuda[:N] (default: auto)")
     p.set_defaults(func=run_predict)
+    _register_explain(verbs)
+
+
+def _register_explain(verbs: argparse._SubParsersAction) -> None:
+    p = verbs.add_parser(
+        "explain", help="which neighbours and features drive genes' scores",
+        description="Attribute each gene's logit to the genes around it and to the input "
+        "features (Captum Integrated Gradients on the model's receptive field) and write "
+        "genes.csv, neighbours.csv, features.csv and subgraph_<gene>.png to DIR.")
+    p.add_argument("--model", required=True, help="model directory written by 'genes train'")
+    p.add_argument("--genes", required=True, nargs="+", metavar="G", help="genes to explain")
+    p.add_argument("--out", required=True, metavar="DIR", help="output directory")
+    p.add_argument("--task", help="task or class to explain (default: as 'genes predict')")
+    p.add_argument("--method", default="integrated_gradients",
+                   choices=("integrated_gradients", "input_x_gradient"),
+                   help="attribution method (default: integrated_gradients)")
+    p.add_argument("--top", type=int, default=20,
+                   help="neighbours and features kept per gene (default: 20)")
+    p.add_argument("--device", default="auto",
+                   help="auto (CUDA when present), cpu, cuda[:N] (default: auto)")
+    p.set_defaults(func=run_explain)
 
 
 def _register_train(verbs: argparse._SubParsersAction) -> None:
@@ -181,4 +202,18 @@ def run_predict(args: argparse.Namespace) -> int:
     print(f"ranked {len(table)} genes ({int(table['labelled'].sum())} labelled) → {args.out}")
     if args.top:
         print(table.head(args.top).to_string(index=False))
+    return 0
+
+
+def run_explain(args: argparse.Namespace) -> int:
+    from molgraph.genes.explain import explain_genes
+
+    result = explain_genes(args.model, args.genes, args.task, args.method, args.top,
+                           args.device)
+    out = result.write(args.out)
+    table = result.genes
+    failed = table[table["error"] != ""]
+    print(f"explained {len(table) - len(failed)} of {len(table)} genes ({result.task}) → {out}")
+    for gene, error in zip(failed["gene"], failed["error"]):
+        print(f"  {gene}: {error}")
     return 0
