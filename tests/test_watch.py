@@ -135,8 +135,11 @@ def test_train_cli_without_a_terminal_prints_the_table_and_no_bar(data_dir, tmp_
     lines = result.stdout.splitlines()
     header = next(i for i, line in enumerate(lines) if line.split() == ["rmse", "mae", "r2"])
     assert lines[header + 1].split()[0] == "val" and lines[header + 2].split()[0] == "test"
-    scores = json.loads(lines[header + 3])  # the JSON line follows the table, as before
-    assert set(scores) == {"val", "test"} and set(scores["val"]) == {"rmse", "mae", "r2"}
+    assert lines[header + 3].split()[:3] in (["baseline", "rf", "test"],
+                                             ["baseline", "svm", "test"])  # ECFP baseline
+    assert lines[header + 4].startswith("test − baseline")
+    scores = json.loads(lines[header + 5])  # the JSON line follows the table, as before
+    assert {"val", "test"} <= set(scores) and set(scores["val"]) == {"rmse", "mae", "r2"}
     assert "epoch 2/2" in result.stderr and "2/2 epochs in" in result.stderr
     for text in (result.stdout, result.stderr):
         assert "█" not in text and "\r" not in text
