@@ -48,6 +48,7 @@ from molgraph.screening.output import (
     output_lock,
     output_stem,
 )
+from molgraph.screening.pictures import write_screen_pictures
 from molgraph.screening.prepare import descriptor_mode, prepared_shards, shard_refs
 from molgraph.screening.scoring import default_batch_size, score_shard, shard_frame
 from molgraph.screening.workers import screen_in_processes, start_scoring_server
@@ -93,6 +94,9 @@ class ScreenConfig:
         scheduler: address of a Dask scheduler (``tcp://host:8786``) to spread shards over.
         progress: a progress bar (``True``) or log lines (``False``) (default: a bar only when
             stderr is a terminal).
+        pictures: draw ``<stem>_plots/score_histogram.png`` (every scored molecule, the
+            threshold and top-k cutoff marked) and ``<stem>_plots/top_hits.png`` (the best 24
+            written, with their scores) beside ``out``; a failure is only a warning.
     """
 
     models: list[str]
@@ -116,6 +120,7 @@ class ScreenConfig:
     keep_parts: bool = False
     scheduler: str | None = None
     progress: bool | None = None
+    pictures: bool = True
 
     def __post_init__(self) -> None:
         self.models = [str(m) for m in self.models]
@@ -208,6 +213,10 @@ def _screen(config: ScreenConfig, paths: dict, started: float) -> dict:
         "cpus": cpu_count(),
         "molgraph_version": __version__,
     })
+    if config.pictures:  # the histogram counts every scored row: from the parts, still here
+        summary["pictures"] = [str(p) for p in write_screen_pictures(
+            config.out, rank, ascending=config.ascending, threshold=config.threshold,
+            top_k=config.top_k, sources=[parts.path(key) for key in sorted(keys)])]
     write_json(paths["summary"], summary)
     if not config.keep_parts:
         parts.remove()
