@@ -1,0 +1,8 @@
+"""Per-atom attributions of molecular predictions (Captum on the encoded atom and bond
+representations, for every model): :func:`explain_molecules`, :func:`explain_file`, the
+methods by name in :data:`METHODS`, and :class:`Explanation` (CSV tables and heat maps)."""
+
+from molgraph.explain.attribute import Explanation, explain_file, explain_molecules
+from molgraph.explain.methods import DEFAULT_METHOD, METHODS
+
+__all__ = ["DEFAULT_METHOD", "METHODS", "Explanation", "explain_file", "explain_molecules"]

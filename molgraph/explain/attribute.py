@@ -1,0 +1,306 @@
+"""Per-atom (and per-bond) attributions of a trained model's predictions, with Captum.
+
+What is attributed: each model's encoded atom and bond representations
+(``GraphModel.encode``), the same inputs for every architecture; a method's values are summed
+over the hidden features, so each heavy atom (RDKit atom index = graph node index) and each bond
+gets one number per target. The baseline is the all-zero representation. Regression outputs
+are explained in label units (the model's scaled output times the target's standard
+deviation: the scaler is linear, its mean only shifts the baseline); classification explains
+the logit (not the probability, which saturates), while ``molecules`` reports probabilities.
+
+Example::
+
+    from molgraph.explain import explain_molecules
+
+    result = explain_molecules("runs/esol", ["CCO", "c1ccccc1O"])
+    result.atoms              # row, atom, symbol, target, attribution
+    result.write("explain/")  # atoms.csv, bonds.csv, molecules.csv, heatmaps/, grid.png
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import SimpleNamespace
+
+import numpy as np
+import pandas as pd
+
+from molgraph.explain.methods import DEFAULT_METHOD, METHODS, get_method
+
+log = logging.getLogger(__name__)
+
+ATOM_COLUMNS = ["row", "atom", "symbol", "target", "attribution"]
+BOND_COLUMNS = ["row", "bond", "begin_atom", "end_atom", "target", "attribution"]
+
+
+@dataclass
+class Explanation:
+    """Attributions of one model on a set of molecules, in input order.
+
+    Attributes:
+        atoms: ``row, atom, symbol, target, attribution``: one line per heavy atom and target.
+        bonds: ``row, bond, begin_atom, end_atom, target, attribution`` (RDKit bond index).
+        molecules: ``row, (id), smiles, valid, error, <target>_pred...``: every input row,
+            invalid ones with NaN predictions and the reason in ``error``.
+        method: the attribution method's name.
+        task: ``regression`` or ``classification`` (logits are explained for the latter).
+        targets: the explained target names.
+        signed: whether the values have a sign (saliency's do not).
+    """
+
+    atoms: pd.DataFrame
+    bonds: pd.DataFrame
+    molecules: pd.DataFrame
+    method: str
+    task: str
+    targets: list[str] = field(default_factory=list)
+    signed: bool = True
+
+    def write(self, out: str | Path, draw: bool = True, draw_limit: int = 100) -> Path:
+        """Write ``atoms.csv``, ``bonds.csv``, ``molecules.csv`` into ``out`` and, with
+        ``draw``, a heat map per molecule and target (``heatmaps/row<R>_<target>.svg|png``,
+        the first ``draw_limit`` valid molecules) and ``grid.png`` (the first 12)."""
+        out = Path(out)
+        if out.exists() and not out.is_dir():
+            raise ValueError(f"{out}: cannot write the explanation there, it is a file")
+        out.mkdir(parents=True, exist_ok=True)
+        self.atoms.to_csv(out / "atoms.csv", index=False)
+        self.bonds.to_csv(out / "bonds.csv", index=False)
+        self.molecules.to_csv(out / "molecules.csv", index=False)
+        if draw:
+            from molgraph.explain.drawing import draw_explanation
+
+            draw_explanation(self, out, draw_limit)
+        return out
+
+
+def explain_molecules(model, smiles: Sequence[str], method: str = DEFAULT_METHOD,
+                      targets: Sequence[str] | None = None, device: str = "auto",
+                      batch_size: int = 64, rows: Sequence[int] | None = None,
+                      n_steps: int = 50, n_samples: int = 10) -> Explanation:
+    """Attributions of ``model`` for each SMILES (see the module docstring for what is
+    attributed).
+
+    Args:
+        model: a model directory (``molgraph train``'s output or its ``model/``) or a
+            :class:`~molgraph.inference.artifact.TrainedModel`.
+        smiles: the molecules; an invalid one keeps its row, with the reason in ``error``.
+        method: a name in :data:`molgraph.explain.METHODS`.
+        targets: target names to explain (default: all).
+        device: ``auto`` (CUDA when present), ``cpu`` or ``cuda[:N]``; used when ``model`` is
+            a directory (a loaded model stays where it is).
+        batch_size: molecules per attribution pass.
+        rows: the row number of each SMILES (default 1, 2, ..., as ``molgraph predict``
+            numbers a file's rows).
+        n_steps: integrated-gradients steps.
+        n_samples: Shapley-sampling permutations.
+    """
+    from molgraph.chem.featurize import featurize_smiles
+
+    smiles = list(smiles)
+    rows = np.arange(1, len(smiles) + 1) if rows is None else np.asarray(rows)
+    if len(rows) != len(smiles):
+        raise ValueError(f"{len(rows)} row numbers for {len(smiles)} SMILES")
+    chunk = featurize_smiles(smiles)
+    return _explain(_load(model, device), smiles, rows, chunk, {}, method, targets,
+                    batch_size, {"n_steps": n_steps, "n_samples": n_samples})
+
+
+def explain_file(model, data: str | Path, method: str = DEFAULT_METHOD,
+                 targets: Sequence[str] | None = None, device: str = "auto",
+                 batch_size: int = 64, smiles_column: str | None = None,
+                 id_column: str | None = None, n_steps: int = 50,
+                 n_samples: int = 10) -> Explanation:
+    """:func:`explain_molecules` on a molecule file (CSV/TSV/SMI/SDF, optionally gzipped),
+    rows numbered as ``molgraph predict`` numbers them; ``molecules`` gets the file's ids."""
+    from molgraph.chem.parse import read_molecules
+    from molgraph.chem.sources import resolve_data_path
+    from molgraph.data.dataset import featurize_cached, report_invalid
+
+    trained = _load(model, device)
+    path = resolve_data_path(data)
+    table = read_molecules(path, smiles_column, id_column=id_column)
+    chunk = featurize_cached(table.smiles, cache_dir=None)
+    report_invalid(table, {**chunk.errors, **table.errors}, path)
+    result = _explain(trained, table.smiles, table.rows, chunk, table.errors, method, targets,
+                      batch_size, {"n_steps": n_steps, "n_samples": n_samples})
+    if table.ids is not None:
+        result.molecules.insert(1, "id", table.ids)
+    return result
+
+
+def _load(model, device: str):
+    from molgraph.inference.artifact import TrainedModel
+
+    if isinstance(model, TrainedModel):
+        return model
+    if not isinstance(model, (str, Path)):
+        raise TypeError(f"model must be a model directory or a TrainedModel, not "
+                        f"{type(model).__name__}")
+    return TrainedModel.load(model, device=device)
+
+
+def _target_indices(trained, targets: Sequence[str] | None) -> list[int]:
+    names = trained.target_names
+    if targets is None or len(targets) == 0:
+        return list(range(len(names)))
+    unknown = [t for t in targets if t not in names]
+    if unknown:
+        raise ValueError(f"unknown target {unknown[0]!r}; the model predicts {names}")
+    return [names.index(t) for t in dict.fromkeys(targets)]
+
+
+def _explain(trained, smiles: list, rows: np.ndarray, chunk, read_errors: dict[int, str],
+             method_name: str, targets, batch_size: int, options: dict) -> Explanation:
+    import torch
+    from rdkit import Chem
+
+    from molgraph.chem.featurize import quiet_rdkit
+
+    method = get_method(method_name)
+    if batch_size < 1:
+        raise ValueError(f"batch size (--batch-size) must be at least 1, not {batch_size}")
+    wanted = _target_indices(trained, targets)
+    names = [trained.target_names[j] for j in wanted]
+    errors = {**chunk.errors, **read_errors}
+    graph_of = np.full(len(smiles), -1, dtype=np.int64)
+    graph_of[np.flatnonzero(chunk.valid)] = np.arange(int(np.sum(chunk.valid)))
+    positions = [p for p in np.flatnonzero(chunk.valid) if p not in read_errors]
+
+    # RDKit molecules for the symbols and the bond ends: same parse, same atom order as the graph
+    mols: dict[int, Chem.Mol] = {}
+    with quiet_rdkit():
+        for p in positions:
+            mol = Chem.MolFromSmiles(smiles[p])
+            g = graph_of[p]
+            n_atoms = int(chunk.graphs.atom_ptr[g + 1] - chunk.graphs.atom_ptr[g])
+            n_edges = int(chunk.graphs.edge_ptr[g + 1] - chunk.graphs.edge_ptr[g])
+            if mol is None or mol.GetNumAtoms() != n_atoms or 2 * mol.GetNumBonds() != n_edges:
+                errors[p] = "the molecule's atoms do not match its graph; cannot explain it"
+                continue
+            mols[p] = mol
+    positions = [p for p in positions if p in mols]
+
+    scale = np.asarray(trained.scaler.std if trained.task == "regression"
+                       else [1.0] * len(trained.target_names), dtype=np.float64)
+    pred = np.full((len(smiles), len(trained.target_names)), np.nan)
+    atom_parts, bond_parts = [], []
+    model, device = trained.model, trained.device
+    model.eval()
+    for start in range(0, len(positions), batch_size):
+        part = positions[start:start + batch_size]
+        batch = chunk.graphs.tensors(graph_of[part]).to(device)
+        forward, atoms, bonds = _padded_inputs(model, batch)
+        with torch.no_grad():
+            out = forward(atoms, bonds).float()
+        pred[part] = (torch.sigmoid(out).cpu().numpy() if trained.task == "classification"
+                      else trained.scaler.inverse(out.cpu().numpy()))
+        for j, name in zip(wanted, names):
+            attr_atoms, attr_bonds = method.run(forward, atoms, bonds, j, options)
+            attr_atoms = attr_atoms.detach().float().cpu().numpy() * scale[j]
+            attr_bonds = attr_bonds.detach().float().cpu().numpy() * scale[j]
+            for b, p in enumerate(part):
+                mol = mols[p]
+                n, m = mol.GetNumAtoms(), mol.GetNumBonds()
+                atom_parts.append(pd.DataFrame({
+                    "row": rows[p], "atom": np.arange(n),
+                    "symbol": [a.GetSymbol() for a in mol.GetAtoms()],
+                    "target": name, "attribution": attr_atoms[b, :n]}))
+                if m:
+                    ends = np.array([(bd.GetBeginAtomIdx(), bd.GetEndAtomIdx())
+                                     for bd in mol.GetBonds()])
+                    bond_parts.append(pd.DataFrame({
+                        "row": rows[p], "bond": np.arange(m), "begin_atom": ends[:, 0],
+                        "end_atom": ends[:, 1], "target": name,
+                        "attribution": attr_bonds[b, :m]}))
+    atoms_frame = _frame(atom_parts, ATOM_COLUMNS)
+    bonds_frame = _frame(bond_parts, BOND_COLUMNS)
+    if len(atoms_frame):  # rows in input order, then target, then atom
+        order = {name: i for i, name in enumerate(names)}
+        atoms_frame = _sorted(atoms_frame, "atom", order)
+        bonds_frame = _sorted(bonds_frame, "bond", order)
+    molecules = pd.DataFrame({"row": rows, "smiles": smiles})
+    molecules["valid"] = [p in mols for p in range(len(smiles))]
+    molecules["error"] = [errors.get(p, "") for p in range(len(smiles))]
+    for j in wanted:
+        molecules[f"{trained.target_names[j]}_pred"] = pred[:, j]
+    return Explanation(atoms_frame, bonds_frame, molecules, method.name, trained.task, names,
+                       method.signed)
+
+
+def _frame(parts: list[pd.DataFrame], columns: list[str]) -> pd.DataFrame:
+    if not parts:
+        return pd.DataFrame({c: pd.Series(dtype=float if c == "attribution" else object)
+                             for c in columns})
+    return pd.concat(parts, ignore_index=True)[columns]
+
+
+def _sorted(frame: pd.DataFrame, index: str, order: dict[str, int]) -> pd.DataFrame:
+    """Input order of rows (row numbers may repeat or be unsorted: keep first appearance)."""
+    if not len(frame):
+        return frame
+    first = {r: i for i, r in reversed(list(enumerate(pd.unique(frame["row"]))))}
+    key = pd.DataFrame({"r": frame["row"].map(first), "t": frame["target"].map(order),
+                        "i": frame[index]})
+    return frame.iloc[np.lexsort((key["i"], key["t"], key["r"]))].reset_index(drop=True)
+
+
+def _padded_inputs(model, batch):
+    """``(forward, atoms, bonds)``: the batch's encoded atoms ``[B, max_atoms, h]`` and bonds
+    ``[B, max_bonds, h]`` padded with zeros, and ``forward(atoms, bonds) -> [k·B, out]`` on
+    ``k`` stacked copies of such inputs (Captum stacks steps and perturbations on dim 0)."""
+    import torch
+
+    with torch.no_grad():
+        enc_atoms, enc_edges = model.encode(batch)
+    device = enc_atoms.device
+    n_graphs, n_atoms_total, n_edges_total = batch.num_graphs, len(batch.batch), len(enc_edges)
+    atom_counts = torch.diff(batch.ptr)
+    start = batch.ptr[:-1]
+    local_atom = torch.arange(n_atoms_total, device=device) - start[batch.batch]
+    max_atoms = int(atom_counts.max())
+    atom_pos = batch.batch * max_atoms + local_atom  # node → slot in [B * max_atoms]
+    # edges 2i and 2i+1 are the two directions of a molecule's bond i (featurizer order)
+    edge_graph = batch.batch[batch.edge_index[0]]
+    edge_counts = torch.bincount(edge_graph, minlength=n_graphs)
+    edge_start = torch.cumsum(edge_counts, 0) - edge_counts
+    local_bond = (torch.arange(n_edges_total, device=device) - edge_start[edge_graph]) // 2
+    max_bonds = max(1, int(edge_counts.max()) // 2 if n_edges_total else 1)
+    edge_pos = edge_graph * max_bonds + local_bond
+    h = enc_atoms.shape[1]
+    atoms = enc_atoms.new_zeros(n_graphs * max_atoms, h)
+    atoms[atom_pos] = enc_atoms
+    bonds = enc_edges.new_zeros(n_graphs * max_bonds, enc_edges.shape[1])
+    bonds[edge_pos] = enc_edges  # both directions hold the same representation
+    cache: dict[int, tuple] = {}
+
+    def copies(k: int):
+        if k not in cache:
+            c = torch.arange(k, device=device)
+            cache[k] = (
+                (atom_pos[None] + (c * n_graphs * max_atoms)[:, None]).reshape(-1),
+                (edge_pos[None] + (c * n_graphs * max_bonds)[:, None]).reshape(-1),
+                SimpleNamespace(
+                    edge_index=(batch.edge_index[:, None] + (c * n_atoms_total)[:, None]
+                                ).reshape(2, -1),
+                    batch=(batch.batch[None] + (c * n_graphs)[:, None]).reshape(-1),
+                    num_graphs=k * n_graphs))
+        return cache[k]
+
+    def forward(atoms_in, bonds_in):
+        k = atoms_in.shape[0] // n_graphs
+        a_index, e_index, data = copies(k)
+        a = atoms_in.reshape(-1, h)[a_index]
+        e = bonds_in.reshape(-1, bonds_in.shape[-1])[e_index]
+        out = model.from_encoded(a, e, data)
+        # a model that reads no bond features (GCN) still gets bonds in its graph: zero values
+        return out + 0 * bonds_in.reshape(out.shape[0], -1).sum(1, keepdim=True)
+
+    return (forward, atoms.reshape(n_graphs, max_atoms, h),
+            bonds.reshape(n_graphs, max_bonds, -1))
+
+
+__all__ = ["Explanation", "METHODS", "explain_file", "explain_molecules"]
