@@ -200,7 +200,10 @@ def log_pyfunc_model(model_dir: str | Path, tracking_uri: str, run_id: str,
 
     from molgraph.inference.artifact import TrainedModel
     from molgraph.inference.model_dir import model_dir as find_model_dir
+    from molgraph.runtime.progress import wants_bar
 
+    if not wants_bar():  # MLflow's artifact bars are noise in logs and CI
+        os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     directory = find_model_dir(model_dir)
     trained = TrainedModel.load(directory, device="cpu")  # refuses a damaged or stale model
     column = smiles_column or SMILES
