@@ -72,7 +72,7 @@ def top_hits_grid(smiles: Sequence[str], scores: Sequence[float], path: str | Pa
     ``rank i: <column> <score>``. A SMILES that does not parse is drawn as an empty cell with
     its label. ``ValueError`` when there is nothing to draw."""
     from rdkit import Chem, RDLogger
-    from rdkit.Chem import Draw
+    from rdkit.Chem.Draw import rdMolDraw2D
 
     smiles = [str(s) for s in list(smiles)[:n]]
     scores = [float(s) for s in list(scores)[:n]]
@@ -87,10 +87,12 @@ def top_hits_grid(smiles: Sequence[str], scores: Sequence[float], path: str | Pa
         RDLogger.EnableLog("rdApp.*")
     legends = [f"rank {i}: {column} {score:.3g}" for i, score in enumerate(scores, 1)]
     side = int(round(2.0 * DPI))  # 2 inches a molecule at the figures' resolution
-    png = Draw.MolsToGridImage(mols, molsPerRow=min(per_row, len(mols)),
-                               subImgSize=(side, side), legends=legends, returnPNG=True)
-    if not isinstance(png, bytes | bytearray):  # an IPython hook may return an image object
-        raise TypeError(f"RDKit returned {type(png).__name__}, not PNG bytes")
+    columns = min(per_row, len(mols))
+    # the Cairo drawer itself: Draw.MolsToGridImage returns an IPython image inside a notebook
+    drawer = rdMolDraw2D.MolDraw2DCairo(columns * side, -(-len(mols) // columns) * side, side, side)
+    drawer.DrawMolecules(mols, legends=legends)
+    drawer.FinishDrawing()
+    png = drawer.GetDrawingText()
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(bytes(png))
