@@ -46,6 +46,7 @@ class MoleculeTable:
             rows=np.concatenate([t.rows for t in tables]),
             targets=np.concatenate([t.targets for t in tables]) if has_targets else None,
             target_names=tables[0].target_names,
-            ids=[i for t in tables for i in t.ids] if tables[0].ids is not None else None,
+            ids=[i for t in tables for i in t.ids] if all(t.ids is not None for t in tables)
+            else None,
             errors=errors,
         )

@@ -24,6 +24,7 @@ from molgraph.chem.sources import resolve_data_path
 from molgraph.chem.table import MoleculeTable
 from molgraph.chem.vocabulary import FEATURIZER_VERSION
 from molgraph.data.duplicates import canonical
+from molgraph.data.predefined import TEST, TRAIN
 from molgraph.runtime.files import atomic_path
 
 log = logging.getLogger(__name__)
@@ -39,12 +40,17 @@ class MoleculeDataset:
         graphs: graphs of the valid rows, in file order.
         valid: ``[len(table)]`` bool, which rows have a graph.
         errors: position in ``table`` → why that row has no graph.
+        parts: ``[len(table)]`` int8, the split the user gave (``molgraph.data.predefined``:
+            train, val, test or unused per row), or ``None`` for a split made by the run.
+        test_start: position in ``table`` where the rows of a separate test file begin.
     """
 
     table: MoleculeTable
     graphs: MolGraphs
     valid: np.ndarray
     errors: dict[int, str]
+    parts: np.ndarray | None = None
+    test_start: int | None = None
 
     @property
     def y(self) -> np.ndarray:
@@ -66,6 +72,33 @@ class MoleculeDataset:
     def rows(self) -> np.ndarray:
         """1-based file row numbers of the valid rows."""
         return self.table.rows[self.valid]
+
+    @property
+    def positions(self) -> np.ndarray:
+        """0-based positions of the valid rows among their file's data rows (a separate test
+        file counts from 0 again)."""
+        positions = np.flatnonzero(self.valid)
+        if self.test_start is not None:
+            positions[positions >= self.test_start] -= self.test_start
+        return positions
+
+    def with_test_data(self, test: MoleculeDataset) -> MoleculeDataset:
+        """This data set followed by the rows of ``test``, which become the test part; this
+        one's rows keep their parts (training when none were given)."""
+        if test.table.target_names != self.table.target_names:
+            raise ValueError(f"the test data has targets {test.table.target_names}, the "
+                             f"training data {self.table.target_names}")
+        start = len(self.table)
+        own = self.parts if self.parts is not None else np.full(start, TRAIN, dtype=np.int8)
+        if (own == TEST).any():
+            raise ValueError(f"the split marks {int((own == TEST).sum())} rows of the training "
+                             "data as test and a test file is given too: use one of them")
+        return MoleculeDataset(
+            MoleculeTable.concat([self.table, test.table]),
+            MolGraphs.concat([self.graphs, test.graphs]),
+            np.concatenate([self.valid, test.valid]),
+            {**self.errors, **{start + i: msg for i, msg in test.errors.items()}},
+            np.concatenate([own, np.full(len(test.table), TEST, dtype=np.int8)]), start)
 
 
 def default_cache_dir() -> Path:

@@ -9,7 +9,7 @@ from typing import Any
 
 import pandas as pd
 
-from molgraph.data.dataset import MoleculeDataset, load_dataset
+from molgraph.data.dataset import MoleculeDataset
 from molgraph.runtime.files import write_json
 from molgraph.sweep.problems import StepHook, TrialOutcome
 from molgraph.sweep.space import SearchSpace, default_space, load_space
@@ -19,6 +19,7 @@ from molgraph.training.job import (
     RUN_CONFIG,
     TrainRun,
     add_baseline,
+    load_run_data,
     train_on_dataset,
     write_run,
 )
@@ -93,9 +94,7 @@ class MoleculeProblem:
     @property
     def dataset(self) -> MoleculeDataset:
         if self._dataset is None:
-            data = self.base.data
-            self._dataset = load_dataset(data.path, data.smiles_column, data.target_columns,
-                                         cache_dir=True if data.cache else None)
+            self._dataset = load_run_data(self.base, True if self.base.data.cache else None)
         return self._dataset
 
     def train(self, config: RunConfig, tracker: Tracker | None = None,

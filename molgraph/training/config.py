@@ -71,6 +71,14 @@ class DataConfig:
         duplicates: molecules given more than once: keep every row, mean (one row, mean
             label; classification: majority), or drop those whose labels disagree. Always
             reported.
+        split_column: a column naming each row's part (train, val or test; no val rows:
+            validation is drawn from train by --split and the seed), as MoleculeACE, TDC and
+            Polaris files have; replaces the split the run would make.
+        split_file: a JSON split of 0-based data-row indices, {"train": [...], "val":
+            [...], "test": [...]} or Chemprop's list of one such object (a run's
+            split.json reads back); rows it does not list are left out.
+        test_data: a second molecule file (same SMILES and target columns) that is the test
+            set; the training file gives train and validation.
     """
 
     path: str = field(default="", metadata={"required": True})
@@ -78,8 +86,13 @@ class DataConfig:
     smiles_column: str | None = None
     cache: bool = True
     duplicates: str = field(default="keep", metadata={"choices": POLICIES})
+    split_column: str | None = None
+    split_file: str | None = None
+    test_data: str | None = None
 
     def __post_init__(self) -> None:
+        if self.split_column and self.split_file:
+            raise ValueError("give the split as --split-column or --split-file, not both")
         if self.duplicates not in POLICIES:
             raise ValueError(f"unknown duplicates policy {self.duplicates!r}; choose from "
                              f"{', '.join(POLICIES)}")

@@ -17,8 +17,16 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from molgraph.chem.sources import resolve_data_path
 from molgraph.data.dataset import MoleculeDataset, load_dataset
 from molgraph.data.duplicates import DuplicateReport, resolve_duplicates
+from molgraph.data.predefined import (
+    UNUSED,
+    assign_parts,
+    read_split_column,
+    read_split_file,
+    split_record,
+)
 from molgraph.data.split import split_indices
 from molgraph.inference.artifact import TrainedModel
 from molgraph.models.registry import build_model
@@ -31,6 +39,8 @@ from molgraph.training.metrics import compute_metrics, monitored_metric
 
 log = logging.getLogger(__name__)
 RUN_CONFIG = "run_config.json"
+#: the split of every run, as 0-based data-row indices (``--split-file`` reads it back)
+SPLIT_FILE = "split.json"
 
 
 @dataclass
@@ -78,6 +88,8 @@ def train_on_dataset(dataset: MoleculeDataset, config: RunConfig,
     """
     started = time.perf_counter()
     source = config.data.path or "the data set"
+    if config.data.test_data:
+        source += f" with {config.data.test_data}"
     _check_labels(dataset, source)
     smiles = dataset.smiles
     y = dataset.y.copy()
@@ -86,12 +98,8 @@ def train_on_dataset(dataset: MoleculeDataset, config: RunConfig,
         dataset.canonical_smiles)
     y[index] = kept_labels
     config = config.with_values({"model.out_channels": y.shape[1]})
-    parts = split_indices([smiles[i] for i in index], config.split, config.split_sizes,
-                          config.seed, kept_labels)
-    train_idx, val_idx, test_idx = (index[p] for p in parts)
+    train_idx, val_idx, test_idx = make_split(dataset, index, kept_labels, config)
     _check_split(y, train_idx, val_idx, test_idx, dataset.table.target_names, config)
-    log.info("split %s (seed %d): %d train, %d validation, %d test molecules", config.split,
-             config.seed, len(train_idx), len(val_idx), len(test_idx))
     seed_everything(config.seed)
     network = build_model(config.model)
     if tracker is not None:
@@ -109,6 +117,79 @@ def train_on_dataset(dataset: MoleculeDataset, config: RunConfig,
     return TrainRun(config, trained, metrics, result, (train_idx, val_idx, test_idx),
                     predictions["test"], time.perf_counter() - started, y, duplicates,
                     predictions["val"])
+
+
+def make_split(dataset: MoleculeDataset, index: np.ndarray, labels: np.ndarray,
+               config: RunConfig) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Train, validation and test indices (into the valid molecules) of the kept molecules
+    ``index`` (``labels`` are theirs): the user's split (``dataset.parts``) when given, else
+    ``config.split`` with its sizes and seed."""
+    smiles = dataset.smiles
+    if dataset.parts is None:
+        parts = split_indices([smiles[i] for i in index], config.split, config.split_sizes,
+                              config.seed, labels)
+        log.info("split %s (seed %d): %d train, %d validation, %d test molecules",
+                 config.split, config.seed, *map(len, parts))
+        return tuple(index[p] for p in parts)
+    train, val, test = config.split_sizes
+    fraction = val / (train + val) if train + val > 0 else 0.1
+
+    def draw_val(positions: np.ndarray) -> np.ndarray:  # validation from the training rows
+        chosen = split_indices([smiles[index[p]] for p in positions], config.split,
+                               (1 - fraction, fraction / 2, fraction / 2), config.seed,
+                               labels[positions])
+        # two held-out halves: a scaffold split then treats big groups as with three parts
+        return np.concatenate(chosen[1:])
+
+    given = dataset.parts[dataset.valid][index]
+    parts = tuple(index[p] for p in assign_parts(given, draw_val))
+    drawn = "" if (given == 1).any() else f", validation drawn from train ({config.split})"
+    log.info("split given by %s: %d train, %d validation, %d test molecules%s",
+             split_source(config), *map(len, parts), drawn)
+    if int((given == UNUSED).sum()):
+        log.info("%d molecules are in no part of the split", int((given == UNUSED).sum()))
+    _report_leaks(dataset, parts)
+    return parts
+
+
+def split_source(config: RunConfig) -> str:
+    """Where the run's split came from, for logs and ``metrics.json``."""
+    data = config.data
+    given = [f"column {data.split_column!r}" if data.split_column else None,
+             f"file {data.split_file}" if data.split_file else None,
+             f"test file {data.test_data}" if data.test_data else None]
+    return " + ".join(g for g in given if g) or f"{config.split} (seed {config.seed})"
+
+
+def _report_leaks(dataset: MoleculeDataset, parts: tuple[np.ndarray, ...]) -> None:
+    """Warn when a given split puts one molecule (canonical SMILES) in test and in training
+    or validation."""
+    canonical = dataset.canonical_smiles
+    seen = {canonical[i] for i in np.concatenate(parts[:2])}
+    leaks = sum(canonical[i] in seen for i in parts[2])
+    if leaks:
+        log.warning("%d of %d test molecules are also in the training or validation part "
+                    "(same canonical SMILES); their test scores are not out-of-sample", leaks,
+                    len(parts[2]))
+
+
+def load_run_data(config: RunConfig, cache_dir: str | Path | bool | None = True
+                  ) -> MoleculeDataset:
+    """The run's molecules featurized, with the split it was given (``--split-column``,
+    ``--split-file``, ``--test-data``) attached as ``dataset.parts``."""
+    data = config.data
+    dataset = load_dataset(data.path, data.smiles_column, data.target_columns,
+                           cache_dir=cache_dir)
+    if data.split_column:
+        path = resolve_data_path(data.path)
+        dataset.parts = read_split_column(path, data.split_column, len(dataset.table))
+    elif data.split_file:
+        dataset.parts = read_split_file(data.split_file, len(dataset.table))
+    if data.test_data:
+        test = load_dataset(data.test_data, data.smiles_column, data.target_columns,
+                            cache_dir=cache_dir)
+        dataset = dataset.with_test_data(test)
+    return dataset
 
 
 def _check_labels(dataset: MoleculeDataset, source: str) -> None:
@@ -130,11 +211,13 @@ def _check_split(y: np.ndarray, train: np.ndarray, val: np.ndarray, test: np.nda
     """Refuse a split with an empty part, or a target without labels in the training part."""
     total = len(train) + len(val) + len(test)
     sizes = " ".join(map(str, config.split_sizes))
+    given = split_source(config)
+    how = f"--split {config.split}, --split-sizes {sizes}" if given.startswith(config.split) \
+        else f"the split given by {given}"
     for part, index in (("training", train), ("validation", val), ("test", test)):
         if len(index) == 0:
             raise ValueError(f"{config.data.path}: the {part} split is empty ({total} "
-                             f"molecules, --split {config.split}, --split-sizes {sizes}); "
-                             "give more molecules or other split sizes")
+                             f"molecules, {how}); give more molecules or another split")
     unlabelled = [n for n, none in zip(names, np.isnan(y[train]).all(axis=0)) if none]
     if unlabelled:
         raise ValueError(f"{config.data.path}: target(s) {unlabelled} have no labels in the "
@@ -142,8 +225,9 @@ def _check_split(y: np.ndarray, train: np.ndarray, val: np.ndarray, test: np.nda
 
 
 def write_run(run: TrainRun, dataset: MoleculeDataset, out: str | Path) -> Path:
-    """Write ``out/model/``, ``out/run_config.json``, ``out/metrics.json``, ``out/history.csv``,
-    ``out/test_predictions.csv`` and the pictures in ``out/plots/`` (see ``molgraph.plots``)."""
+    """Write ``out/model/``, ``out/run_config.json``, ``out/metrics.json``, ``out/split.json``,
+    ``out/history.csv``, ``out/test_predictions.csv`` and the pictures in ``out/plots/``
+    (see ``molgraph.plots``)."""
     out = Path(out)
     run.model.save(out / "model")
     run.config.save(out / RUN_CONFIG)
@@ -153,11 +237,14 @@ def write_run(run: TrainRun, dataset: MoleculeDataset, out: str | Path) -> Path:
                "n_train": len(run.split[0]), "n_val": len(run.split[1]),
                "n_test": len(run.split[2]), "n_invalid": len(dataset.errors),
                "duplicates": asdict(run.duplicates),
-               "data": config.data.path, "model": config.model.name, "split": config.split,
+               "data": config.data.path, "model": config.model.name, "split": split_source(config),
                "seed": config.seed, "task": config.task}
     if run.baseline is not None:
         summary["baseline"] = run.baseline
     write_json(out / "metrics.json", summary)
+    write_json(out / SPLIT_FILE, split_record(
+        run.split, dataset.positions, dataset.rows,
+        {"data": config.data.path, "test_data": config.data.test_data}))
     pd.DataFrame(run.fit.history).to_csv(out / "history.csv", index=False)
     test, pred = run.split[2], run.test_predictions
     frame = pd.DataFrame({"row": dataset.rows[test],
@@ -192,8 +279,7 @@ def train(config: RunConfig, out: str | Path | None = None, callbacks: Sequence[
     if out is not None:  # found now, not after the training
         check_writable(Path(out) / "metrics.json")
     cache = (cache_dir or True) if config.data.cache else None
-    dataset = load_dataset(config.data.path, config.data.smiles_column,
-                           config.data.target_columns, cache_dir=cache)
+    dataset = load_run_data(config, cache)
     run = train_on_dataset(dataset, config, callbacks, tracker)
     if config.baseline:
         add_baseline(run, dataset)
