@@ -19,7 +19,7 @@ from molgraph import __version__
 from molgraph.chem.featurize import featurize_smiles
 from molgraph.chem.graphs import MolGraphs
 from molgraph.chem.vocabulary import FEATURIZER_VERSION, featurizer_spec
-from molgraph.inference.model_dir import CONFIG, WEIGHTS, model_dir
+from molgraph.inference.model_dir import CONFIG, WEIGHTS, member_dirs, model_dir
 from molgraph.inference.precision import check_precision
 from molgraph.models.base import GraphModel
 from molgraph.models.config import ModelConfig
@@ -125,9 +125,13 @@ class TrainedModel:
         return out
 
 
-def load_model(directory: str | Path, device: str = "auto",
-               precision: str = "fp32") -> TrainedModel:
-    """Load a model saved by ``molgraph train`` (the ``model/`` directory or its parent)."""
+def load_model(directory: str | Path, device: str = "auto", precision: str = "fp32"):
+    """Load a model saved by ``molgraph train`` (the ``model/`` directory or its parent): a
+    ``TrainedModel``, or an ``EnsembleModel`` (same methods) for ``--ensemble-size N``."""
+    if len(member_dirs(directory)) > 1:
+        from molgraph.inference.ensemble import EnsembleModel
+
+        return EnsembleModel.load(directory, device, precision)
     return TrainedModel.load(directory, device, precision)
 
 

@@ -7,12 +7,18 @@ variance). All models must predict the same targets for the same task.
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 
 from molgraph.chem.graphs import MolGraphs
+from molgraph.inference.model_dir import CONFIG, MEMBERS, WEIGHTS, member_dirs
+from molgraph.runtime.files import write_json
+
+#: written beside the members of a saved ensemble
+ENSEMBLE_FILE = "ensemble.json"
 
 
 def score_columns(target_names: Sequence[str], n_models: int) -> list[str]:
@@ -59,9 +65,10 @@ class Ensemble:
     def load(cls, directories: Sequence[str | Path], device: str = "auto",
              precision: str = "fp32") -> Ensemble:
         # imported here: this module is read by processes (and a CLI) that never load torch
-        from molgraph.inference.artifact import load_model
+        from molgraph.inference.artifact import TrainedModel
 
-        return cls([load_model(d, device, precision) for d in directories])
+        return cls([TrainedModel.load(m, device, precision) for d in directories
+                    for m in member_dirs(d)])
 
     @property
     def device(self):
@@ -77,3 +84,55 @@ class Ensemble:
         out[:, 0::2] = preds.mean(axis=0)
         out[:, 1::2] = preds.std(axis=0)
         return out
+
+
+class EnsembleModel:
+    """Models trained on one split from different initialisations (``--ensemble-size N``),
+    saved as one directory (``members/<k>/``): predicts the members' mean, and their standard
+    deviation as the uncertainty. Used wherever a single ``TrainedModel`` is.
+
+    Attributes:
+        members: the ``TrainedModel`` of each member.
+        task, target_names, device: shared by every member.
+    """
+
+    def __init__(self, members: Sequence) -> None:
+        Ensemble(members)  # the same targets and task, or a clear error
+        self.members = list(members)
+        self.task = self.members[0].task
+        self.target_names = list(self.members[0].target_names)
+        self.device = self.members[0].device
+
+    def predict_members(self, graphs: MolGraphs, batch_size: int = 256) -> np.ndarray:
+        """Every member's predictions, ``[n_members, len(graphs), n_targets]``."""
+        return np.stack([m.predict_graphs(graphs, batch_size) for m in self.members])
+
+    def predict_graphs(self, graphs: MolGraphs, batch_size: int = 256) -> np.ndarray:
+        """The members' mean ``[len(graphs), n_targets]`` (probabilities for classification)."""
+        return self.predict_members(graphs, batch_size).mean(axis=0).astype(np.float32)
+
+    def predict(self, smiles: Sequence[str], batch_size: int = 256) -> np.ndarray:
+        """Mean predictions ``[len(smiles), n_targets]``; rows of invalid SMILES are NaN."""
+        from molgraph.chem.featurize import featurize_smiles
+
+        chunk = featurize_smiles(list(smiles))
+        out = np.full((len(smiles), len(self.target_names)), np.nan, dtype=np.float32)
+        out[chunk.valid] = self.predict_graphs(chunk.graphs, batch_size)
+        return out
+
+    def save(self, directory: str | Path) -> Path:
+        """Write ``directory/members/<k>/`` and ``directory/ensemble.json``."""
+        directory = Path(directory)
+        shutil.rmtree(directory / MEMBERS, ignore_errors=True)  # no member of an earlier run
+        for name in (CONFIG, WEIGHTS):  # nor a single model saved here before
+            (directory / name).unlink(missing_ok=True)
+        for k, member in enumerate(self.members):
+            member.save(directory / MEMBERS / str(k))
+        write_json(directory / ENSEMBLE_FILE, {"size": len(self.members), "task": self.task,
+                                               "target_names": self.target_names})
+        return directory
+
+    @classmethod
+    def load(cls, directory: str | Path, device: str = "auto",
+             precision: str = "fp32") -> EnsembleModel:
+        return cls(Ensemble.load([directory], device, precision).models)

@@ -121,14 +121,14 @@ class MolgraphPyfunc(PythonModel):
         self.batch_size = 256
 
     def load_context(self, context) -> None:
-        from molgraph.inference.artifact import TrainedModel
+        from molgraph.inference.artifact import load_model
 
         config = dict(getattr(context, "model_config", None) or {})
         self.smiles_column = config.get("smiles_column")
         self.batch_size = int(config.get("batch_size", 256))
-        self.trained = TrainedModel.load(context.artifacts[ARTIFACT],
-                                         device=config.get("device", "auto"),
-                                         precision=config.get("precision", "fp32"))
+        self.trained = load_model(context.artifacts[ARTIFACT],
+                                  device=config.get("device", "auto"),
+                                  precision=config.get("precision", "fp32"))
 
     def predict(self, context, model_input: pd.DataFrame,
                 params: dict[str, Any] | None = None) -> pd.DataFrame:
@@ -198,14 +198,14 @@ def log_pyfunc_model(model_dir: str | Path, tracking_uri: str, run_id: str,
     """
     from mlflow.models import Model
 
-    from molgraph.inference.artifact import TrainedModel
-    from molgraph.inference.model_dir import model_dir as find_model_dir
+    from molgraph.inference.artifact import load_model
+    from molgraph.inference.model_dir import model_root
     from molgraph.runtime.progress import wants_bar
 
     if not wants_bar():  # MLflow's artifact bars are noise in logs and CI
         os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
-    directory = find_model_dir(model_dir)
-    trained = TrainedModel.load(directory, device="cpu")  # refuses a damaged or stale model
+    directory = model_root(model_dir)
+    trained = load_model(directory, device="cpu")  # refuses a damaged or stale model
     column = smiles_column or SMILES
     config = {**(model_config or {}), **({"smiles_column": column} if smiles_column else {})}
     with _tracking_uri(tracking_uri):

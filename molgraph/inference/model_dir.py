@@ -1,7 +1,8 @@
 """Where a saved model's files are, and what identifies them, without importing torch.
 
 A model directory holds ``config.json`` and ``weights.pt``; a training run's output directory
-holds one as ``model/``, and either may be named.
+holds one as ``model/``, and either may be named. An ensemble (``molgraph train
+--ensemble-size N``) holds its members as ``model/members/0/``, ``model/members/1/``, ...
 """
 
 from __future__ import annotations
@@ -12,6 +13,20 @@ from pathlib import Path
 WEIGHTS = "weights.pt"
 CONFIG = "config.json"
 FILES = (CONFIG, WEIGHTS)
+MEMBERS = "members"
+
+
+def member_dirs(directory: str | Path) -> list[Path]:
+    """The members of the ensemble saved at ``directory`` (or its ``model/``), in order; a
+    single model's directory as given (checked when it is loaded)."""
+    directory = Path(directory)
+    for base in (directory, directory / "model"):
+        members = base / MEMBERS
+        if members.is_dir() and not (base / CONFIG).exists():
+            found = [p for p in members.iterdir() if p.name.isdigit() and (p / CONFIG).exists()]
+            if found:
+                return sorted(found, key=lambda p: int(p.name))
+    return [directory]
 
 
 def model_dir(directory: str | Path) -> Path:
@@ -20,10 +35,21 @@ def model_dir(directory: str | Path) -> Path:
     directory = Path(directory)
     if not (directory / CONFIG).exists() and (directory / "model" / CONFIG).exists():
         directory = directory / "model"
+    members = member_dirs(directory)
+    if len(members) > 1:
+        raise ValueError(f"{directory}: an ensemble of {len(members)} models, which this "
+                         f"step takes one at a time: name one member ({members[0]})")
     for name in FILES:
         if not (directory / name).exists():
             raise FileNotFoundError(f"{directory}: not a molgraph model directory (no {name})")
     return directory
+
+
+def model_root(directory: str | Path) -> Path:
+    """The saved model's own directory: the one holding ``config.json`` and ``weights.pt``, or
+    an ensemble's (holding ``members/``)."""
+    members = member_dirs(directory)
+    return members[0].parent.parent if len(members) > 1 else model_dir(directory)
 
 
 def model_files(directory: str | Path) -> dict[str, bytes]:

@@ -15,6 +15,7 @@ from molgraph.chem.parse import read_molecules
 from molgraph.chem.sources import resolve_data_path
 from molgraph.data.dataset import featurize_cached, report_invalid
 from molgraph.inference.artifact import load_model
+from molgraph.inference.ensemble import EnsembleModel
 from molgraph.runtime.files import check_writable
 
 
@@ -22,7 +23,8 @@ def predict_file(model: str | Path, data: str | Path, out: str | Path | None = N
                  smiles_column: str | None = None, id_column: str | None = None,
                  device: str = "auto", batch_size: int = 256) -> pd.DataFrame:
     """Predictions for each row of ``data``: ``row``, (``id``), ``smiles``, one column per
-    target (``<target>_pred``) and ``error`` (empty when the row is valid).
+    target (``<target>_pred``; an ensemble adds ``<target>_std``) and ``error`` (empty when the
+    row is valid).
 
     Args:
         model: a model directory written by ``molgraph train``.
@@ -43,14 +45,22 @@ def predict_file(model: str | Path, data: str | Path, out: str | Path | None = N
     chunk = featurize_cached(table.smiles, cache_dir=None)
     errors = {**chunk.errors, **table.errors}
     report_invalid(table, errors, path)
-    pred = np.full((len(table), len(trained.target_names)), np.nan, dtype=np.float32)
-    pred[chunk.valid] = trained.predict_graphs(chunk.graphs, batch_size)
+    n_targets = len(trained.target_names)
+    pred = np.full((len(table), n_targets), np.nan, dtype=np.float32)
+    std = np.full_like(pred, np.nan) if isinstance(trained, EnsembleModel) else None
+    if std is not None:  # an ensemble: the members' mean and, as uncertainty, their spread
+        members = trained.predict_members(chunk.graphs, batch_size)
+        pred[chunk.valid], std[chunk.valid] = members.mean(axis=0), members.std(axis=0)
+    else:
+        pred[chunk.valid] = trained.predict_graphs(chunk.graphs, batch_size)
     frame = pd.DataFrame({"row": table.rows})
     if table.ids is not None:
         frame["id"] = table.ids
     frame["smiles"] = table.smiles
     for j, name in enumerate(trained.target_names):
         frame[f"{name}_pred"] = pred[:, j]
+        if std is not None:
+            frame[f"{name}_std"] = std[:, j]
     frame["error"] = [errors.get(i, "") for i in range(len(table))]
     if out is not None:
         Path(out).parent.mkdir(parents=True, exist_ok=True)

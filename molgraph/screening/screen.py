@@ -34,7 +34,7 @@ from molgraph import __version__
 from molgraph.chem.druglike import FILTERS, check_filters
 from molgraph.chem.vocabulary import FEATURIZER_VERSION
 from molgraph.inference.ensemble import Ensemble, rank_column
-from molgraph.inference.model_dir import model_digest
+from molgraph.inference.model_dir import member_dirs, model_digest
 from molgraph.inference.precision import PRECISIONS, check_precision
 from molgraph.runtime.files import write_json
 from molgraph.runtime.progress import Progress
@@ -123,7 +123,8 @@ class ScreenConfig:
     pictures: bool = True
 
     def __post_init__(self) -> None:
-        self.models = [str(m) for m in self.models]
+        # an ensemble directory (train --ensemble-size) screens as its members
+        self.models = [str(d) for m in self.models for d in member_dirs(m)]
         self.libraries = [str(lib) for lib in self.libraries]
         self.out = str(self.out)
         self.filters = check_filters(self.filters)

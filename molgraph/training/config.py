@@ -112,6 +112,9 @@ class RunConfig:
         train: optimisation (TrainConfig).
         baseline: also fit ECFP4 random-forest and SVM baselines on the same split
             (metrics.json "baseline"; seconds on MoleculeNet-sized data).
+        ensemble_size: models trained on the same split from seeds seed, seed+1, ...; saved
+            as one model directory that predicts their mean and, as uncertainty, their
+            standard deviation (predict and screen write <target>_std).
     """
 
     data: DataConfig = field(default_factory=DataConfig)
@@ -122,8 +125,11 @@ class RunConfig:
     model: ModelConfig = field(default_factory=ModelConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
     baseline: bool = True
+    ensemble_size: int = 1
 
     def __post_init__(self) -> None:
+        if self.ensemble_size < 1:
+            raise ValueError(f"ensemble size must be at least 1, not {self.ensemble_size}")
         if self.task not in TASKS:
             raise ValueError(f"unknown task {self.task!r}; choose from {', '.join(TASKS)}")
         if self.split not in SPLITS:

@@ -29,6 +29,7 @@ from molgraph.data.predefined import (
 )
 from molgraph.data.split import split_indices
 from molgraph.inference.artifact import TrainedModel
+from molgraph.inference.ensemble import EnsembleModel
 from molgraph.models.registry import build_model
 from molgraph.runtime.files import check_writable, write_json
 from molgraph.runtime.system import default_threads, seed_everything
@@ -60,10 +61,12 @@ class TrainRun:
         labels: ``[n_valid, n_targets]`` the labels trained and scored on (duplicates merged
             as ``config.data.duplicates`` says; rows left out of every split keep theirs).
         duplicates: what was found and done about repeated molecules.
+        test_std: ``[len(test), n_targets]`` the members' standard deviation (ensembles).
+        members: each member's ``val``/``test`` metrics and best epoch (ensembles).
     """
 
     config: RunConfig
-    model: TrainedModel
+    model: TrainedModel | EnsembleModel
     metrics: dict[str, dict[str, float]]
     fit: FitResult
     split: tuple[np.ndarray, np.ndarray, np.ndarray]
@@ -73,6 +76,8 @@ class TrainRun:
     duplicates: DuplicateReport
     val_predictions: np.ndarray
     baseline: dict | None = None
+    test_std: np.ndarray | None = None
+    members: list[dict] | None = None
 
 
 def train_on_dataset(dataset: MoleculeDataset, config: RunConfig,
@@ -100,23 +105,38 @@ def train_on_dataset(dataset: MoleculeDataset, config: RunConfig,
     config = config.with_values({"model.out_channels": y.shape[1]})
     train_idx, val_idx, test_idx = make_split(dataset, index, kept_labels, config)
     _check_split(y, train_idx, val_idx, test_idx, dataset.table.target_names, config)
-    seed_everything(config.seed)
-    network = build_model(config.model)
     if tracker is not None:
         tracker.log_params(config.flat())
     graphs = dataset.graphs
-    result = fit(network, (graphs.take(train_idx), y[train_idx]),
-                 (graphs.take(val_idx), y[val_idx]), config.train, config.task, config.seed,
-                 callbacks, tracker)
-    trained = TrainedModel(network, config.task, dataset.table.target_names, result.scaler,
-                           device=next(network.parameters()).device)
-    predictions = {name: trained.predict_graphs(graphs.take(idx))
-                   for name, idx in (("val", val_idx), ("test", test_idx))}
+    parts = {"val": val_idx, "test": test_idx}
+    members, fits = [], []
+    for k in range(config.ensemble_size):  # the first member reports to callbacks and tracker
+        seed = config.seed + k
+        seed_everything(seed)
+        network = build_model(config.model)
+        result = fit(network, (graphs.take(train_idx), y[train_idx]),
+                     (graphs.take(val_idx), y[val_idx]), config.train, config.task, seed,
+                     callbacks if k == 0 else (), tracker if k == 0 else None)
+        members.append(TrainedModel(network, config.task, dataset.table.target_names,
+                                    result.scaler, device=next(network.parameters()).device))
+        fits.append(result)
+        if config.ensemble_size > 1:
+            log.info("ensemble member %d/%d (seed %d): best epoch %d", k + 1,
+                     config.ensemble_size, seed, result.best_epoch)
+    stacked = {name: np.stack([m.predict_graphs(graphs.take(idx)) for m in members])
+               for name, idx in parts.items()}
+    predictions = {name: p.mean(axis=0) for name, p in stacked.items()}
     metrics = {name: compute_metrics(config.task, y[idx], predictions[name])
-               for name, idx in (("val", val_idx), ("test", test_idx))}
-    return TrainRun(config, trained, metrics, result, (train_idx, val_idx, test_idx),
+               for name, idx in parts.items()}
+    trained, spread, report = members[0], None, None
+    if len(members) > 1:
+        trained, spread = EnsembleModel(members), stacked["test"].std(axis=0)
+        report = [{"seed": config.seed + k, "best_epoch": f.best_epoch,
+                   **{name: compute_metrics(config.task, y[idx], stacked[name][k])
+                      for name, idx in parts.items()}} for k, f in enumerate(fits)]
+    return TrainRun(config, trained, metrics, fits[0], (train_idx, val_idx, test_idx),
                     predictions["test"], time.perf_counter() - started, y, duplicates,
-                    predictions["val"])
+                    predictions["val"], test_std=spread, members=report)
 
 
 def make_split(dataset: MoleculeDataset, index: np.ndarray, labels: np.ndarray,
@@ -241,6 +261,8 @@ def write_run(run: TrainRun, dataset: MoleculeDataset, out: str | Path) -> Path:
                "seed": config.seed, "task": config.task}
     if run.baseline is not None:
         summary["baseline"] = run.baseline
+    if run.members is not None:
+        summary["ensemble"] = {"size": len(run.members), "members": run.members}
     write_json(out / "metrics.json", summary)
     write_json(out / SPLIT_FILE, split_record(
         run.split, dataset.positions, dataset.rows,
@@ -252,6 +274,8 @@ def write_run(run: TrainRun, dataset: MoleculeDataset, out: str | Path) -> Path:
     for j, name in enumerate(run.model.target_names):
         frame[name] = run.labels[test, j]
         frame[f"{name}_pred"] = pred[:, j]
+        if run.test_std is not None:
+            frame[f"{name}_std"] = run.test_std[:, j]
     frame.to_csv(out / "test_predictions.csv", index=False)
     try:  # pictures of the run (out/plots/); matplotlib loads here, not on importing this module
         from molgraph.plots import write_run_plots
