@@ -11,7 +11,7 @@ PyG only for :meth:`MolGraphs.batch` (molgraph's own training and prediction use
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -35,7 +35,8 @@ class GraphBatch:
     """Batched graph tensors under PyG ``Batch``'s attribute names: what molgraph's models read.
 
     Shapes: ``x`` ``[N, 8]`` long, ``edge_index`` ``[2, E]`` long (batch-global indices),
-    ``edge_attr`` ``[E, 4]`` long, ``batch`` ``[N]``, ``ptr`` ``[B + 1]``, ``y`` ``[B, T]``.
+    ``edge_attr`` ``[E, 4]`` long, ``batch`` ``[N]``, ``ptr`` ``[B + 1]``, ``y`` ``[B, T]``,
+    ``u`` ``[B, D]`` float molecule-level features (``molgraph.chem.molfeatures``) or ``None``.
     """
 
     x: torch.Tensor
@@ -44,6 +45,7 @@ class GraphBatch:
     batch: torch.Tensor
     ptr: torch.Tensor
     y: torch.Tensor | None = None
+    u: torch.Tensor | None = None
 
     @property
     def num_graphs(self) -> int:
@@ -64,6 +66,7 @@ class MolGraphs:
         edge_attr: ``[num_edges_total, n_bond_features]`` int8 category indices.
         atom_ptr: ``[M + 1]`` offsets of each molecule's atoms in ``x``.
         edge_ptr: ``[M + 1]`` offsets of each molecule's edges.
+        u: ``[M, D]`` float32 molecule-level features, when a model reads them, else ``None``.
     """
 
     x: np.ndarray
@@ -71,6 +74,7 @@ class MolGraphs:
     edge_attr: np.ndarray
     atom_ptr: np.ndarray
     edge_ptr: np.ndarray
+    u: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.atom_ptr) - 1
@@ -88,6 +92,8 @@ class MolGraphs:
             edge_attr=np.concatenate([p.edge_attr for p in parts]),
             atom_ptr=np.concatenate([[0]] + [p.atom_ptr[1:] + o for p, o in zip(parts, atom_off)]),
             edge_ptr=np.concatenate([[0]] + [p.edge_ptr[1:] + o for p, o in zip(parts, edge_off)]),
+            u=np.concatenate([p.u for p in parts]) if all(p.u is not None for p in parts)
+            else None,
         )
 
     def take(self, index: np.ndarray | Sequence[int]) -> MolGraphs:
@@ -103,6 +109,7 @@ class MolGraphs:
             edge_attr=self.edge_attr[edge_rows],
             atom_ptr=np.concatenate([[0], np.cumsum(atoms)]),
             edge_ptr=np.concatenate([[0], np.cumsum(edges)]),
+            u=None if self.u is None else self.u[index],
         )
 
     def tensors(self, index: np.ndarray | Sequence[int] | None = None,
@@ -121,6 +128,7 @@ class MolGraphs:
             batch=torch.from_numpy(np.repeat(np.arange(len(part)), atoms)),
             ptr=torch.from_numpy(part.atom_ptr.astype(np.int64)),
             y=None if y is None else torch.from_numpy(np.asarray(y, dtype=np.float32)),
+            u=None if part.u is None else torch.from_numpy(np.asarray(part.u, np.float32)),
         )
 
     def batch(self, index: np.ndarray | Sequence[int] | None = None, y: np.ndarray | None = None):
@@ -133,6 +141,8 @@ class MolGraphs:
         out._num_graphs = tensors.num_graphs
         if y is not None:
             out.y = tensors.y
+        if tensors.u is not None:
+            out.u = tensors.u
         return out
 
     def data(self, i: int):
@@ -148,8 +158,15 @@ class MolGraphs:
             edge_attr=torch.from_numpy(self.edge_attr[e0:e1].astype(np.int64)),
         )
 
+    def with_features(self, u: np.ndarray | None) -> MolGraphs:
+        """The same graphs carrying the molecule-level features ``u`` ``[M, D]``."""
+        if u is not None and len(u) != len(self):
+            raise ValueError(f"{len(u)} feature rows for {len(self)} graphs")
+        return replace(self, u=u)
+
     def save(self, path: str | Path, **extra: np.ndarray) -> None:
-        """Write as ``.npz`` (no pickle); ``extra`` arrays are stored beside the graphs."""
+        """Write as ``.npz`` (no pickle); ``extra`` arrays are stored beside the graphs (the
+        molecule-level features are not: they are computed for the model that reads them)."""
         np.savez(path, x=self.x, edge_index=self.edge_index, edge_attr=self.edge_attr,
                  atom_ptr=self.atom_ptr, edge_ptr=self.edge_ptr, **extra)
 

@@ -11,7 +11,7 @@ import hashlib
 import logging
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 
@@ -19,6 +19,7 @@ import numpy as np
 
 from molgraph.chem.featurize import FeaturizedChunk, featurize_smiles
 from molgraph.chem.graphs import MolGraphs
+from molgraph.chem.molfeatures import molecule_features
 from molgraph.chem.parse import read_molecules
 from molgraph.chem.sources import resolve_data_path
 from molgraph.chem.table import MoleculeTable
@@ -51,6 +52,15 @@ class MoleculeDataset:
     errors: dict[int, str]
     parts: np.ndarray | None = None
     test_start: int | None = None
+    _features: dict = field(default_factory=dict, repr=False)
+
+    def molecule_features(self, kinds: Sequence[str]) -> np.ndarray:
+        """``[len(graphs), D]`` molecule-level features of the valid rows, computed once per
+        ``kinds`` (a sweep's trials share them)."""
+        key = tuple(kinds)
+        if key not in self._features:
+            self._features[key] = molecule_features(self.smiles, kinds)
+        return self._features[key]
 
     @property
     def y(self) -> np.ndarray:

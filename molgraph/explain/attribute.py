@@ -135,12 +135,17 @@ def explain_file(model, data: str | Path, method: str = DEFAULT_METHOD,
 def _load(model, device: str):
     from molgraph.inference.artifact import TrainedModel
 
-    if isinstance(model, TrainedModel):
-        return model
-    if not isinstance(model, (str, Path)):
+    if not isinstance(model, (str, Path, TrainedModel)):
         raise TypeError(f"model must be a model directory or a TrainedModel, not "
                         f"{type(model).__name__}")
-    return TrainedModel.load(model, device=device)
+    trained = model if isinstance(model, TrainedModel) else TrainedModel.load(model, device)
+    kinds = trained.model.config.molecule_features
+    if kinds:  # their share of a prediction is not an atom's; not attributed yet
+        raise ValueError(f"{model if isinstance(model, (str, Path)) else 'the model'} reads "
+                         f"molecule-level features ({', '.join(kinds)}) beside its graph; "
+                         "explanations cover graph-only models: train one without "
+                         "--molecule-features to explain it")
+    return trained
 
 
 def _target_indices(trained, targets: Sequence[str] | None) -> list[int]:

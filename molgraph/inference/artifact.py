@@ -18,6 +18,7 @@ import torch
 from molgraph import __version__
 from molgraph.chem.featurize import featurize_smiles
 from molgraph.chem.graphs import MolGraphs
+from molgraph.chem.molfeatures import molecule_features
 from molgraph.chem.vocabulary import FEATURIZER_VERSION, featurizer_spec
 from molgraph.inference.model_dir import CONFIG, WEIGHTS, member_dirs, model_dir
 from molgraph.inference.precision import check_precision
@@ -113,16 +114,46 @@ class TrainedModel:
         return cls(model, task, targets, scaler, device=resolve_device(device),
                    precision=precision)
 
-    def predict_graphs(self, graphs: MolGraphs, batch_size: int = 256) -> np.ndarray:
-        """Predictions ``[len(graphs), n_targets]`` (probabilities for classification)."""
+    def predict_graphs(self, graphs: MolGraphs, batch_size: int = 256,
+                       smiles: Sequence[str] | None = None,
+                       cache: dict | None = None) -> np.ndarray:
+        """Predictions ``[len(graphs), n_targets]`` (probabilities for classification).
+
+        ``smiles``: one per graph, for a model that reads molecule-level features (computed
+        here unless ``graphs`` carries them; ``cache`` shares them between models)."""
+        graphs = with_molecule_features(self.model.config, graphs, smiles, cache)
         return predict_graphs(self.model, graphs, self.task, self.scaler, batch_size, self.device)
 
     def predict(self, smiles: Sequence[str], batch_size: int = 256) -> np.ndarray:
         """Predictions ``[len(smiles), n_targets]``; rows of invalid SMILES are NaN."""
-        chunk = featurize_smiles(list(smiles))
+        smiles = list(smiles)
+        chunk = featurize_smiles(smiles)
         out = np.full((len(smiles), len(self.target_names)), np.nan, dtype=np.float32)
-        out[chunk.valid] = self.predict_graphs(chunk.graphs, batch_size)
+        out[chunk.valid] = self.predict_graphs(chunk.graphs, batch_size,
+                                               valid_smiles(smiles, chunk.valid))
         return out
+
+
+def valid_smiles(smiles: Sequence[str], valid: np.ndarray) -> list[str]:
+    """The SMILES of the rows that have a graph, in order (one per graph)."""
+    return [s for s, ok in zip(smiles, valid) if ok]
+
+
+def with_molecule_features(config: ModelConfig, graphs: MolGraphs,
+                           smiles: Sequence[str] | None, cache: dict | None = None
+                           ) -> MolGraphs:
+    """``graphs`` carrying the molecule-level features ``config`` reads (as they are when it
+    reads none or they carry them already)."""
+    kinds = tuple(config.molecule_features)
+    if not kinds or graphs.u is not None:
+        return graphs
+    if smiles is None or len(smiles) != len(graphs):
+        raise ValueError(f"this model reads molecule-level features ({', '.join(kinds)}): "
+                         "predicting needs the SMILES of every graph")
+    cache = {} if cache is None else cache
+    if kinds not in cache:
+        cache[kinds] = molecule_features(list(smiles), kinds)
+    return graphs.with_features(cache[kinds])
 
 
 def load_model(directory: str | Path, device: str = "auto", precision: str = "fp32"):

@@ -74,10 +74,14 @@ class Ensemble:
     def device(self):
         return self.models[0].device
 
-    def predict(self, graphs: MolGraphs, batch_size: int = 256) -> np.ndarray:
+    def predict(self, graphs: MolGraphs, batch_size: int = 256,
+                smiles: Sequence[str] | None = None) -> np.ndarray:
         """Scores ``[len(graphs), len(columns)]`` float32 (mean and std across models, the
-        population std, interleaved per target as in ``columns``)."""
-        preds = np.stack([m.predict_graphs(graphs, batch_size) for m in self.models])
+        population std, interleaved per target as in ``columns``). ``smiles`` (one per graph)
+        for models with molecule-level features."""
+        cache: dict = {}
+        preds = np.stack([m.predict_graphs(graphs, batch_size, smiles, cache)
+                          for m in self.models])
         if len(self.models) == 1:
             return preds[0].astype(np.float32)
         out = np.empty((len(graphs), 2 * len(self.target_names)), dtype=np.float32)
@@ -103,21 +107,29 @@ class EnsembleModel:
         self.target_names = list(self.members[0].target_names)
         self.device = self.members[0].device
 
-    def predict_members(self, graphs: MolGraphs, batch_size: int = 256) -> np.ndarray:
+    def predict_members(self, graphs: MolGraphs, batch_size: int = 256,
+                        smiles: Sequence[str] | None = None) -> np.ndarray:
         """Every member's predictions, ``[n_members, len(graphs), n_targets]``."""
-        return np.stack([m.predict_graphs(graphs, batch_size) for m in self.members])
+        cache: dict = {}
+        return np.stack([m.predict_graphs(graphs, batch_size, smiles, cache)
+                         for m in self.members])
 
-    def predict_graphs(self, graphs: MolGraphs, batch_size: int = 256) -> np.ndarray:
+    def predict_graphs(self, graphs: MolGraphs, batch_size: int = 256,
+                       smiles: Sequence[str] | None = None,
+                       cache: dict | None = None) -> np.ndarray:
         """The members' mean ``[len(graphs), n_targets]`` (probabilities for classification)."""
-        return self.predict_members(graphs, batch_size).mean(axis=0).astype(np.float32)
+        return self.predict_members(graphs, batch_size, smiles).mean(axis=0).astype(np.float32)
 
     def predict(self, smiles: Sequence[str], batch_size: int = 256) -> np.ndarray:
         """Mean predictions ``[len(smiles), n_targets]``; rows of invalid SMILES are NaN."""
         from molgraph.chem.featurize import featurize_smiles
+        from molgraph.inference.artifact import valid_smiles
 
-        chunk = featurize_smiles(list(smiles))
+        smiles = list(smiles)
+        chunk = featurize_smiles(smiles)
         out = np.full((len(smiles), len(self.target_names)), np.nan, dtype=np.float32)
-        out[chunk.valid] = self.predict_graphs(chunk.graphs, batch_size)
+        out[chunk.valid] = self.predict_graphs(chunk.graphs, batch_size,
+                                               valid_smiles(smiles, chunk.valid))
         return out
 
     def save(self, directory: str | Path) -> Path:

@@ -70,7 +70,8 @@ def predict_frame(trained: Any, smiles: Sequence[Any], batch_size: int = 256) ->
     chunk = featurize_smiles(smiles)
     pred = np.full((len(smiles), len(trained.target_names)), np.nan, dtype=np.float64)
     if chunk.valid.any():
-        pred[chunk.valid] = trained.predict_graphs(chunk.graphs, batch_size)
+        pred[chunk.valid] = trained.predict_graphs(
+            chunk.graphs, batch_size, [s for s, ok in zip(smiles, chunk.valid) if ok])
     frame = pd.DataFrame(pred, columns=prediction_columns(trained.target_names))
     frame[VALID] = np.asarray(chunk.valid, dtype=bool)
     frame[ERROR] = [chunk.errors.get(i, "") for i in range(len(smiles))]

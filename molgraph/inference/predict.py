@@ -14,7 +14,7 @@ import pandas as pd
 from molgraph.chem.parse import read_molecules
 from molgraph.chem.sources import resolve_data_path
 from molgraph.data.dataset import featurize_cached, report_invalid
-from molgraph.inference.artifact import load_model
+from molgraph.inference.artifact import load_model, valid_smiles
 from molgraph.inference.ensemble import EnsembleModel
 from molgraph.runtime.files import check_writable
 
@@ -48,11 +48,12 @@ def predict_file(model: str | Path, data: str | Path, out: str | Path | None = N
     n_targets = len(trained.target_names)
     pred = np.full((len(table), n_targets), np.nan, dtype=np.float32)
     std = np.full_like(pred, np.nan) if isinstance(trained, EnsembleModel) else None
+    smiles = valid_smiles(table.smiles, chunk.valid)
     if std is not None:  # an ensemble: the members' mean and, as uncertainty, their spread
-        members = trained.predict_members(chunk.graphs, batch_size)
+        members = trained.predict_members(chunk.graphs, batch_size, smiles)
         pred[chunk.valid], std[chunk.valid] = members.mean(axis=0), members.std(axis=0)
     else:
-        pred[chunk.valid] = trained.predict_graphs(chunk.graphs, batch_size)
+        pred[chunk.valid] = trained.predict_graphs(chunk.graphs, batch_size, smiles)
     frame = pd.DataFrame({"row": table.rows})
     if table.ids is not None:
         frame["id"] = table.ids

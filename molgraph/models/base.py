@@ -14,6 +14,7 @@ function faster by folding its first layer into the encoders.
 
 from __future__ import annotations
 
+import torch
 from torch import Tensor, nn
 
 from molgraph.models.config import ModelConfig
@@ -36,7 +37,14 @@ class GraphModel(nn.Module):
         h = config.hidden_channels
         self.atom_encoder = CategoricalEncoder(config.atom_vocab, h)
         self.bond_encoder = CategoricalEncoder(config.bond_vocab, h)
-        self.head = feed_forward(h, h, config.out_channels, config.ffn_layers, config.dropout)
+        extra = len(config.molecule_mean)  # molecule-level features beside the graph vector
+        # from the config, not the weights file: models saved before these features load as-is
+        self.register_buffer("molecule_mean", torch.tensor(config.molecule_mean).float(),
+                             persistent=False)
+        self.register_buffer("molecule_std", torch.tensor(config.molecule_std).float(),
+                             persistent=False)
+        self.head = feed_forward(h + extra, h, config.out_channels, config.ffn_layers,
+                                 config.dropout)
 
     def encode(self, data) -> tuple[Tensor, Tensor]:
         """Atom ``[N, h]`` and bond ``[E, h]`` representations of the categorical features."""
@@ -51,9 +59,20 @@ class GraphModel(nn.Module):
         """Graph vectors ``[B, h]`` from atom states ``[N, h]``."""
         return POOLINGS[self.config.pooling](atoms, batch, num_graphs)
 
-    def readout(self, atoms: Tensor, batch: Tensor, num_graphs: int) -> Tensor:
-        """Outputs ``[B, out_channels]`` from atom states ``[N, h]``."""
-        return self.head(self.pool(atoms, batch, num_graphs))
+    def readout(self, atoms: Tensor, batch: Tensor, num_graphs: int,
+                molecule: Tensor | None = None) -> Tensor:
+        """Outputs ``[B, out_channels]`` from atom states ``[N, h]`` and, for a model with
+        molecule-level features, their raw values ``[B, D]`` (standardised here; an undefined
+        descriptor counts as the training mean, extremes are clipped at 10 SD)."""
+        graph = self.pool(atoms, batch, num_graphs)
+        if len(self.molecule_mean):
+            if molecule is None:
+                raise ValueError(f"this model reads molecule-level features "
+                                 f"({', '.join(self.config.molecule_features)}) that the "
+                                 "batch does not carry")
+            z = (molecule.to(graph.dtype) - self.molecule_mean) / self.molecule_std
+            graph = torch.cat([graph, torch.nan_to_num(z).clamp(-10, 10).to(graph.dtype)], 1)
+        return self.head(graph)
 
     def atom_states(self, data) -> Tensor:
         """Atom states ``[N, h]`` after message passing (what the readout pools)."""
@@ -64,7 +83,7 @@ class GraphModel(nn.Module):
         """Outputs ``[B, out_channels]`` from encoded atoms ``[N, h]`` and bonds ``[E, h]``
         (``data`` gives the connectivity: ``edge_index``, ``batch``, ``num_graphs``)."""
         states = self.message_passing(atoms, bonds, data.edge_index, data.batch)
-        return self.readout(states, data.batch, data.num_graphs)
+        return self.readout(states, data.batch, data.num_graphs, getattr(data, "u", None))
 
     def forward(self, data) -> Tensor:
         return self.from_encoded(*self.encode(data), data)

@@ -14,6 +14,8 @@ from molgraph.chem.vocabulary import ATOM_FEATURES, BOND_FEATURES
 MODEL_NAMES = ("dmpnn", "gcn", "gat", "gine", "attentivefp")
 #: Graph readouts (``molgraph.models.layers.POOLINGS`` maps them to functions).
 POOLING_NAMES = ("mean", "sum", "norm", "max")
+#: Molecule-level features (``molgraph.chem.molfeatures.KINDS``).
+MOLECULE_FEATURES = ("morgan", "rdkit2d")
 
 
 @dataclass
@@ -34,6 +36,12 @@ class ModelConfig:
         atom_vocab: vocabulary size of each atom feature column.
         bond_vocab: vocabulary size of each bond feature column.
         out_channels: number of tasks.
+        molecule_features: molecule-level features concatenated to the graph vector before
+            the head, as Chemprop's featurizers: morgan (ECFP4 bits, 2048) and/or rdkit2d
+            (RDKit's ~210 2D descriptors, standardised on the training split); a search
+            space names a choice as one string: none, morgan, rdkit2d, morgan+rdkit2d.
+        molecule_mean: per feature column, the training mean subtracted (set from the data).
+        molecule_std: per feature column, the training standard deviation divided by.
     """
 
     name: str = field(default="dmpnn", metadata={"choices": MODEL_NAMES})
@@ -48,8 +56,22 @@ class ModelConfig:
     bond_vocab: list[int] = field(default_factory=lambda: list(BOND_FEATURES.values()),
                                   metadata={"derived": True})
     out_channels: int = field(default=1, metadata={"derived": True})
+    molecule_features: list[str] = field(default_factory=list,
+                                         metadata={"choices": MOLECULE_FEATURES})
+    molecule_mean: list[float] = field(default_factory=list, metadata={"derived": True})
+    molecule_std: list[float] = field(default_factory=list, metadata={"derived": True})
 
     def __post_init__(self) -> None:
+        if isinstance(self.molecule_features, str):  # a sweep's choice: "morgan+rdkit2d", "none"
+            self.molecule_features = [k for k in self.molecule_features.split("+")
+                                      if k not in ("", "none")]
+        self.molecule_features = list(self.molecule_features)
+        unknown = [k for k in self.molecule_features if k not in MOLECULE_FEATURES]
+        if unknown or len(set(self.molecule_features)) < len(self.molecule_features):
+            raise ValueError(f"molecule features must be distinct names from "
+                             f"{', '.join(MOLECULE_FEATURES)}, not {self.molecule_features}")
+        if len(self.molecule_mean) != len(self.molecule_std):
+            raise ValueError("molecule_mean and molecule_std must have one value per column")
         if self.name not in MODEL_NAMES:
             raise ValueError(f"unknown model {self.name!r}; choose from {', '.join(MODEL_NAMES)}")
         if self.pooling not in POOLING_NAMES:

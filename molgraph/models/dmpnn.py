@@ -45,7 +45,7 @@ class DMPNNModel(GraphModel):
         ).split(h, dim=1)
         bond_in = self.bond_encoder(data.edge_attr, project=self.w_i.weight[:, h:])
         atoms = self._directed(atom_in, atom_out, bond_in, data.edge_index)
-        return self.readout(atoms, data.batch, data.num_graphs)
+        return self.readout(atoms, data.batch, data.num_graphs, getattr(data, "u", None))
 
     def _directed(self, atom_in: Tensor, atom_out: Tensor, bond_in: Tensor,
                   edge_index: Tensor) -> Tensor:

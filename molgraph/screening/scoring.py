@@ -31,7 +31,8 @@ def score_shard(shard: Shard, ensemble: Ensemble, batch_size: int) -> np.ndarray
     """Scores ``[len(shard), len(ensemble.columns)]``; NaN for rows without a graph."""
     scores = np.full((len(shard), len(ensemble.columns)), np.nan, dtype=np.float32)
     if shard.valid.any():
-        scores[shard.valid] = ensemble.predict(shard.graphs, batch_size)
+        smiles = [s for s, ok in zip(shard.smiles, shard.valid) if ok]
+        scores[shard.valid] = ensemble.predict(shard.graphs, batch_size, smiles)
     return scores
 
 

@@ -248,6 +248,8 @@ def _check(param: Param, earlier: dict[str, Param], known: dict[str, type],
     values = {"fixed": [param.value], "categorical": list(param.choices)}.get(
         param.kind, [param.low, param.high])
     choices = _choices(base).get(param.name)
+    if isinstance(flatten(base).get(param.name), list):  # choices name the items; the
+        choices = None                                   # config checks a "a+b" value
     for value in values:
         if choices is not None and value not in choices:
             raise ValueError(f"value {value!r} is refused: choose from {', '.join(choices)}")

@@ -154,7 +154,8 @@ class RunConfig:
     def flat(self) -> dict[str, Any]:
         """Every setting by dotted name, without the featurizer's vocabularies."""
         return {k: v for k, v in flatten(self).items()
-                if k not in ("model.atom_vocab", "model.bond_vocab")}
+                if k not in ("model.atom_vocab", "model.bond_vocab", "model.molecule_mean",
+                             "model.molecule_std")}
 
     def to_dict(self) -> dict[str, Any]:
         return to_dict(self)

@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from molgraph.chem.molfeatures import standardisation
 from molgraph.chem.sources import resolve_data_path
 from molgraph.data.dataset import MoleculeDataset, load_dataset
 from molgraph.data.duplicates import DuplicateReport, resolve_duplicates
@@ -105,9 +106,14 @@ def train_on_dataset(dataset: MoleculeDataset, config: RunConfig,
     config = config.with_values({"model.out_channels": y.shape[1]})
     train_idx, val_idx, test_idx = make_split(dataset, index, kept_labels, config)
     _check_split(y, train_idx, val_idx, test_idx, dataset.table.target_names, config)
+    graphs = dataset.graphs
+    if config.model.molecule_features:  # standardised with the training split's statistics
+        u = dataset.molecule_features(config.model.molecule_features)
+        mean, std = standardisation(u[train_idx], config.model.molecule_features)
+        config = config.with_values({"model.molecule_mean": mean, "model.molecule_std": std})
+        graphs = graphs.with_features(u)
     if tracker is not None:
         tracker.log_params(config.flat())
-    graphs = dataset.graphs
     parts = {"val": val_idx, "test": test_idx}
     members, fits = [], []
     for k in range(config.ensemble_size):  # the first member reports to callbacks and tracker
