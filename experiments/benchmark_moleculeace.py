@@ -8,7 +8,7 @@ validation RMSE only. Each finished (set, option) run is appended to ``--out`` a
 restarted benchmark skips what is done. Markdown on stdout::
 
     python experiments/benchmark_moleculeace.py --out experiments/out/moleculeace.jsonl
-    python experiments/benchmark_moleculeace.py --options default ensemble5 --threads 2
+    python experiments/benchmark_moleculeace.py --options default morgan rdkit2d --threads 2
 """
 
 from __future__ import annotations
@@ -24,6 +24,9 @@ import numpy as np
 OPTIONS: dict[str, dict] = {
     "default": {},
     "ensemble5": {"ensemble_size": 5},
+    "morgan": {"model.molecule_features": ["morgan"]},
+    "rdkit2d": {"model.molecule_features": ["rdkit2d"]},
+    "morgan+rdkit2d": {"model.molecule_features": ["morgan", "rdkit2d"]},
 }
 #: Published test RMSE (MoleculeACE_results.csv in github.com/molML/MoleculeACE, van Tilborg et
 #: al., J. Chem. Inf. Model. 2022): SVM and RF on ECFP, and their MPNN, per set.
