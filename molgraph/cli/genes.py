@@ -17,6 +17,7 @@ from molgraph.cli.options import PREFIX, add_config_options, given_values
 from molgraph.cli.train import add_tracking_options, tracked
 from molgraph.genes.config import GeneDataConfig, GeneRunConfig
 from molgraph.runtime.configs import from_dict, with_values
+from molgraph.tracking.contracts import Tracker
 
 #: Dotted name → flags (the first is shown in ``--help``); other fields get ``--field-name``.
 ALIASES = {
@@ -167,22 +168,61 @@ def run_config(args: argparse.Namespace) -> GeneRunConfig:
     return config
 
 
+def main_metrics(task: str) -> tuple[str, ...]:
+    """The columns of the printed table: argmax accuracy and macro-F1 lead for multi-class."""
+    if task == "multiclass":
+        return ("accuracy", "macro_f1", "roc_auc", "pr_auc")
+    return ("pr_auc", "roc_auc", "f1")
+
+
+def cv_table(metrics: dict) -> str:
+    """Mean CV test metrics of the GNN, each baseline, and GNN − the baseline chosen on
+    validation (marked ``*``), one row each."""
+    from molgraph.training.watch import metrics_table
+
+    columns = main_metrics(metrics["task"])
+    gnn = metrics["cv"]["mean"]
+    rows = {metrics["model"]: gnn}
+    baseline = metrics.get("baseline")
+    if baseline is not None:
+        best = baseline["best"]
+        rows.update({name + ("*" if name == best else ""): block["mean"]
+                     for name, block in baseline.items() if name != "best"})
+        rows[f"{metrics['model']} − {best}"] = {k: gnn[k] - baseline[best]["mean"][k]
+                                                for k in columns}
+    return metrics_table(rows, columns, tuple(rows))
+
+
+def _log_cv(tracker: Tracker, metrics: dict) -> None:
+    """The task is known once the labels are read; CV (and the best baseline) as one value."""
+    cv = metrics["cv"]
+    tracker.set_tags({"molgraph.task": f"genes/{metrics['task']}"})
+    values = {**{f"cv_{k}_mean": v for k, v in cv["mean"].items()},
+              **{f"cv_{k}_std": v for k, v in cv["std"].items()},
+              "final_epochs": metrics["final_epochs"]}
+    if "baseline" in metrics:
+        best = metrics["baseline"]["best"]
+        tracker.set_tags({"molgraph.baseline": best})
+        values.update({f"baseline_{k}_mean": v
+                       for k, v in metrics["baseline"][best]["mean"].items()})
+    tracker.log_metrics(values, step=0)
+
+
 def run_train(args: argparse.Namespace) -> int:
+    """Train, then print the CV table (GNN, baselines, difference) and a JSON summary."""
     from molgraph.genes.workflow import train_genes
 
     config = run_config(args)
     tags = {"molgraph.data": config.data.network, "molgraph.model": config.model.name}
     with tracked(args, tags) as tracker:
         metrics = train_genes(config, args.out, tracker=tracker)
-        if tracker is not None:  # the task is known once the labels are read; CV as one value
-            cv = metrics["cv"]
-            tracker.set_tags({"molgraph.task": f"genes/{metrics['task']}"})
-            tracker.log_metrics({**{f"cv_{k}_mean": v for k, v in cv["mean"].items()},
-                                 **{f"cv_{k}_std": v for k, v in cv["std"].items()},
-                                 "final_epochs": metrics["final_epochs"]}, step=0)
+        if tracker is not None:
+            _log_cv(tracker, metrics)
     cv = metrics["cv"]
-    summary = {k: (cv["mean"].get(k), cv["std"].get(k)) for k in ("pr_auc", "roc_auc", "f1")}
-    print(json.dumps({"out": args.out, "cv_mean_std": summary}, indent=2))
+    summary = {k: (cv["mean"].get(k), cv["std"].get(k)) for k in main_metrics(metrics["task"])}
+    print(cv_table(metrics))
+    print(json.dumps({"out": args.out, "cv_mean_std": summary,
+                      "baseline": metrics.get("baseline", {}).get("best")}, indent=2))
     return 0
 
 

@@ -135,6 +135,8 @@ class GeneRunConfig:
         folds: cross-validation folds (ignored with given splits).
         val_fraction: fraction of each fold's training genes held out to pick the epoch.
         seed: seed of the folds, the initialisation and dropout.
+        baseline: also cross-validate logistic regression, an MLP and label propagation on
+            the same folds (metrics.json "baseline"; --no-baseline skips them).
     """
 
     data: GeneDataConfig
@@ -143,3 +145,4 @@ class GeneRunConfig:
     folds: int = 5
     val_fraction: float = 0.1
     seed: int = 0
+    baseline: bool = True

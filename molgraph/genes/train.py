@@ -92,14 +92,35 @@ def probabilities(logits: Tensor, task: str) -> np.ndarray:
 
 
 def evaluate(labels: NodeLabels, probs: np.ndarray, nodes: np.ndarray) -> dict[str, float]:
-    """AUROC, AUPRC, F1 (and accuracy for multi-class) on ``nodes``; macro over classes/tasks."""
+    """AUROC, AUPRC and F1 at 0.5 on ``nodes``, macro over classes/tasks (``probs`` is
+    ``[num_genes, outputs]``).
+
+    Multi-class adds what a single-label prediction is judged by: ``accuracy`` and ``macro_f1``
+    of the argmax class (``f1`` there is one-vs-rest at 0.5, which a softmax seldom reaches).
+    """
+    from sklearn.metrics import f1_score
+
     y = labels.y[nodes]
     if labels.task != "multiclass":
         return classification_metrics(y, probs[nodes])
     onehot = np.eye(labels.num_outputs)[y[:, 0].astype(int)]
     out = classification_metrics(onehot, probs[nodes])
-    out["accuracy"] = float((probs[nodes].argmax(1) == y[:, 0]).mean())
+    if len(nodes) == 0:
+        return {**out, "accuracy": np.nan, "macro_f1": np.nan}
+    predicted, true = probs[nodes].argmax(1), y[:, 0].astype(int)
+    out["accuracy"] = float((predicted == true).mean())
+    out["macro_f1"] = float(f1_score(true, predicted, average="macro", zero_division=0))
     return out
+
+
+def summarise(folds: list[dict[str, float]]) -> tuple[dict[str, float], dict[str, float]]:
+    """Mean and std over folds of each metric; a fold's NaN (one class in it) is left out."""
+    names = folds[0].keys() if folds else []
+    with warnings.catch_warnings():  # a metric NaN in every fold stays NaN, quietly
+        warnings.simplefilter("ignore", RuntimeWarning)
+        mean = {k: float(np.nanmean([f[k] for f in folds])) for k in names}
+        std = {k: float(np.nanstd([f[k] for f in folds])) for k in names}
+    return mean, std
 
 
 @dataclass
@@ -214,9 +235,5 @@ def cross_validate(
         epochs.append(fit.best_epoch)
         log.info("fold %d: AUPRC %.3f AUROC %.3f (epoch %d)", i, metrics["pr_auc"],
                  metrics["roc_auc"], fit.best_epoch)
-    names = results[0].keys() if results else []
-    with warnings.catch_warnings():  # a metric NaN in every fold stays NaN, quietly
-        warnings.simplefilter("ignore", RuntimeWarning)
-        mean = {k: float(np.nanmean([r[k] for r in results])) for k in names}
-        std = {k: float(np.nanstd([r[k] for r in results])) for k in names}
+    mean, std = summarise(results)
     return CVResult(results, mean, std, oof, epochs, time.perf_counter() - start)

@@ -1,9 +1,10 @@
 """Files in, trained model directory out: the one call behind ``molgraph genes train``.
 
-``train_genes`` reads the network, features and labels, cross-validates, trains a final model on
-every labelled gene, and writes the model directory with ``run_config.json`` (the
-:class:`GeneRunConfig`, which ``--config`` reads back) and ``metrics.json``. ``rank_genes``
-turns a saved model into the ranked candidate table.
+``train_genes`` reads the network, features and labels, cross-validates, fits the classical
+baselines on the same folds (:mod:`molgraph.genes.baseline`), trains a final model on every
+labelled gene, and writes the model directory with ``run_config.json`` (the
+:class:`GeneRunConfig`, which ``--config`` reads back), ``metrics.json`` and ``folds.csv``.
+``rank_genes`` turns a saved model into the ranked candidate table.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import scipy.sparse as sp
 import torch
 
 from molgraph.genes._io import PathLike
+from molgraph.genes.baseline import fit_gene_baselines
 from molgraph.genes.config import GeneDataConfig, GeneRunConfig
 from molgraph.genes.features import FeatureBlock, read_feature_table, stack_features
 from molgraph.genes.features import structural_features as _structural
@@ -101,16 +103,28 @@ def make_folds(
     return folds, reports
 
 
+def folds_table(folds: list[Fold], genes: Sequence[str]) -> pd.DataFrame:
+    """``gene, fold, role`` rows (role train/val/test): the layout ``--splits`` reads back."""
+    parts = [pd.DataFrame({"gene": np.asarray(genes, dtype=object)[nodes], "fold": i,
+                           "role": role})
+             for i, fold in enumerate(folds)
+             for role, nodes in (("train", fold.train), ("val", fold.val), ("test", fold.test))]
+    return pd.concat(parts, ignore_index=True)
+
+
 def train_genes(
     config: GeneRunConfig, out: PathLike, callbacks: Sequence[Callback] = (),
     tracker: Tracker | None = None,
 ) -> dict:
-    """Cross-validate, fit the final model on all labelled genes, save it and its records.
+    """Cross-validate, fit the baselines on the same folds, fit the final model on all
+    labelled genes, save it and its records.
 
     The final model trains for the median of the folds' best epochs (no genes held out).
-    ``out`` gets the model, ``run_config.json`` and ``metrics.json``; the tracker gets the
-    run's settings by dotted name, and it and the callbacks every epoch's metrics (prefixed
-    ``fold{i}_`` in cross-validation, ``final_`` for the final model).
+    ``out`` gets the model, ``run_config.json``, ``metrics.json`` (``"baseline"`` beside
+    ``"cv"`` unless ``config.baseline`` is off) and ``folds.csv`` (every fold's genes, which
+    the GNN and the baselines share). The tracker gets the run's settings by dotted name, and
+    it and the callbacks every epoch's metrics (prefixed ``fold{i}_`` in cross-validation,
+    ``final_`` for the final model).
     Returns the metrics dict that is written to ``out/metrics.json``.
     """
     start = time.perf_counter()
@@ -123,6 +137,8 @@ def train_genes(
     folds, split_reports = make_folds(data, config, id_map)
     cv = cross_validate(data.graph, data.x, data.labels, folds, config.model, config.train,
                         seed=config.seed, callbacks=callbacks, tracker=tracker)
+    baseline = (fit_gene_baselines(data.graph, data.x, data.labels, folds, config.seed)
+                if config.baseline else None)
     epochs = max(1, int(np.median(cv.best_epochs)))
     x_t, adj_t = graph_tensors(data.graph, data.x, resolve_device(config.train.device))
     labelled = np.flatnonzero(data.labels.labelled)
@@ -133,10 +149,12 @@ def train_genes(
                                data.labels, cv.oof, to_dict(config.train))
     out = trained.save(out)
     write_json(out / "run_config.json", to_dict(config))
+    folds_table(folds, data.graph.genes).to_csv(out / "folds.csv", index=False)
     y = data.labels.y
     metrics = {
         "task": data.labels.task, "names": data.labels.names, "model": config.model.name,
-        "cv": cv.as_dict(), "final_epochs": fit.best_epoch,
+        "cv": cv.as_dict(), **({"baseline": baseline} if baseline is not None else {}),
+        "final_epochs": fit.best_epoch,
         "graph": {"genes": data.graph.num_genes, "edges": data.graph.num_edges,
                   **data.graph.report},
         "labels": {"labelled": int(data.labels.labelled.sum()),

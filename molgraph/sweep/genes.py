@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -165,14 +166,18 @@ class GeneProblem:
 
         return TrialOutcome(value, val, best_epoch, len(recorder.rows), seconds, plain, write)
 
-    def evaluate(self, config: GeneRunConfig, out: Path,
-                 baseline: bool = False) -> tuple[dict[str, float], None]:
+    def evaluate(self, config: GeneRunConfig, out: Path, baseline: bool = False
+                 ) -> tuple[dict[str, float], dict[str, float] | None]:
         """``genes train`` with ``config`` into ``out``: cross-validated test metrics (mean
-        over folds) and the final model (no baseline yet)."""
+        over folds), the final model and, with ``baseline``, the mean test metrics of the
+        baseline chosen on validation, on the same folds."""
         from molgraph.genes.workflow import train_genes
 
-        metrics = train_genes(config, out)
-        return {k: float(v) for k, v in metrics["cv"]["mean"].items()}, None
+        metrics = train_genes(replace(config, baseline=baseline and config.baseline), out)
+        found = metrics.get("baseline")
+        chosen = None if found is None else {k: float(v) for k, v in
+                                             found[found["best"]]["mean"].items()}
+        return {k: float(v) for k, v in metrics["cv"]["mean"].items()}, chosen
 
     #: a trial is cross-validation only, without a model to keep
     trials_keep_models = False
