@@ -35,8 +35,9 @@ def best_of(study: optuna.Study, trials: list[FrozenTrial]) -> FrozenTrial | Non
     complete = [t for t in trials if t.state == TrialState.COMPLETE]
     if not complete:
         return None
-    maximize = study.direction == optuna.study.StudyDirection.MAXIMIZE
-    return (max if maximize else min)(complete, key=lambda t: (t.value, -t.number))
+    if study.direction == optuna.study.StudyDirection.MAXIMIZE:  # ties: the earliest trial,
+        return max(complete, key=lambda t: (t.value, -t.number))  # as Optuna's best_trial
+    return min(complete, key=lambda t: (t.value, t.number))
 
 
 def _trial_of(directory: Path) -> int | None:

@@ -21,6 +21,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import logging
+import os
 import time
 import warnings
 from collections.abc import Callable, Sequence
@@ -92,10 +93,13 @@ def make_pruner(pruner: str | optuna.pruners.BasePruner,
     return optuna.pruners.NopPruner()
 
 
-def worker_seed(seed: int, done: int, index: int) -> int:
+def worker_seed(seed: int, done: int, index: int, process: int = 0) -> int:
     """Distinct per worker, so parallel workers do not propose the same random start-up
-    points, and per resume (``done`` trials so far), so a resumed sweep does not replay them."""
-    return int(np.random.SeedSequence([seed, done, index]).generate_state(1)[0])
+    points, and per resume (``done`` trials so far), so a resumed sweep does not replay them.
+    ``process``: the process id when the study lives in a shared storage, which other
+    ``molgraph sweep`` processes join with the same seed and, started together, the same
+    ``done``: they would otherwise propose (and train) identical trials."""
+    return int(np.random.SeedSequence([seed, done, index, process]).generate_state(1)[0])
 
 
 def _work(plan: _Plan, share: int, seed: int, sampler: str) -> int:
@@ -202,7 +206,9 @@ def _run(plan: _Plan, remaining: int, jobs: int, seed: int, done: int, sampler: 
     """Share ``remaining`` trials among the workers (this process alone when one)."""
     workers = min(jobs, remaining)
     shares = [remaining // workers + (i < remaining % workers) for i in range(workers)]
-    calls = [(plan, n, worker_seed(seed, done, i), sampler) for i, n in enumerate(shares)]
+    process = os.getpid() if plan.storage else 0
+    calls = [(plan, n, worker_seed(seed, done, i, process), sampler)
+             for i, n in enumerate(shares)]
     if workers == 1:
         plan.problem.load()  # read once, here
         return _work(*calls[0])
