@@ -218,6 +218,12 @@ def featurize_chunk(smiles: Sequence[str]) -> FeaturizedChunk:
     return FeaturizedChunk(graphs, valid, errors)
 
 
+def valid_smiles(smiles: Sequence[str], valid: np.ndarray) -> list[str]:
+    """The SMILES of the rows that have a graph (``valid`` ``[len(smiles)]``), one per
+    graph, in order."""
+    return [s for s, ok in zip(smiles, valid) if ok]
+
+
 def featurize_smiles(smiles: Sequence[str], workers: int | None = None,
                      chunk_size: int = 5_000, parallel_above: int = 20_000) -> FeaturizedChunk:
     """Featurize many SMILES, in parallel worker processes when there are more than

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from molgraph.chem.featurize import FeaturizedChunk, featurize_smiles
+from molgraph.chem.featurize import FeaturizedChunk, featurize_smiles, valid_smiles
 from molgraph.chem.graphs import MolGraphs
 from molgraph.chem.molfeatures import molecule_features
 from molgraph.chem.parse import read_molecules
@@ -70,7 +70,7 @@ class MoleculeDataset:
     @cached_property
     def smiles(self) -> list[str]:
         """SMILES of the valid rows (built once: callers index it per molecule)."""
-        return [s for s, ok in zip(self.table.smiles, self.valid) if ok]
+        return valid_smiles(self.table.smiles, self.valid)
 
     @cached_property
     def canonical_smiles(self) -> list[str]:

@@ -16,7 +16,7 @@ import numpy as np
 import torch
 
 from molgraph import __version__
-from molgraph.chem.featurize import featurize_smiles
+from molgraph.chem.featurize import featurize_smiles, valid_smiles
 from molgraph.chem.graphs import MolGraphs
 from molgraph.chem.molfeatures import molecule_features
 from molgraph.chem.vocabulary import FEATURIZER_VERSION, featurizer_spec
@@ -126,17 +126,18 @@ class TrainedModel:
 
     def predict(self, smiles: Sequence[str], batch_size: int = 256) -> np.ndarray:
         """Predictions ``[len(smiles), n_targets]``; rows of invalid SMILES are NaN."""
-        smiles = list(smiles)
-        chunk = featurize_smiles(smiles)
-        out = np.full((len(smiles), len(self.target_names)), np.nan, dtype=np.float32)
-        out[chunk.valid] = self.predict_graphs(chunk.graphs, batch_size,
-                                               valid_smiles(smiles, chunk.valid))
-        return out
+        return predict_smiles(self, smiles, batch_size)
 
 
-def valid_smiles(smiles: Sequence[str], valid: np.ndarray) -> list[str]:
-    """The SMILES of the rows that have a graph, in order (one per graph)."""
-    return [s for s, ok in zip(smiles, valid) if ok]
+def predict_smiles(model, smiles: Sequence[str], batch_size: int = 256) -> np.ndarray:
+    """``model.predict_graphs`` (a ``TrainedModel`` or an ``EnsembleModel``) on SMILES:
+    ``[len(smiles), n_targets]``, NaN rows for invalid SMILES."""
+    smiles = list(smiles)
+    chunk = featurize_smiles(smiles)
+    out = np.full((len(smiles), len(model.target_names)), np.nan, dtype=np.float32)
+    out[chunk.valid] = model.predict_graphs(chunk.graphs, batch_size,
+                                            valid_smiles(smiles, chunk.valid))
+    return out
 
 
 def with_molecule_features(config: ModelConfig, graphs: MolGraphs,

@@ -37,6 +37,14 @@ def rank_column(target_names: Sequence[str], n_models: int, target: str | None) 
     return target if n_models == 1 else f"{target}_mean"
 
 
+def member_predictions(models: Sequence, graphs: MolGraphs, batch_size: int = 256,
+                       smiles: Sequence[str] | None = None) -> np.ndarray:
+    """Each model's predictions ``[n_models, len(graphs), n_targets]``; molecule-level
+    features are computed once for the models that share them."""
+    cache: dict = {}
+    return np.stack([m.predict_graphs(graphs, batch_size, smiles, cache) for m in models])
+
+
 class Ensemble:
     """One or more saved models with the same targets.
 
@@ -79,9 +87,7 @@ class Ensemble:
         """Scores ``[len(graphs), len(columns)]`` float32 (mean and std across models, the
         population std, interleaved per target as in ``columns``). ``smiles`` (one per graph)
         for models with molecule-level features."""
-        cache: dict = {}
-        preds = np.stack([m.predict_graphs(graphs, batch_size, smiles, cache)
-                          for m in self.models])
+        preds = member_predictions(self.models, graphs, batch_size, smiles)
         if len(self.models) == 1:
             return preds[0].astype(np.float32)
         out = np.empty((len(graphs), 2 * len(self.target_names)), dtype=np.float32)
@@ -110,27 +116,18 @@ class EnsembleModel:
     def predict_members(self, graphs: MolGraphs, batch_size: int = 256,
                         smiles: Sequence[str] | None = None) -> np.ndarray:
         """Every member's predictions, ``[n_members, len(graphs), n_targets]``."""
-        cache: dict = {}
-        return np.stack([m.predict_graphs(graphs, batch_size, smiles, cache)
-                         for m in self.members])
+        return member_predictions(self.members, graphs, batch_size, smiles)
 
     def predict_graphs(self, graphs: MolGraphs, batch_size: int = 256,
-                       smiles: Sequence[str] | None = None,
-                       cache: dict | None = None) -> np.ndarray:
+                       smiles: Sequence[str] | None = None) -> np.ndarray:
         """The members' mean ``[len(graphs), n_targets]`` (probabilities for classification)."""
         return self.predict_members(graphs, batch_size, smiles).mean(axis=0).astype(np.float32)
 
     def predict(self, smiles: Sequence[str], batch_size: int = 256) -> np.ndarray:
         """Mean predictions ``[len(smiles), n_targets]``; rows of invalid SMILES are NaN."""
-        from molgraph.chem.featurize import featurize_smiles
-        from molgraph.inference.artifact import valid_smiles
+        from molgraph.inference.artifact import predict_smiles
 
-        smiles = list(smiles)
-        chunk = featurize_smiles(smiles)
-        out = np.full((len(smiles), len(self.target_names)), np.nan, dtype=np.float32)
-        out[chunk.valid] = self.predict_graphs(chunk.graphs, batch_size,
-                                               valid_smiles(smiles, chunk.valid))
-        return out
+        return predict_smiles(self, smiles, batch_size)
 
     def save(self, directory: str | Path) -> Path:
         """Write ``directory/members/<k>/`` and ``directory/ensemble.json``."""

@@ -64,14 +64,14 @@ def prediction_columns(target_names: Sequence[str]) -> list[str]:
 def predict_frame(trained: Any, smiles: Sequence[Any], batch_size: int = 256) -> pd.DataFrame:
     """Predictions of ``trained`` (a :class:`~molgraph.inference.artifact.TrainedModel`) for
     each SMILES, in input order: ``<target>_pred`` (NaN where invalid), ``valid``, ``error``."""
-    from molgraph.chem.featurize import featurize_smiles
+    from molgraph.chem.featurize import featurize_smiles, valid_smiles
 
     smiles = list(smiles)
     chunk = featurize_smiles(smiles)
     pred = np.full((len(smiles), len(trained.target_names)), np.nan, dtype=np.float64)
     if chunk.valid.any():
-        pred[chunk.valid] = trained.predict_graphs(
-            chunk.graphs, batch_size, [s for s, ok in zip(smiles, chunk.valid) if ok])
+        pred[chunk.valid] = trained.predict_graphs(chunk.graphs, batch_size,
+                                                   valid_smiles(smiles, chunk.valid))
     frame = pd.DataFrame(pred, columns=prediction_columns(trained.target_names))
     frame[VALID] = np.asarray(chunk.valid, dtype=bool)
     frame[ERROR] = [chunk.errors.get(i, "") for i in range(len(smiles))]

@@ -11,10 +11,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from molgraph.chem.featurize import valid_smiles
 from molgraph.chem.parse import read_molecules
 from molgraph.chem.sources import resolve_data_path
 from molgraph.data.dataset import featurize_cached, report_invalid
-from molgraph.inference.artifact import load_model, valid_smiles
+from molgraph.inference.artifact import load_model
 from molgraph.inference.ensemble import EnsembleModel
 from molgraph.runtime.files import check_writable
 

@@ -15,7 +15,7 @@ from concurrent.futures import Future
 import numpy as np
 
 from molgraph.chem.druglike import PAINS_COLUMN, describe_smiles
-from molgraph.chem.featurize import featurize_chunk
+from molgraph.chem.featurize import featurize_chunk, valid_smiles
 from molgraph.chem.graphs import MolGraphs
 from molgraph.runtime.processes import process_pool
 from molgraph.screening.library import Library, Shard, ShardLoader, iter_shards
@@ -58,8 +58,8 @@ def prepare_shard(shard: Shard, descriptors: str | None = None) -> Shard:
                   for i, why in p.errors.items()}
         shard.reasons = {**errors, **shard.reasons}
     if needs_work(shard, descriptors):
-        valid_smiles = [s for s, ok in zip(shard.smiles, shard.valid) if ok]
-        shard.descriptors = describe_smiles(valid_smiles, pains=descriptors == "full")
+        shard.descriptors = describe_smiles(valid_smiles(shard.smiles, shard.valid),
+                                            pains=descriptors == "full")
     if descriptors is None:  # a store may hold columns this run did not ask for
         shard.descriptors = None
     elif descriptors == "basic" and PAINS_COLUMN in shard.descriptors:

@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 
 from molgraph.chem.druglike import DESCRIPTOR_COLUMNS, PAINS_COLUMN, filter_reasons
+from molgraph.chem.featurize import valid_smiles
 from molgraph.inference.ensemble import Ensemble
 from molgraph.screening.library import Shard
 
@@ -31,8 +32,8 @@ def score_shard(shard: Shard, ensemble: Ensemble, batch_size: int) -> np.ndarray
     """Scores ``[len(shard), len(ensemble.columns)]``; NaN for rows without a graph."""
     scores = np.full((len(shard), len(ensemble.columns)), np.nan, dtype=np.float32)
     if shard.valid.any():
-        smiles = [s for s, ok in zip(shard.smiles, shard.valid) if ok]
-        scores[shard.valid] = ensemble.predict(shard.graphs, batch_size, smiles)
+        scores[shard.valid] = ensemble.predict(shard.graphs, batch_size,
+                                               valid_smiles(shard.smiles, shard.valid))
     return scores
 
 

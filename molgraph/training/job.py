@@ -30,7 +30,7 @@ from molgraph.data.predefined import (
 )
 from molgraph.data.split import split_indices
 from molgraph.inference.artifact import TrainedModel
-from molgraph.inference.ensemble import EnsembleModel
+from molgraph.inference.ensemble import EnsembleModel, member_predictions
 from molgraph.models.registry import build_model
 from molgraph.runtime.files import check_writable, write_json
 from molgraph.runtime.system import default_threads, seed_everything
@@ -129,7 +129,7 @@ def train_on_dataset(dataset: MoleculeDataset, config: RunConfig,
         if config.ensemble_size > 1:
             log.info("ensemble member %d/%d (seed %d): best epoch %d", k + 1,
                      config.ensemble_size, seed, result.best_epoch)
-    stacked = {name: np.stack([m.predict_graphs(graphs.take(idx)) for m in members])
+    stacked = {name: member_predictions(members, graphs.take(idx))
                for name, idx in parts.items()}
     predictions = {name: p.mean(axis=0) for name, p in stacked.items()}
     metrics = {name: compute_metrics(config.task, y[idx], predictions[name])
