@@ -12,17 +12,19 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
-from torch_geometric.nn import GATConv, GCNConv, SAGEConv
+from torch_geometric.nn import GCNConv, SAGEConv
 
 from molgraph.genes.config import MODELS
+from molgraph.genes.gat import AttentionGraph, SparseGATConv
 
 
 class NodeGNN(nn.Module):
     """Residual GCN / GAT / GraphSAGE (or MLP) for node classification.
 
     GCN: Kipf & Welling, ICLR 2017 (uses edge weights). GAT: Veličković et al., ICLR 2018
-    (``heads`` attention heads, concatenated). GraphSAGE: Hamilton et al., NeurIPS 2017 (mean
-    aggregation). Each layer computes ``h ← h + dropout(relu(norm(conv(h))))``.
+    (``heads`` attention heads, concatenated; :mod:`molgraph.genes.gat`, no edge weights).
+    GraphSAGE: Hamilton et al., NeurIPS 2017 (mean aggregation). Each layer computes
+    ``h ← h + dropout(relu(norm(conv(h))))``.
 
     Args:
         in_channels: input features per node.
@@ -70,13 +72,14 @@ class NodeGNN(nn.Module):
         )
         self.norms = nn.ModuleList([nn.LayerNorm(hidden_channels) for _ in range(num_layers)])
         self.head = nn.Linear(hidden_channels, out_channels)
+        self._attention: tuple[Tensor, AttentionGraph] | None = None  # GAT's graph, by adj_t
 
     @staticmethod
     def _layer(conv: str, hidden: int, heads: int) -> nn.Module:
         if conv == "gcn":  # transductive: one graph per model, so its normalisation is cached
             return GCNConv(hidden, hidden, cached=True)
         if conv == "gat":
-            return GATConv(hidden, hidden // heads, heads=heads)
+            return SparseGATConv(hidden, hidden // heads, heads=heads)
         if conv == "sage":
             return SAGEConv(hidden, hidden)
         return nn.Linear(hidden, hidden)
@@ -87,10 +90,21 @@ class NodeGNN(nn.Module):
             module.reset_parameters()
 
     def clear_cache(self) -> None:
-        """Forget GCN's cached normalised adjacency (before using another graph or device)."""
+        """Forget GCN's cached normalised adjacency and GAT's attention graph (before using
+        another graph or device)."""
+        self._attention = None
         for layer in self.layers:
             if isinstance(layer, GCNConv):
                 layer._cached_adj_t = layer._cached_edge_index = None
+
+    def _graph(self, adj_t: Tensor, num_nodes: int) -> Tensor | AttentionGraph:
+        """What the layers take: ``adj_t`` itself, or for GAT its attention graph (built once
+        per adjacency, as GCN caches its normalisation)."""
+        if self.conv != "gat":
+            return adj_t
+        if self._attention is None or self._attention[0] is not adj_t:
+            self._attention = (adj_t, AttentionGraph.build(adj_t, num_nodes))
+        return self._attention[1]
 
     def forward(self, x: Tensor, adj_t: Tensor | None = None) -> Tensor:
         if x.layout == torch.sparse_coo:
@@ -103,9 +117,10 @@ class NodeGNN(nn.Module):
         else:
             h = self.input(F.dropout(x, self.input_dropout, self.training))
         h = F.relu(h)
+        graph = None if self.conv == "mlp" else self._graph(adj_t, h.shape[0])
         for layer, norm in zip(self.layers, self.norms):
             z = F.dropout(h, self.dropout, self.training)
-            z = layer(z) if self.conv == "mlp" else layer(z, adj_t)
+            z = layer(z) if graph is None else layer(z, graph)
             z = F.relu(norm(z))
             h = h + z if self.residual else z
         return self.head(F.dropout(h, self.dropout, self.training))

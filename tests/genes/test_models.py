@@ -63,3 +63,33 @@ def test_input_dropout_only_while_training():
     assert torch.equal(model(x, _adj_t()), model(x, _adj_t()))
     model.train()
     assert not torch.equal(model(x, _adj_t()), model(x, _adj_t()))
+
+
+def test_sparse_gat_is_pyg_gatconv():
+    """Same function and gradients as PyG's GATConv with the same weights (self-loops added,
+    existing ones and duplicate-free edges in any order)."""
+    from torch_geometric.nn import GATConv
+
+    from molgraph.genes.gat import AttentionGraph, SparseGATConv
+
+    torch.manual_seed(0)
+    n = 30
+    edge_index = torch.unique(torch.randint(0, n, (2, 200)), dim=1)
+    edge_index = edge_index[:, torch.randperm(edge_index.shape[1])]  # self-loops included
+    ours, pyg = SparseGATConv(6, 4, heads=3), GATConv(6, 4, heads=3)
+    pyg.load_state_dict(ours.state_dict())
+    x = torch.randn(n, 6, requires_grad=True)
+    weights = torch.randn(n, 12)
+    for adjacency in (edge_index, _sparse(edge_index, n)):
+        out = ours(x, AttentionGraph.build(adjacency, n))
+        ref = pyg(x, edge_index)
+        assert torch.allclose(out, ref, atol=1e-5)
+        grads = torch.autograd.grad((out * weights).sum(), [x, *ours.parameters()])
+        ref_grads = torch.autograd.grad((ref * weights).sum(), [x, *pyg.parameters()])
+        for got, want in zip(grads, ref_grads):
+            assert torch.allclose(got, want, atol=1e-4)
+
+
+def _sparse(edge_index, n):
+    adj = torch.sparse_coo_tensor(edge_index.flip(0), torch.rand(edge_index.shape[1]), (n, n))
+    return adj.coalesce().to_sparse_csr()
