@@ -17,6 +17,8 @@ MODELS = ("gcn", "gat", "sage", "mlp")
 FORMATS = ("string", "biogrid", "mitab", "sif", "edgelist", "graphml", "gml")
 TASKS = ("binary", "multiclass", "multilabel")
 CLASS_WEIGHTS = ("balanced", "none")
+#: How a node model uses the training genes' labels (:mod:`molgraph.genes.label_use`).
+LABEL_USES = ("none", "input", "correct_smooth", "input+correct_smooth")
 
 
 @dataclass
@@ -84,6 +86,9 @@ class GeneModelConfig:
         heads: attention heads (gat; hidden_channels must divide by it).
         residual: add each layer's input to its output.
         input_dropout: dropout on the (sparse) input features.
+        use_labels: how the training genes' labels help: none; input (labels as masked input
+            features, the label trick); correct_smooth (Correct & Smooth on the outputs); or
+            input+correct_smooth.
     """
 
     name: str = field(default="gcn", metadata={"choices": MODELS})
@@ -93,6 +98,17 @@ class GeneModelConfig:
     heads: int = 4
     residual: bool = True
     input_dropout: float = 0.0
+    use_labels: str = field(default="none", metadata={"choices": LABEL_USES})
+
+    @property
+    def label_input(self) -> bool:
+        """The training labels are input features (the label trick)."""
+        return self.use_labels.startswith("input")
+
+    @property
+    def correct_smooth(self) -> bool:
+        """Correct & Smooth runs on the outputs."""
+        return self.use_labels.endswith("correct_smooth")
 
     def options(self) -> dict[str, Any]:
         """:class:`~molgraph.genes.models.NodeGNN` keywords (all but the sizes and ``conv``)."""

@@ -110,6 +110,10 @@ def explain_genes(
 ) -> GeneExplanation:
     """Attribute each gene's logit to its neighbours and to the input features.
 
+    A model that takes the training labels as input (``use_labels`` input) sees them held
+    fixed: the features are attributed, not the labels. With Correct & Smooth the network's
+    own logit is explained, and ``score`` is its probability before the smoothing.
+
     Args:
         model: a model directory written by ``genes train``, or a loaded model.
         genes: gene ids as in the network; unknown ones get an ``error`` in ``genes``.
@@ -193,7 +197,7 @@ def _full_logits(trained: TrainedGeneModel, dev: torch.device) -> Tensor:
     net.clear_cache()
     x, adj_t = graph_tensors(trained.graph, trained.x, dev)
     with torch.no_grad():
-        out = net(x, adj_t).cpu()
+        out = net(x, adj_t, trained.labels_in(dev)).cpu()
     net.clear_cache()
     return out
 
@@ -233,9 +237,11 @@ def _explain_node(
     x_sub = sp.csr_matrix(trained.x[subset], dtype=np.float32)
     _, adj_t = graph_tensors(sub, x_sub, dev)
     x = torch.as_tensor(x_sub.toarray(), device=dev).unsqueeze(0)  # [1, n_sub, F]
+    labels_in = trained.labels_in(dev)  # fixed: the features are attributed, not the labels
+    labels_in = labels_in[torch.as_tensor(subset, device=dev)] if labels_in is not None else None
 
     def forward(inputs: Tensor) -> Tensor:  # [B, n_sub, F] → [B]: one graph per batch row
-        return torch.stack([net(xb, adj_t)[centre, col] for xb in inputs])
+        return torch.stack([net(xb, adj_t, labels_in)[centre, col] for xb in inputs])
 
     net.clear_cache()  # GCN caches the normalised adjacency: this subgraph's
     try:

@@ -36,10 +36,13 @@ class NodeGNN(nn.Module):
         heads: GAT attention heads (``hidden_channels`` must divide by it; default 4).
         residual: add each layer's input to its output (default True).
         input_dropout: dropout on the input features, sparse ones included (default 0).
+        label_channels: width of the label features added at the input projection (the label
+            trick, :mod:`molgraph.genes.label_use`; default 0, none).
 
     Shapes:
         x: ``[num_nodes, in_channels]``, dense or ``torch.sparse_csr``;
         adj_t: ``[num_nodes, num_nodes]`` sparse, row = target node (or ``edge_index``);
+        labels_in: ``[num_nodes, label_channels]`` (with ``label_channels``);
         output: ``[num_nodes, out_channels]`` logits.
     """
 
@@ -54,6 +57,7 @@ class NodeGNN(nn.Module):
         heads: int = 4,
         residual: bool = True,
         input_dropout: float = 0.0,
+        label_channels: int = 0,
     ) -> None:
         super().__init__()
         if conv not in MODELS:
@@ -63,10 +67,12 @@ class NodeGNN(nn.Module):
         self.config = dict(in_channels=in_channels, out_channels=out_channels,
                            hidden_channels=hidden_channels, num_layers=num_layers,
                            dropout=dropout, conv=conv, heads=heads, residual=residual,
-                           input_dropout=input_dropout)
+                           input_dropout=input_dropout, label_channels=label_channels)
         self.conv, self.dropout, self.residual = conv, dropout, residual
         self.input_dropout = input_dropout
         self.input = nn.Linear(in_channels, hidden_channels)
+        self.label_input = (nn.Linear(label_channels, hidden_channels, bias=False)
+                            if label_channels else None)
         self.layers = nn.ModuleList(
             [self._layer(conv, hidden_channels, heads) for _ in range(num_layers)]
         )
@@ -86,7 +92,8 @@ class NodeGNN(nn.Module):
 
     def reset_parameters(self) -> None:
         """Fresh weights; also clears GCN's cached normalised adjacency."""
-        for module in [self.input, *self.layers, *self.norms, self.head]:
+        extra = [self.label_input] if self.label_input is not None else []
+        for module in [self.input, *extra, *self.layers, *self.norms, self.head]:
             module.reset_parameters()
 
     def clear_cache(self) -> None:
@@ -106,7 +113,8 @@ class NodeGNN(nn.Module):
             self._attention = (adj_t, AttentionGraph.build(adj_t, num_nodes))
         return self._attention[1]
 
-    def forward(self, x: Tensor, adj_t: Tensor | None = None) -> Tensor:
+    def forward(self, x: Tensor, adj_t: Tensor | None = None,
+                labels_in: Tensor | None = None) -> Tensor:
         if x.layout == torch.sparse_coo:
             x = x.to_sparse_csr()
         if x.layout == torch.sparse_csr:
@@ -116,6 +124,10 @@ class NodeGNN(nn.Module):
             h = torch.sparse.mm(x, self.input.weight.t()) + self.input.bias
         else:
             h = self.input(F.dropout(x, self.input_dropout, self.training))
+        if self.label_input is not None:
+            if labels_in is None:
+                raise ValueError("this model takes the training labels as input (labels_in)")
+            h = h + self.label_input(labels_in)
         h = F.relu(h)
         graph = None if self.conv == "mlp" else self._graph(adj_t, h.shape[0])
         for layer, norm in zip(self.layers, self.norms):

@@ -28,9 +28,10 @@ from torch_geometric.data import Data
 
 from molgraph.genes._io import PathLike
 from molgraph.genes.graph import GeneGraph
+from molgraph.genes.label_use import correct_and_smooth, label_inputs
 from molgraph.genes.labels import NodeLabels
 from molgraph.genes.models import NodeGNN
-from molgraph.genes.train import graph_tensors, probabilities
+from molgraph.genes.train import graph_tensors, node_probabilities
 from molgraph.runtime.files import write_json
 from molgraph.runtime.system import resolve_device
 
@@ -48,6 +49,7 @@ class TrainedGeneModel:
         labels: the training labels (NaN = unlabelled).
         oof: ``[num_genes, outputs]`` cross-validated test scores, NaN where never tested.
         train_config: the training settings as a dict (see the module docstring).
+        correct_smooth: the Correct & Smooth setting applied to the outputs (``None``: off).
     """
 
     model: NodeGNN
@@ -57,15 +59,28 @@ class TrainedGeneModel:
     labels: NodeLabels
     oof: np.ndarray
     train_config: dict
+    correct_smooth: dict | None = None
+
+    def labels_in(self, device: torch.device) -> torch.Tensor | None:
+        """``[num_genes, label_channels]`` label features of every labelled gene, for a model
+        that takes them (the label trick), else ``None``."""
+        if self.model.label_input is None:
+            return None
+        return label_inputs(self.labels, np.flatnonzero(self.labels.labelled), device)
 
     def predict(self, device: str = "auto") -> np.ndarray:
-        """Probabilities for every gene, ``[num_genes, outputs]``."""
+        """Probabilities for every gene, ``[num_genes, outputs]``; a label-aware model uses
+        the labels of every labelled gene."""
         dev = resolve_device(device)
         model = self.model.to(dev).eval()
         model.clear_cache()
         x, adj_t = graph_tensors(self.graph, self.x, dev)
-        with torch.no_grad():
-            return probabilities(model(x, adj_t), self.labels.task)
+        known = np.flatnonzero(self.labels.labelled)
+        probs = node_probabilities(model, x, adj_t, self.labels, known)
+        if self.correct_smooth:
+            probs = correct_and_smooth(probs, self.labels, known, self.graph,
+                                       **self.correct_smooth)
+        return probs
 
     def rank(self, task: str | None = None, device: str = "auto") -> pd.DataFrame:
         """Every gene ranked by its score for ``task``: the candidate list a biologist reads.
@@ -111,6 +126,7 @@ class TrainedGeneModel:
             "format_version": FORMAT_VERSION, "model": self.model.config,
             "train": self.train_config, "task": self.labels.task, "names": self.labels.names,
             "feature_names": self.feature_names, "graph_report": self.graph.report,
+            "correct_smooth": self.correct_smooth,
         }
         write_json(out / "config.json", config)
         write_json(out / "genes.json", self.graph.genes, indent=None)
@@ -144,4 +160,4 @@ def load_gene_model(directory: PathLike) -> TrainedGeneModel:
     model.load_state_dict(state)
     model.eval()
     return TrainedGeneModel(model, graph, x, config["feature_names"], labels, arrays["oof"],
-                            config["train"])
+                            config["train"], config.get("correct_smooth"))

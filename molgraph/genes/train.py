@@ -26,6 +26,12 @@ from torch import Tensor
 
 from molgraph.genes.config import GeneModelConfig, GeneTrainConfig
 from molgraph.genes.graph import GeneGraph
+from molgraph.genes.label_use import (
+    choose_correct_smooth,
+    label_channels,
+    label_inputs,
+    split_shown,
+)
 from molgraph.genes.labels import NodeLabels
 from molgraph.genes.models import NodeGNN, build_node_model
 from molgraph.genes.splits import Fold
@@ -91,6 +97,15 @@ def probabilities(logits: Tensor, task: str) -> np.ndarray:
     return probs.detach().cpu().numpy().astype(np.float64)
 
 
+def node_probabilities(model: NodeGNN, x: Tensor, adj_t: Tensor, labels: NodeLabels,
+                       shown: np.ndarray) -> np.ndarray:
+    """``[num_genes, outputs]`` probabilities of an eval-mode model; a label-input model sees
+    the labels of the ``shown`` genes (the training genes)."""
+    labels_in = label_inputs(labels, shown, x.device) if model.label_input is not None else None
+    with torch.no_grad():
+        return probabilities(model(x, adj_t, labels_in), labels.task)
+
+
 def evaluate(labels: NodeLabels, probs: np.ndarray, nodes: np.ndarray) -> dict[str, float]:
     """AUROC, AUPRC and F1 at 0.5 on ``nodes``, macro over classes/tasks (``probs`` is
     ``[num_genes, outputs]``).
@@ -141,13 +156,17 @@ def fit_node_model(
 ) -> FitResult:
     """Train on ``train_nodes``; keep the weights with the best validation AUPRC.
 
-    With no ``val_nodes``, train exactly ``epochs`` (default ``train_config.epochs``) epochs. A
+    With no ``val_nodes``, train exactly ``epochs`` (default ``train_config.epochs``) epochs.
+    With ``model_config.label_input`` each epoch shows the labels of a random half of
+    ``train_nodes`` and takes the loss on the other half; validation sees all of them. A
     callback raising :class:`~molgraph.tracking.contracts.StopTraining` ends training early,
     keeping the best weights so far; ``prefix`` starts every reported metric name.
     """
     seed_everything(seed)
     device = x.device
+    label_input = model_config.label_input
     model = build_node_model(model_config.name, x.shape[1], labels.num_outputs,
+                             label_channels=label_channels(labels) if label_input else 0,
                              **model_config.options()).to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=train_config.lr,
                                  weight_decay=train_config.weight_decay)
@@ -157,12 +176,18 @@ def fit_node_model(
     train_t = torch.as_tensor(train_nodes, device=device)
     use_val = val_nodes is not None and len(val_nodes) > 0
     val_t = torch.as_tensor(val_nodes if use_val else train_nodes[:0], device=device)
+    shown_all = label_inputs(labels, train_nodes, device) if label_input else None
+    halves = torch.Generator().manual_seed(seed)
     best = FitResult(model, 0, -np.inf)
     best_state, best_loss, epoch = None, np.inf, 0
     for epoch in range(1, (epochs or train_config.epochs) + 1):
         model.train()
         optimizer.zero_grad()
-        loss = _loss(model(x, adj_t)[train_t], y[train_t], labels.task, weight)
+        target, labels_in = train_t, None
+        if label_input:
+            shown, target = split_shown(train_t, halves)
+            labels_in = label_inputs(labels, shown.cpu().numpy(), device)
+        loss = _loss(model(x, adj_t, labels_in)[target], y[target], labels.task, weight)
         loss.backward()
         optimizer.step()
         metrics = {f"{prefix}train_loss": float(loss.detach())}
@@ -170,7 +195,7 @@ def fit_node_model(
         if use_val:
             model.eval()
             with torch.no_grad():
-                logits = model(x, adj_t)
+                logits = model(x, adj_t, shown_all)
                 val_loss = float(_loss(logits[val_t], y[val_t], labels.task, weight))
             pr_auc = evaluate(labels, probabilities(logits, labels.task), val_nodes)["pr_auc"]
             metrics.update({f"{prefix}val_loss": val_loss, f"{prefix}val_pr_auc": pr_auc})
@@ -194,7 +219,10 @@ def fit_node_model(
 
 @dataclass
 class CVResult:
-    """Per-fold test metrics, their mean and std, and out-of-fold probabilities."""
+    """Per-fold test metrics, their mean and std, and out-of-fold probabilities.
+
+    ``correct_smooth``: each fold's Correct & Smooth setting (empty when it is off).
+    """
 
     folds: list[dict[str, float]]
     mean: dict[str, float]
@@ -202,6 +230,7 @@ class CVResult:
     oof: np.ndarray
     best_epochs: list[int]
     seconds: float
+    correct_smooth: list[dict[str, float]] = field(default_factory=list)
 
     def as_dict(self) -> dict:
         out = asdict(self)
@@ -216,19 +245,25 @@ def cross_validate(
 ) -> CVResult:
     """Train one model per fold and score it on that fold's test genes.
 
-    Fold ``i`` reports its epochs' metrics with the prefix ``fold{i}_``.
+    Fold ``i`` reports its epochs' metrics with the prefix ``fold{i}_``. With
+    ``model_config.correct_smooth`` the fold's outputs are corrected and smoothed with its
+    training labels, the setting chosen on its validation AUPRC.
     Shapes: ``oof`` is ``[num_genes, outputs]``, NaN for genes never in a test set.
     """
     start = time.perf_counter()
     x_t, adj_t = graph_tensors(graph, x, resolve_device(train_config.device))
     oof = np.full((graph.num_genes, labels.num_outputs), np.nan)
-    results, epochs = [], []
+    results, epochs, smoothing = [], [], []
     for i, fold in enumerate(folds):
         fit = fit_node_model(x_t, adj_t, labels, fold.train, fold.val, model_config,
                              train_config, seed=seed, callbacks=callbacks, tracker=tracker,
                              prefix=f"fold{i}_")
-        with torch.no_grad():
-            probs = probabilities(fit.model(x_t, adj_t), labels.task)
+        probs = node_probabilities(fit.model, x_t, adj_t, labels, fold.train)
+        if model_config.correct_smooth:
+            probs, setting = choose_correct_smooth(
+                probs, labels, fold.train, fold.val, graph,
+                lambda p, nodes: evaluate(labels, p, nodes)["pr_auc"])
+            smoothing.append(setting)
         oof[fold.test] = probs[fold.test]
         metrics = evaluate(labels, probs, fold.test)
         results.append(metrics)
@@ -236,4 +271,4 @@ def cross_validate(
         log.info("fold %d: AUPRC %.3f AUROC %.3f (epoch %d)", i, metrics["pr_auc"],
                  metrics["roc_auc"], fit.best_epoch)
     mean, std = summarise(results)
-    return CVResult(results, mean, std, oof, epochs, time.perf_counter() - start)
+    return CVResult(results, mean, std, oof, epochs, time.perf_counter() - start, smoothing)

@@ -119,7 +119,8 @@ def train_genes(
     """Cross-validate, fit the baselines on the same folds, fit the final model on all
     labelled genes, save it and its records.
 
-    The final model trains for the median of the folds' best epochs (no genes held out).
+    The final model trains for the median of the folds' best epochs (no genes held out), and
+    with Correct & Smooth uses the setting most folds chose.
     ``out`` gets the model, ``run_config.json``, ``metrics.json`` (``"baseline"`` beside
     ``"cv"`` unless ``config.baseline`` is off) and ``folds.csv`` (every fold's genes, which
     the GNN and the baselines share). The tracker gets the run's settings by dotted name, and
@@ -146,7 +147,8 @@ def train_genes(
                          seed=config.seed, epochs=epochs, callbacks=callbacks, tracker=tracker,
                          prefix="final_")
     trained = TrainedGeneModel(fit.model.cpu(), data.graph, data.x, data.feature_names,
-                               data.labels, cv.oof, to_dict(config.train))
+                               data.labels, cv.oof, to_dict(config.train),
+                               _most_chosen(cv.correct_smooth))
     out = trained.save(out)
     write_json(out / "run_config.json", to_dict(config))
     folds_table(folds, data.graph.genes).to_csv(out / "folds.csv", index=False)
@@ -169,6 +171,12 @@ def train_genes(
     log.info("CV AUPRC %.3f ± %.3f, AUROC %.3f ± %.3f; model saved to %s",
              cv.mean["pr_auc"], cv.std["pr_auc"], cv.mean["roc_auc"], cv.std["roc_auc"], out)
     return metrics
+
+
+def _most_chosen(settings: list[dict]) -> dict | None:
+    """The setting most folds chose (the earliest on ties); ``None`` for none."""
+    keys = [tuple(sorted(s.items())) for s in settings]
+    return dict(max(keys, key=keys.count)) if keys else None
 
 
 def rank_genes(

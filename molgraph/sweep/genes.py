@@ -28,6 +28,9 @@ GENE_SPACE = {
     "model.dropout": {"type": "float", "low": 0.0, "high": 0.7, "step": 0.05},
     "model.input_dropout": {"type": "float", "low": 0.0, "high": 0.5, "step": 0.05},
     "model.residual": {"type": "categorical", "choices": [True, False]},
+    # Correct & Smooth is left out: trials are judged on the epochs' validation AUPRC, which
+    # is taken before it
+    "model.use_labels": {"type": "categorical", "choices": ["none", "input"]},
     "model.heads": {"type": "categorical", "choices": [1, 2, 4, 8],
                     "when": {"model.name": "gat"}},
     "train.lr": {"type": "float", "low": 1.0e-3, "high": 5.0e-2, "log": True},

@@ -32,7 +32,7 @@ def _config(*argv: str) -> GeneRunConfig:
 def test_defaults_are_unchanged():
     assert to_dict(GeneModelConfig()) == {"name": "gcn", "hidden_channels": 64, "num_layers": 2,
                                           "dropout": 0.5, "heads": 4, "residual": True,
-                                          "input_dropout": 0.0}
+                                          "input_dropout": 0.0, "use_labels": "none"}
     assert to_dict(GeneTrainConfig()) == {"lr": 0.01, "weight_decay": 5e-4, "epochs": 300,
                                           "patience": 50, "class_weight": "balanced",
                                           "device": "auto", "threads": None}

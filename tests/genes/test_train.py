@@ -110,6 +110,8 @@ def test_old_model_directory_still_loads_and_ranks(tiny_graph, features, labels,
                        "weight_decay": 5e-4, "epochs": 5, "patience": 50,
                        "class_weight": "balanced", "folds": 5, "val_fraction": 0.1, "seed": 0,
                        "device": "auto", "threads": None}
+    assert config["model"].pop("label_channels") == 0  # newer than those directories
+    del config["correct_smooth"]
     assert set(config["model"]) == {"in_channels", "out_channels", "hidden_channels",
                                     "num_layers", "dropout", "conv", "heads", "residual",
                                     "input_dropout"}
