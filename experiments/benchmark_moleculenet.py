@@ -40,43 +40,51 @@ REFERENCES = {"esol": {"chemprop_v2": 0.80, "dgllife_gcn": 0.86},
               "tox21": {"dgllife_gcn": 0.77}}
 
 
-def run_one(job: tuple[str, str, int, int, str, str]) -> dict:
-    name, model, seed, epochs, pooling, device = job
+def run_one(job: tuple[str, str, int, int, str, str, str]) -> dict:
+    name, model, seed, epochs, pooling, features, device = job
     import torch
 
     torch.set_num_threads(1)
     from molgraph.data.dataset import load_dataset
-    from molgraph.training.job import run_config, train_on_dataset
+    from molgraph.training.job import add_baseline, run_config, train_on_dataset
 
     path, targets, task = DATASETS[name]
     dataset = load_dataset(SHARED / path, target_columns=targets, cache_dir=None, workers=1)
     config = run_config(SHARED / path, targets, task, model, "scaffold", seed, epochs,
-                        model_options={"pooling": pooling},
+                        model_options={"pooling": pooling, "molecule_features": features},
                         train_options={"device": device, "threads": 1})
-    run = train_on_dataset(dataset, config)
+    run = add_baseline(train_on_dataset(dataset, config), dataset)
     return {"dataset": name, "model": model, "seed": seed, "task": task, "epochs": epochs,
-            "pooling": pooling,
+            "pooling": pooling, "molecule_features": features,
             "load_after": os.getloadavg(),
             "n_molecules": len(dataset.graphs), "n_invalid": len(dataset.errors),
             "best_epoch": run.fit.best_epoch, "epochs_run": len(run.fit.history),
             "seconds": round(run.seconds, 1),
-            "val": run.metrics["val"], "test": run.metrics["test"]}
+            "val": run.metrics["val"], "test": run.metrics["test"],
+            "baseline": {k: run.baseline[k] for k in ("best", "val", "test", "seconds")}}
 
 
 def summarise(results: list[dict]) -> str:
-    lines = ["| data set | metric | model | test mean ± std (n seeds) | seconds / run | "
-             "references |", "|---|---|---|---|---|---|"]
-    keys = sorted({(r["dataset"], r["model"], r.get("pooling", "mean")) for r in results},
-                  key=lambda k: (list(DATASETS).index(k[0]), k[1], k[2]))
-    for name, model, pooling in keys:
-        runs = [r for r in results if (r["dataset"], r["model"], r.get("pooling", "mean"))
-                == (name, model, pooling)]
+    lines = ["| data set | metric | model | test mean ± std (n seeds) | in-run ECFP baseline | "
+             "seconds / run | references |", "|---|---|---|---|---|---|---|"]
+
+    def key(r: dict) -> tuple[str, str, str, str]:
+        return (r["dataset"], r["model"], r.get("pooling", "mean"),
+                r.get("molecule_features", "none"))
+
+    for group in sorted({key(r) for r in results},
+                        key=lambda k: (list(DATASETS).index(k[0]), *k[1:])):
+        name, model, pooling, features = group
+        runs = [r for r in results if key(r) == group]
         metric = "rmse" if runs[0]["task"] == "regression" else "roc_auc"
         values = np.array([r["test"][metric] for r in runs])
+        base = np.array([r["baseline"]["test"][metric] for r in runs if "baseline" in r])
+        base_text = f"{base.mean():.3f} ± {base.std():.3f}" if len(base) else ""
         seconds = np.mean([r["seconds"] for r in runs])
         refs = ", ".join(f"{k} {v}" for k, v in REFERENCES.get(name, {}).items())
-        lines.append(f"| {name} | {metric} | {model} ({pooling} pooling) | {values.mean():.3f}"
-                     f" ± {values.std():.3f} (n={len(values)}) | {seconds:.0f} | {refs} |")
+        lines.append(f"| {name} | {metric} | {model} ({pooling} pooling, features {features}) "
+                     f"| {values.mean():.3f} ± {values.std():.3f} (n={len(values)}) | "
+                     f"{base_text} | {seconds:.0f} | {refs} |")
     return "\n".join(lines)
 
 
@@ -87,6 +95,9 @@ def main() -> None:
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     parser.add_argument("--epochs", type=int, default=50)
     parser.add_argument("--pooling", default="mean")
+    parser.add_argument("--molecule-features", default="none",
+                        help="none, morgan, rdkit2d or morgan+rdkit2d "
+                        "(concatenated at the readout)")
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--out", type=Path, default=ROOT / "experiments" / "out" /
@@ -100,11 +111,11 @@ def main() -> None:
         return
     if not SHARED.exists():
         raise SystemExit(f"{SHARED} not found: this benchmark needs ../shared/datasets")
-    finished = {(r["dataset"], r["model"], r["seed"], r["epochs"], r.get("pooling", "mean"))
-                for r in done}
-    jobs = [(d, m, s, args.epochs, args.pooling, args.device) for d in args.datasets
-            for m in args.models for s in args.seeds
-            if (d, m, s, args.epochs, args.pooling) not in finished]
+    finished = {(r["dataset"], r["model"], r["seed"], r["epochs"], r.get("pooling", "mean"),
+                 r.get("molecule_features", "none")) for r in done}
+    jobs = [(d, m, s, args.epochs, args.pooling, args.molecule_features, args.device)
+            for d in args.datasets for m in args.models for s in args.seeds
+            if (d, m, s, args.epochs, args.pooling, args.molecule_features) not in finished]
     args.out.parent.mkdir(parents=True, exist_ok=True)
     print(json.dumps({"machine": platform.platform(), "cpus": os.cpu_count(), "jobs": args.jobs,
                       "load_before": os.getloadavg(), "to_run": len(jobs)}), flush=True)
