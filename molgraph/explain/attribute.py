@@ -145,6 +145,11 @@ def _load(model, device: str):
                          f"molecule-level features ({', '.join(kinds)}) beside its graph; "
                          "explanations cover graph-only models: train one without "
                          "--molecule-features to explain it")
+    if trained.blend is not None:  # the SVM's share of a prediction is no atom's either
+        raise ValueError(f"{model if isinstance(model, (str, Path)) else 'the model'} blends "
+                         "its network with an SVM on ECFP4 fingerprints (--blend-svm); "
+                         "explanations cover the network alone: train one without "
+                         "--blend-svm to explain it")
     return trained
 
 

@@ -20,7 +20,8 @@ from molgraph.chem.featurize import featurize_smiles, valid_smiles
 from molgraph.chem.graphs import MolGraphs
 from molgraph.chem.molfeatures import molecule_features
 from molgraph.chem.vocabulary import FEATURIZER_VERSION, featurizer_spec
-from molgraph.inference.model_dir import CONFIG, WEIGHTS, member_dirs, model_dir
+from molgraph.inference.blend import Blend
+from molgraph.inference.model_dir import CONFIG, SVM_FILE, WEIGHTS, member_dirs, model_dir
 from molgraph.inference.precision import check_precision
 from molgraph.models.base import GraphModel
 from molgraph.models.config import ModelConfig
@@ -52,12 +53,15 @@ class TrainedModel:
         scaler: regression target scaling.
         device: where the model runs.
         precision: ``fp32`` or ``bf16`` (inference only; see the module docstring).
+        blend: an SVM on ECFP4 bits blended with the network's predictions
+            (``molgraph.inference.blend``; ``train --blend-svm``), or None.
     """
 
     def __init__(self, model: GraphModel, task: str, target_names: Sequence[str],
                  scaler: Scaler, device: torch.device | str = "cpu",
-                 precision: str = "fp32") -> None:
+                 precision: str = "fp32", blend: Blend | None = None) -> None:
         self.model = model.eval()
+        self.blend = blend
         self.task = task
         self.target_names = list(target_names)
         self.scaler = scaler
@@ -69,7 +73,8 @@ class TrainedModel:
         self.model.to(self.device, DTYPES[precision])
 
     def save(self, directory: str | Path) -> Path:
-        """Write ``weights.pt`` and ``config.json`` into ``directory``."""
+        """Write ``weights.pt`` and ``config.json`` (and a blend's ``svm.npz``) into
+        ``directory``."""
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
         state = {k: v.detach().cpu().float() if v.is_floating_point() else v.detach().cpu()
@@ -84,6 +89,10 @@ class TrainedModel:
             "target_names": self.target_names,
             "scaler": {"mean": self.scaler.mean, "std": self.scaler.std},
         }
+        if self.blend is not None:
+            config["blend"] = self.blend.save(directory)
+        else:  # no SVM of an earlier model saved here
+            (directory / SVM_FILE).unlink(missing_ok=True)
         write_json(directory / CONFIG, config)
         return directory
 
@@ -111,8 +120,9 @@ class TrainedModel:
                              f"({type(err).__name__}: {err}); retrain the model or copy its "
                              "directory again") from err
         model.load_state_dict(_read_weights(directory / WEIGHTS, model))
+        blend = Blend.load(directory, config["blend"], task) if "blend" in config else None
         return cls(model, task, targets, scaler, device=resolve_device(device),
-                   precision=precision)
+                   precision=precision, blend=blend)
 
     def predict_graphs(self, graphs: MolGraphs, batch_size: int = 256,
                        smiles: Sequence[str] | None = None,
@@ -120,9 +130,13 @@ class TrainedModel:
         """Predictions ``[len(graphs), n_targets]`` (probabilities for classification).
 
         ``smiles``: one per graph, for a model that reads molecule-level features (computed
-        here unless ``graphs`` carries them; ``cache`` shares them between models)."""
+        here unless ``graphs`` carries them; ``cache`` shares them between models) or blends
+        an SVM on fingerprints."""
+        cache = {} if cache is None else cache
         graphs = with_molecule_features(self.model.config, graphs, smiles, cache)
-        return predict_graphs(self.model, graphs, self.task, self.scaler, batch_size, self.device)
+        pred = predict_graphs(self.model, graphs, self.task, self.scaler, batch_size,
+                              self.device)
+        return pred if self.blend is None else self.blend.predict(pred, smiles, cache)
 
     def predict(self, smiles: Sequence[str], batch_size: int = 256) -> np.ndarray:
         """Predictions ``[len(smiles), n_targets]``; rows of invalid SMILES are NaN."""

@@ -13,6 +13,9 @@ from pathlib import Path
 WEIGHTS = "weights.pt"
 CONFIG = "config.json"
 FILES = (CONFIG, WEIGHTS)
+#: a blend's SVM (``molgraph.inference.blend``), the one file a model may have beside them
+SVM_FILE = "svm.npz"
+OPTIONAL_FILES = (SVM_FILE,)
 MEMBERS = "members"
 
 
@@ -55,7 +58,8 @@ def model_root(directory: str | Path) -> Path:
 def model_files(directory: str | Path) -> dict[str, bytes]:
     """A saved model's files as bytes (to send to worker processes or a cluster)."""
     directory = model_dir(directory)
-    return {name: (directory / name).read_bytes() for name in FILES}
+    names = [*FILES, *(n for n in OPTIONAL_FILES if (directory / n).exists())]
+    return {name: (directory / name).read_bytes() for name in names}
 
 
 def model_digest(directory: str | Path) -> str:

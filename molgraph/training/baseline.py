@@ -22,11 +22,13 @@ import logging
 import math
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from molgraph.chem.fingerprints import morgan_bits, tanimoto_kernel
+from molgraph.inference.blend import TanimotoSVM
 from molgraph.training.metrics import compute_metrics, monitored_metric
 
 log = logging.getLogger(__name__)
@@ -36,44 +38,92 @@ RF_SETTINGS: tuple[dict[str, Any], ...] = ({"max_features": "sqrt"}, {"max_featu
 SVM_SETTINGS: tuple[dict[str, Any], ...] = ({"C": 0.1}, {"C": 1.0}, {"C": 10.0})
 
 
-def _fit_task(family: str, setting: dict[str, Any], task: str, x_train: Any, y_train: np.ndarray,
-              x_eval: Any, seed: int, threads: int) -> np.ndarray:
-    """Predictions for ``x_eval`` of one model fitted on one task's labelled training rows."""
-    from sklearn.ensemble import RandomForestClassifier, RandomForestRegressor
+@dataclass
+class SVMFit:
+    """The SVM family fitted on one split, its setting chosen on validation.
+
+    Attributes:
+        setting: the chosen ``C``.
+        val, test: ``[len(val), T]`` and ``[len(test), T]`` predictions in label units
+            (classification: sigmoid of the decision value).
+        model: the fitted kernel models, the part a blended model saves.
+    """
+
+    setting: dict[str, Any]
+    val: np.ndarray
+    test: np.ndarray
+    model: TanimotoSVM
+
+
+def _fit_svm_tasks(setting: dict[str, Any], task: str, gram: np.ndarray, y: np.ndarray,
+                   bits: np.ndarray, seed: int) -> TanimotoSVM:
+    """Kernel models for every target from the training Gram matrix ``[n, n]`` and labels
+    ``y`` ``[n, T]`` (NaN = missing: each target uses its labelled rows)."""
     from sklearn.svm import SVC, SVR
 
-    if task == "classification" and len(np.unique(y_train)) < 2:  # one class: its rate
-        return np.full(x_eval.shape[0], float(y_train.mean()))
-    if family == "rf":
-        kind = RandomForestRegressor if task == "regression" else RandomForestClassifier
-        model = kind(n_estimators=300, random_state=seed, n_jobs=threads, **setting)
-        model.fit(x_train, y_train)
+    n, n_targets = y.shape
+    coef = np.zeros((n, n_targets))
+    intercept, mean, std = np.zeros(n_targets), np.zeros(n_targets), np.ones(n_targets)
+    constant = np.full(n_targets, np.nan)
+    for t in range(n_targets):
+        rows = np.flatnonzero(~np.isnan(y[:, t]))
+        labels = y[rows, t]
+        if len(rows) < 2 or len(np.unique(labels)) < 2:  # nothing to fit: the labels' mean
+            constant[t] = float(labels.mean()) if len(rows) else np.nan
+            continue
+        kernel = gram[np.ix_(rows, rows)]
         if task == "regression":
-            return model.predict(x_eval)
-        return model.predict_proba(x_eval)[:, list(model.classes_).index(1.0)]
-    if task == "regression":
-        mean, std = y_train.mean(), y_train.std() or 1.0
-        model = SVR(kernel="precomputed", **setting).fit(x_train, (y_train - mean) / std)
-        return model.predict(x_eval) * std + mean
-    model = SVC(kernel="precomputed", random_state=seed, **setting).fit(x_train, y_train)
-    return 1.0 / (1.0 + np.exp(-model.decision_function(x_eval)))
+            mean[t], std[t] = labels.mean(), labels.std() or 1.0
+            model = SVR(kernel="precomputed", **setting).fit(kernel, (labels - mean[t]) / std[t])
+        else:
+            model = SVC(kernel="precomputed", random_state=seed, **setting).fit(kernel, labels)
+            if list(model.classes_) != [0.0, 1.0]:
+                raise ValueError(f"classification labels must be 0/1, not {model.classes_}")
+        coef[rows[model.support_], t] = model.dual_coef_[0]
+        intercept[t] = model.intercept_[0]
+    return TanimotoSVM(task, bits, coef, intercept, mean, std, constant)
 
 
-def _predict(family: str, setting: dict[str, Any], task: str, bits: np.ndarray, y: np.ndarray,
-             train: np.ndarray, evaluate: np.ndarray, seed: int, threads: int) -> np.ndarray:
-    """``[len(evaluate), n_tasks]`` predictions, one model per task."""
+def fit_svm(bits: np.ndarray, y: np.ndarray, split: tuple[np.ndarray, np.ndarray, np.ndarray],
+            task: str, seed: int = 0) -> SVMFit:
+    """The Tanimoto-kernel SVM on ECFP4 ``bits`` ``[n, 2048]`` and labels ``y`` ``[n, T]``,
+    trained on ``split[0]``, ``C`` chosen on ``split[1]``, scored on both held-out parts."""
+    train, val, test = (np.asarray(part) for part in split)
+    metric, higher = monitored_metric(task)
+    gram = tanimoto_kernel(bits[train], bits[train])
+    cross = tanimoto_kernel(bits[np.concatenate([val, test])], bits[train])
+    best, best_score = None, None
+    for setting in SVM_SETTINGS:
+        model = _fit_svm_tasks(setting, task, gram, y[train], bits[train], seed)
+        pred = model.predict_kernel(cross)
+        score = compute_metrics(task, y[val], pred[:len(val)])[metric]
+        if best is None or _better(score, best_score, higher):
+            best, best_score = SVMFit(setting, pred[:len(val)], pred[len(val):],
+                                      model.compact()), score
+    return best
+
+
+def _fit_forest(setting: dict[str, Any], task: str, bits: np.ndarray, y: np.ndarray,
+                train: np.ndarray, evaluate: np.ndarray, seed: int, threads: int) -> np.ndarray:
+    """``[len(evaluate), T]`` random-forest predictions, one forest per target on its
+    labelled training rows."""
+    from sklearn.ensemble import RandomForestClassifier, RandomForestRegressor
+
     out = np.full((len(evaluate), y.shape[1]), np.nan)
     for t in range(y.shape[1]):
         rows = train[~np.isnan(y[train, t])]
         if len(rows) < 2:
             continue
-        if family == "svm":
-            x_train = tanimoto_kernel(bits[rows], bits[rows])
-            x_eval = tanimoto_kernel(bits[evaluate], bits[rows])
+        if task == "classification" and len(np.unique(y[rows, t])) < 2:  # one class: its rate
+            out[:, t] = float(y[rows, t].mean())
+            continue
+        kind = RandomForestRegressor if task == "regression" else RandomForestClassifier
+        model = kind(n_estimators=300, random_state=seed, n_jobs=threads, **setting)
+        model.fit(bits[rows], y[rows, t])
+        if task == "regression":
+            out[:, t] = model.predict(bits[evaluate])
         else:
-            x_train, x_eval = bits[rows], bits[evaluate]
-        out[:, t] = _fit_task(family, setting, task, x_train, y[rows, t], x_eval, seed,
-                              threads)
+            out[:, t] = model.predict_proba(bits[evaluate])[:, list(model.classes_).index(1.0)]
     return out
 
 
@@ -85,9 +135,10 @@ def _better(score: float, best: float | None, higher: bool) -> bool:
 
 def fit_baselines(smiles: Sequence[str], y: np.ndarray,
                   split: tuple[np.ndarray, np.ndarray, np.ndarray], task: str, seed: int = 0,
-                  threads: int = 1) -> dict[str, Any]:
+                  threads: int = 1, svm: SVMFit | None = None) -> dict[str, Any]:
     """Fit the ECFP baselines on ``split`` (indices into ``smiles`` and ``y`` ``[n, T]``,
-    NaN = missing) and score them on validation and test.
+    NaN = missing) and score them on validation and test; ``svm``: the SVM family already
+    fitted on this split (a blended run's), not fitted again.
 
     Returns ``{"features", "best", "val", "test", "models": {"rf": {"setting", "val",
     "test"}, "svm": {...}}, "seconds"}``: ``val``/``test`` are the metrics of the family
@@ -98,24 +149,28 @@ def fit_baselines(smiles: Sequence[str], y: np.ndarray,
     metric, higher = monitored_metric(task)
     bits = morgan_bits(smiles)
     evaluate = np.concatenate([val, test])
-    families = {"rf": RF_SETTINGS, "svm": SVM_SETTINGS}
     result: dict[str, Any] = {"features": FEATURES, "models": {}}
+    best = None
+    for setting in RF_SETTINGS:
+        pred = _fit_forest(setting, task, bits, y, train, evaluate, seed, threads)
+        scores = {"val": compute_metrics(task, y[val], pred[:len(val)]),
+                  "test": compute_metrics(task, y[test], pred[len(val):])}
+        if best is None or _better(scores["val"][metric], best[1]["val"][metric], higher):
+            best = (setting, scores)
+    result["models"]["rf"] = {"setting": best[0], **best[1]}
+    if svm is None and len(train) <= SVM_MAX_TRAIN:
+        svm = fit_svm(bits, y, split, task, seed)
+    if svm is None:
+        result["models"]["svm"] = {"skipped": f"more than {SVM_MAX_TRAIN} training "
+                                              "molecules (the kernel matrix is n²)"}
+    else:
+        result["models"]["svm"] = {"setting": svm.setting,
+                                   "val": compute_metrics(task, y[val], svm.val),
+                                   "test": compute_metrics(task, y[test], svm.test)}
     chosen, chosen_score = None, None
-    for family, settings in families.items():
-        if family == "svm" and len(train) > SVM_MAX_TRAIN:
-            result["models"][family] = {"skipped": f"more than {SVM_MAX_TRAIN} training "
-                                                  "molecules (the kernel matrix is n²)"}
-            continue
-        best = None
-        for setting in settings:
-            pred = _predict(family, setting, task, bits, y, train, evaluate, seed, threads)
-            scores = {"val": compute_metrics(task, y[val], pred[:len(val)]),
-                      "test": compute_metrics(task, y[test], pred[len(val):])}
-            if best is None or _better(scores["val"][metric], best[1]["val"][metric], higher):
-                best = (setting, scores)
-        setting, scores = best
-        result["models"][family] = {"setting": setting, **scores}
-        if _better(scores["val"][metric], chosen_score, higher) or chosen is None:
+    for family, scores in result["models"].items():
+        if "val" in scores and (chosen is None or _better(scores["val"][metric], chosen_score,
+                                                          higher)):
             chosen, chosen_score = family, scores["val"][metric]
     result["best"] = chosen
     result["val"] = result["models"][chosen]["val"]

@@ -115,6 +115,10 @@ class RunConfig:
         ensemble_size: models trained on the same split from seeds seed, seed+1, ...; saved
             as one model directory that predicts their mean and, as uncertainty, their
             standard deviation (predict and screen write <target>_std).
+        blend_svm: blend the model with a Tanimoto-kernel SVM on ECFP4 bits fitted on the
+            same training split: w*model + (1-w)*SVM, w per target chosen on validation from
+            0, 0.1, ..., 1; saved with the model, used by predict and screen (metrics.json
+            "blend" has the model alone and the SVM alone).
     """
 
     data: DataConfig = field(default_factory=DataConfig)
@@ -126,6 +130,7 @@ class RunConfig:
     train: TrainConfig = field(default_factory=TrainConfig)
     baseline: bool = True
     ensemble_size: int = 1
+    blend_svm: bool = False
 
     def __post_init__(self) -> None:
         if self.ensemble_size < 1:

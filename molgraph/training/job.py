@@ -35,6 +35,8 @@ from molgraph.models.registry import build_model
 from molgraph.runtime.files import check_writable, write_json
 from molgraph.runtime.system import default_threads, seed_everything
 from molgraph.tracking.contracts import Callback, Tracker
+from molgraph.training.baseline import SVMFit
+from molgraph.training.blend import blend_members, check_blend_size
 from molgraph.training.config import DataConfig, RunConfig
 from molgraph.training.loop import FitResult, fit
 from molgraph.training.metrics import compute_metrics, monitored_metric
@@ -64,6 +66,9 @@ class TrainRun:
         duplicates: what was found and done about repeated molecules.
         test_std: ``[len(test), n_targets]`` the members' standard deviation (ensembles).
         members: each member's ``val``/``test`` metrics and best epoch (ensembles).
+        blend: with ``config.blend_svm``, the weights and the scores of the GNN alone and
+            the SVM alone (``training.blend``); ``metrics`` are then the blend's.
+        svm: the SVM a blended run fitted (its baseline reuses it).
     """
 
     config: RunConfig
@@ -79,6 +84,8 @@ class TrainRun:
     baseline: dict | None = None
     test_std: np.ndarray | None = None
     members: list[dict] | None = None
+    blend: dict | None = None
+    svm: SVMFit | None = None
 
 
 def train_on_dataset(dataset: MoleculeDataset, config: RunConfig,
@@ -106,6 +113,8 @@ def train_on_dataset(dataset: MoleculeDataset, config: RunConfig,
     config = config.with_values({"model.out_channels": y.shape[1]})
     train_idx, val_idx, test_idx = make_split(dataset, index, kept_labels, config)
     _check_split(y, train_idx, val_idx, test_idx, dataset.table.target_names, config)
+    if config.blend_svm:  # before the training, not after it
+        check_blend_size(len(train_idx))
     graphs = dataset.graphs
     if config.model.molecule_features:  # standardised with the training split's statistics
         u = dataset.molecule_features(config.model.molecule_features)
@@ -131,6 +140,12 @@ def train_on_dataset(dataset: MoleculeDataset, config: RunConfig,
                      config.ensemble_size, seed, result.best_epoch)
     stacked = {name: member_predictions(members, graphs.take(idx))
                for name, idx in parts.items()}
+    blended = None
+    if config.blend_svm:
+        blended = blend_members(members, stacked, dataset.molecule_features(("morgan",)), y,
+                                (train_idx, val_idx, test_idx), config.task,
+                                dataset.table.target_names, config.seed)
+        stacked = blended.stacked
     predictions = {name: p.mean(axis=0) for name, p in stacked.items()}
     metrics = {name: compute_metrics(config.task, y[idx], predictions[name])
                for name, idx in parts.items()}
@@ -142,7 +157,9 @@ def train_on_dataset(dataset: MoleculeDataset, config: RunConfig,
                       for name, idx in parts.items()}} for k, f in enumerate(fits)]
     return TrainRun(config, trained, metrics, fits[0], (train_idx, val_idx, test_idx),
                     predictions["test"], time.perf_counter() - started, y, duplicates,
-                    predictions["val"], test_std=spread, members=report)
+                    predictions["val"], test_std=spread, members=report,
+                    blend=None if blended is None else blended.report,
+                    svm=None if blended is None else blended.svm)
 
 
 def make_split(dataset: MoleculeDataset, index: np.ndarray, labels: np.ndarray,
@@ -267,6 +284,8 @@ def write_run(run: TrainRun, dataset: MoleculeDataset, out: str | Path) -> Path:
                "seed": config.seed, "task": config.task}
     if run.baseline is not None:
         summary["baseline"] = run.baseline
+    if run.blend is not None:
+        summary["blend"] = run.blend
     if run.members is not None:
         summary["ensemble"] = {"size": len(run.members), "members": run.members}
     write_json(out / "metrics.json", summary)
@@ -328,7 +347,7 @@ def add_baseline(run: TrainRun, dataset: MoleculeDataset) -> TrainRun:
 
     run.baseline = fit_baselines(dataset.smiles, run.labels, run.split, run.config.task,
                                  run.config.seed,
-                                 run.config.train.threads or default_threads())
+                                 run.config.train.threads or default_threads(), run.svm)
     return run
 
 
