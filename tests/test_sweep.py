@@ -26,7 +26,8 @@ model.heads: {type: categorical, choices: [1, 2], when: {model.name: gat}}
 train.lr: {type: float, low: 1.0e-4, high: 1.0e-2, log: true}
 """
 COMMON = {"model.name": "gcn", "model.hidden_channels": 64, "model.num_layers": 2,
-          "model.dropout": 0.1, "model.ffn_layers": 1, "train.lr": 1e-3,
+          "model.dropout": 0.1, "model.ffn_layers": 1, "model.molecule_features": "none",
+          "train.lr": 1e-3,
           "train.weight_decay": 1e-6, "train.batch_size": 32}
 
 

@@ -50,6 +50,9 @@ DEFAULT = {
                       "when": {"model.name": ["dmpnn", "gcn", "gat", "gine"]}},
     "model.heads": {"type": "categorical", "choices": [1, 2, 4, 8],
                     "when": {"model.name": "gat"}},
+    # molecule-level features at the readout (Chemprop's featurizers); "none": graph only
+    "model.molecule_features": {"type": "categorical",
+                                "choices": ["none", "morgan", "rdkit2d", "morgan+rdkit2d"]},
     "train.lr": {"type": "float", "low": 1.0e-4, "high": 3.0e-3, "log": True},
     "train.weight_decay": {"type": "float", "low": 1.0e-8, "high": 1.0e-2, "log": True},
     "train.batch_size": {"type": "categorical", "choices": [32, 64, 128]},
