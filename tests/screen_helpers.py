@@ -16,7 +16,8 @@ N_ROWS = 204
 
 def tiny_models(base: Path) -> list[Path]:
     """Two 2-epoch DMPNNs (hidden 32, seeds 0 and 1) on 120 ESOL molecules, trained once per
-    test session (cached under ``base``)."""
+    test session (cached under ``base``); the second is blended with its SVM (``--blend-svm``),
+    so every screening path carries a model whose SVM travels with it."""
     out = base / "screen_models"
     models = [out / f"seed{seed}" / "model" for seed in (0, 1)]
     if not all((m / "config.json").exists() for m in models):
@@ -25,7 +26,7 @@ def tiny_models(base: Path) -> list[Path]:
         for seed in (0, 1):
             train_from_file(DATA / "esol_120.csv", ["logS"], epochs=2, seed=seed,
                             out=out / f"seed{seed}", model_options={"hidden_channels": 32},
-                            cache_dir=None)
+                            cache_dir=None, blend_svm=seed == 1)
     return models
 
 

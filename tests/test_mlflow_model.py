@@ -37,11 +37,12 @@ SMILES = ["CCO", "not a smiles", "c1ccccc1O"]
 
 @pytest.fixture(scope="module")
 def run_dir(tmp_path_factory) -> Path:
-    """A tiny regression model's run directory (``DIR/model/``), trained in seconds."""
+    """A tiny regression model's run directory (``DIR/model/``), trained in seconds, blended
+    with its SVM (whose file must travel with the MLflow model)."""
     data = Path(__file__).parent / "data" / "esol_120.csv"
     out = tmp_path_factory.mktemp("esol") / "run"
     train_from_file(data, ["logS"], model="gine", split="random", epochs=2, out=out,
-                    model_options={"hidden_channels": 8}, cache_dir=False)
+                    model_options={"hidden_channels": 8}, cache_dir=False, blend_svm=True)
     return out
 
 
@@ -100,8 +101,8 @@ def test_logged_model_belongs_to_the_run(tracking):
     assert example["columns"] == ["smiles"] and len(example["data"]) == 2
     assert "molgraph==" in (files / "requirements.txt").read_text()
     assert (files / "mlflow_model.py").exists()  # the model's code, not a pickle
-    assert {p.name for p in (files / "artifacts" / "model").iterdir()} == {"config.json",
-                                                                         "weights.pt"}
+    assert {p.name for p in (files / "artifacts" / "model").iterdir()} == {
+        "config.json", "weights.pt", "svm.npz"}
 
 
 def test_pyfunc_predict_flags_invalid_rows(tracking, run_dir, tmp_path):
