@@ -170,3 +170,18 @@ def test_explain_says_it_covers_the_network_alone(run, tmp_path, capsys):
     code = main(["explain", "--model", str(run), "--smiles", "CCO", "--out", str(tmp_path)])
     err = capsys.readouterr().err
     assert code != 0 and "--blend-svm" in err and "Traceback" not in err
+
+
+def test_a_classifier_blends_probabilities_and_a_tracker_gets_every_part():
+    from molgraph.training.job import final_metrics, train_from_file
+
+    run = train_from_file(DATA / "bace_80.csv", ["Class"], task="classification", epochs=2,
+                          model_options={"hidden_channels": 16}, cache_dir=False,
+                          train_options={"threads": 1, "device": "cpu"}, blend_svm=True)
+    assert ((run.test_predictions >= 0) & (run.test_predictions <= 1)).all()
+    scores = final_metrics(run)
+    for name in ("test_roc_auc", "baseline_test_roc_auc", "gnn_test_roc_auc",
+                 "svm_val_roc_auc", "blend_weight_0"):
+        assert name in scores, name
+    assert scores["gnn_test_roc_auc"] == run.blend["gnn"]["test"]["roc_auc"]
+    assert not any(k.endswith("_0") and k.startswith("baseline") for k in scores)

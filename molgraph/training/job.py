@@ -353,13 +353,19 @@ def add_baseline(run: TrainRun, dataset: MoleculeDataset) -> TrainRun:
 
 def final_metrics(run: TrainRun) -> dict[str, float]:
     """The end-of-run scores a tracker gets: ``best_val_<metric>``, ``test_<metric>``,
-    ``best_epoch`` and ``epochs_run``, and ``baseline_val_*``/``baseline_test_*``."""
+    ``best_epoch`` and ``epochs_run``, ``baseline_val_*``/``baseline_test_*`` (averages over
+    targets) and, for a blend, ``gnn_*``/``svm_*`` (each part alone) and ``blend_weight_<i>``."""
     scores = {f"best_val_{k}": v for k, v in run.metrics["val"].items()}
     scores.update({f"test_{k}": v for k, v in run.metrics["test"].items()})
-    if run.baseline is not None:
-        for part in ("val", "test"):
-            scores.update({f"baseline_{part}_{k}": v for k, v in run.baseline[part].items()
-                           if "_" not in k})
+    parts = {"baseline": run.baseline}
+    if run.blend is not None:
+        parts.update(gnn=run.blend["gnn"], svm=run.blend["svm"])
+        scores.update({f"blend_weight_{i}": w
+                       for i, w in enumerate(run.blend["weights"].values())})
+    for name, scored in parts.items():
+        for part in ("val", "test") if scored is not None else ():
+            scores.update({f"{name}_{part}_{k}": v for k, v in scored[part].items()
+                           if not k.rsplit("_", 1)[-1].isdigit()})
     return {**scores, "best_epoch": run.fit.best_epoch, "epochs_run": len(run.fit.history)}
 
 
