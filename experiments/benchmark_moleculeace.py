@@ -30,6 +30,9 @@ OPTIONS: dict[str, dict] = {
     # the GNN blended with the Tanimoto SVM, weight chosen on validation (train --blend-svm)
     "blend": {"blend_svm": True},
     "morgan+blend": {"model.molecule_features": ["morgan"], "blend_svm": True},
+    "ensemble5+morgan": {"ensemble_size": 5, "model.molecule_features": ["morgan"]},
+    "ensemble5+morgan+blend": {"ensemble_size": 5, "model.molecule_features": ["morgan"],
+                               "blend_svm": True},
 }
 #: Published test RMSE (MoleculeACE_results.csv in github.com/molML/MoleculeACE, van Tilborg et
 #: al., J. Chem. Inf. Model. 2022): SVM and RF on ECFP, and their MPNN, per set.
