@@ -14,6 +14,7 @@ import pytest
 from molgraph.chem.fingerprints import morgan_bits, tanimoto_kernel
 from molgraph.cli.main import main
 from molgraph.data.split import split_indices
+from molgraph.inference import blend
 from molgraph.inference.artifact import load_model
 from molgraph.inference.blend import TanimotoSVM
 from molgraph.training.baseline import SVM_MAX_TRAIN, fit_svm
@@ -28,7 +29,7 @@ def _esol() -> tuple[list[str], np.ndarray]:
     return frame["smiles"].str.strip().tolist(), frame[["logS"]].to_numpy(float)
 
 
-def test_the_saved_svm_predicts_what_scikit_learn_predicts(tmp_path):
+def test_the_saved_svm_predicts_what_scikit_learn_predicts(tmp_path, monkeypatch):
     from sklearn.svm import SVC, SVR
 
     smiles, y = _esol()
@@ -45,6 +46,9 @@ def test_the_saved_svm_predicts_what_scikit_learn_predicts(tmp_path):
     loaded = TanimotoSVM.load(tmp_path / "svm.npz", "regression")
     assert len(loaded.bank) == len(reference.support_) < len(train)  # support molecules only
     np.testing.assert_allclose(loaded.predict(bits[test])[:, 0], expected, rtol=1e-5)
+    monkeypatch.setattr(blend, "KERNEL_ROWS", 5)  # a screening shard goes through in blocks
+    np.testing.assert_allclose(loaded.predict(bits[test])[:, 0], expected, rtol=1e-5)
+    assert loaded.predict(bits[:0]).shape == (0, 1)
 
     labels = (y > np.median(y)).astype(float)
     fit = fit_svm(bits, labels, split, "classification")

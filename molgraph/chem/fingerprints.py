@@ -27,8 +27,13 @@ def morgan_bits(smiles: Sequence[str], radius: int = 2, bits: int = 2048) -> np.
 
 def tanimoto_kernel(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """``[len(a), len(b)]`` Tanimoto similarities of bit fingerprints (the SVM kernel
-    MoleculeACE uses on ECFP): |a ∧ b| / (|a| + |b| − |a ∧ b|), 0 for two empty prints."""
-    a, b = a.astype(np.float32), b.astype(np.float32)
-    both = a @ b.T
-    either = a.sum(1)[:, None] + b.sum(1)[None, :] - both
+    MoleculeACE uses on ECFP): |a ∧ b| / (|a| + |b| − |a ∧ b|), 0 for two empty prints.
+
+    ``a`` is taken as a sparse matrix (an ECFP4 print sets about 40 of its 2,048 bits), which
+    makes the intersection counts about 50 times fewer operations than a dense product."""
+    import scipy.sparse as sp
+
+    dense_b = b.astype(np.float32)
+    both = np.asarray(sp.csr_matrix(a, dtype=np.float32) @ dense_b.T, dtype=np.float32)
+    either = a.sum(1, dtype=np.float32)[:, None] + dense_b.sum(1)[None, :] - both
     return np.divide(both, either, out=np.zeros_like(both), where=either > 0)

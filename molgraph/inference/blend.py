@@ -25,6 +25,8 @@ from molgraph.inference.model_dir import SVM_FILE
 
 #: ``predict_graphs``' feature cache key of the ECFP4 bits ``[n, 2048]``
 BITS_KEY = "ecfp4_bits"
+#: rows of the kernel computed at once: 1,024 × 10,000 support molecules is 41 MB of float32
+KERNEL_ROWS = 1024
 
 
 @dataclass
@@ -63,8 +65,12 @@ class TanimotoSVM:
 
     def predict(self, bits: np.ndarray) -> np.ndarray:
         """Predictions ``[n, T]`` (probabilities for classification) for ECFP4 bits
-        ``[n, 2048]``."""
-        return self.predict_kernel(tanimoto_kernel(bits, self.bank))
+        ``[n, 2048]``, ``KERNEL_ROWS`` rows at a time so that a screening shard's kernel
+        (10,000 × n_support) never sits in memory whole."""
+        return np.concatenate([self.predict_kernel(tanimoto_kernel(bits[i:i + KERNEL_ROWS],
+                                                                   self.bank))
+                               for i in range(0, len(bits), KERNEL_ROWS)]
+                              or [np.zeros((0, len(self.intercept)))])
 
     def compact(self) -> TanimotoSVM:
         """The same model keeping only the molecules some target uses."""
