@@ -110,13 +110,35 @@ def test_metrics_show_the_blend_and_both_parts_alone(run):
     blend = metrics["blend"]
     w = blend["weights"]["logS"]
     assert 0.0 <= w <= 1.0
+    # the same C as the baseline's (chosen on validation), the same SVM on validation (which
+    # chose w); the saved SVM is refitted on training + validation molecules
     assert blend["svm"]["setting"] == metrics["baseline"]["models"]["svm"]["setting"]
-    assert blend["svm"]["test"]["rmse"] == metrics["baseline"]["models"]["svm"]["test"]["rmse"]
+    assert blend["svm"]["val"]["rmse"] == metrics["baseline"]["models"]["svm"]["val"]["rmse"]
+    assert blend["svm"]["fitted_on"] == "train+val"
     # w = 1 (the GNN alone) and w = 0 (the SVM alone) are candidates on validation
     assert metrics["val"]["rmse"] <= min(blend["gnn"]["val"]["rmse"],
                                          blend["svm"]["val"]["rmse"]) + 1e-9
     config = json.loads((run / "model" / "config.json").read_text())
     assert config["blend"]["weights"] == [w] and (run / "model" / "svm.npz").exists()
+
+
+def test_the_saved_svm_is_refitted_on_training_and_validation_molecules(run):
+    from sklearn.svm import SVR
+
+    split = json.loads((run / "split.json").read_text())
+    metrics = json.loads((run / "metrics.json").read_text())
+    smiles, y = _esol()
+    rows = np.concatenate([split["train"], split["val"]])
+    test = np.asarray(split["test"])
+    bits = morgan_bits(smiles)
+    mean, std = y[rows, 0].mean(), y[rows, 0].std()
+    reference = SVR(kernel="precomputed", **metrics["blend"]["svm"]["setting"]).fit(
+        tanimoto_kernel(bits[rows], bits[rows]), (y[rows, 0] - mean) / std)
+    expected = reference.predict(tanimoto_kernel(bits[test], bits[rows])) * std + mean
+    saved = TanimotoSVM.load(run / "model" / "svm.npz", "regression")
+    np.testing.assert_allclose(saved.predict(bits[test])[:, 0], expected, rtol=1e-5)
+    rmse = float(np.sqrt(np.mean((expected - y[test, 0]) ** 2)))
+    assert metrics["blend"]["svm"]["test"]["rmse"] == pytest.approx(rmse, rel=1e-4)
 
 
 def test_every_way_of_predicting_gives_the_blend(run, tmp_path):

@@ -123,7 +123,7 @@ def run(args: argparse.Namespace) -> int:
         weights = ", ".join(f"{t} {w:.1f}" for t, w in run_.blend["weights"].items())
         print(f"blend: the model's share of each prediction, chosen on validation: {weights}")
         rows[f"{config.model.name} alone test"] = run_.blend["gnn"]["test"]
-        rows["svm alone test"] = run_.blend["svm"]["test"]
+        rows["svm (train+val) alone test"] = run_.blend["svm"]["test"]
     if run_.baseline is not None:  # the ECFP baseline on the same split, and the difference
         name = f"baseline {run_.baseline['best']} test"
         rows[name] = run_.baseline["test"]

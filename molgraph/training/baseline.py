@@ -108,6 +108,14 @@ def fit_svm(bits: np.ndarray, y: np.ndarray, split: tuple[np.ndarray, np.ndarray
     return best
 
 
+def refit_svm(setting: dict[str, Any], bits: np.ndarray, y: np.ndarray, rows: np.ndarray,
+              task: str, seed: int = 0) -> TanimotoSVM:
+    """The SVM with a chosen ``setting`` fitted again on ``rows`` (a blend's training and
+    validation molecules, once validation has chosen ``C`` and the weights)."""
+    gram = tanimoto_kernel(bits[rows], bits[rows])
+    return _fit_svm_tasks(setting, task, gram, y[rows], bits[rows], seed).compact()
+
+
 def _fit_forest(setting: dict[str, Any], task: str, bits: np.ndarray, y: np.ndarray,
                 train: np.ndarray, evaluate: np.ndarray, seed: int, threads: int) -> np.ndarray:
     """``[len(evaluate), T]`` random-forest predictions, one forest per target on its

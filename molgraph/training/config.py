@@ -117,8 +117,9 @@ class RunConfig:
             standard deviation (predict and screen write <target>_std).
         blend_svm: blend the model with a Tanimoto-kernel SVM on ECFP4 bits fitted on the
             same training split: w*model + (1-w)*SVM, w per target chosen on validation from
-            0, 0.1, ..., 1; saved with the model, used by predict and screen (metrics.json
-            "blend" has the model alone and the SVM alone).
+            0, 0.1, ..., 1, then the SVM refitted on training + validation molecules; saved
+            with the model, used by predict and screen (metrics.json "blend" has the model
+            alone and the SVM alone).
     """
 
     data: DataConfig = field(default_factory=DataConfig)

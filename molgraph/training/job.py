@@ -114,7 +114,7 @@ def train_on_dataset(dataset: MoleculeDataset, config: RunConfig,
     train_idx, val_idx, test_idx = make_split(dataset, index, kept_labels, config)
     _check_split(y, train_idx, val_idx, test_idx, dataset.table.target_names, config)
     if config.blend_svm:  # before the training, not after it
-        check_blend_size(len(train_idx))
+        check_blend_size(len(train_idx) + len(val_idx))
     graphs = dataset.graphs
     if config.model.molecule_features:  # standardised with the training split's statistics
         u = dataset.molecule_features(config.model.molecule_features)
