@@ -94,6 +94,7 @@ def refit_baseline(record: dict) -> dict:
     saved = np.load(PREDICTIONS / (f"{record['dataset']}-{record['model']}-"
                                    f"{record.get('pooling', 'mean')}-none-{record['seed']}.npz"))
     split = (saved["train"], saved["val"], saved["test"])
+    # the file's labels are the run's: run_one keeps every duplicate row (policy "keep")
     base = fit_baselines(dataset.smiles, dataset.y, split, task, record["seed"], threads=1)
     return {**record, "baseline": {k: base[k] for k in ("best", "val", "test", "seconds")}}
 
