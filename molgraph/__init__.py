@@ -28,7 +28,7 @@ _PUBLIC = {
     "train": "molgraph.training.job",
     "train_from_file": "molgraph.training.job",
     "TrainedModel": "molgraph.inference.artifact",
-    "load_model": "molgraph.inference.artifact",
+    "load_model": "molgraph.inference.loading",
     "predict_file": "molgraph.inference.predict",
     "ScreenConfig": "molgraph.screening.screen",
     "screen": "molgraph.screening.screen",

@@ -15,8 +15,8 @@ from molgraph.chem.fingerprints import morgan_bits, tanimoto_kernel
 from molgraph.cli.main import main
 from molgraph.data.split import split_indices
 from molgraph.inference import blend
-from molgraph.inference.artifact import load_model
 from molgraph.inference.blend import TanimotoSVM
+from molgraph.inference.loading import load_model
 from molgraph.training.baseline import SVM_MAX_TRAIN, fit_svm
 from molgraph.training.blend import check_blend_size, choose_weights
 

@@ -12,8 +12,9 @@ import pytest
 import torch
 
 from molgraph.cli.main import main
-from molgraph.inference.artifact import TrainedModel, load_model
+from molgraph.inference.artifact import TrainedModel
 from molgraph.inference.ensemble import EnsembleModel
+from molgraph.inference.loading import load_model
 
 DATA = Path(__file__).parent / "data"
 ESOL = DATA / "esol_120.csv"

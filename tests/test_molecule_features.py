@@ -19,7 +19,7 @@ from molgraph.chem.molfeatures import (
     standardisation,
 )
 from molgraph.cli.main import main
-from molgraph.inference.artifact import load_model
+from molgraph.inference.loading import load_model
 from molgraph.models.config import ModelConfig
 from molgraph.sweep.space import space_from_dict
 from molgraph.training.config import RunConfig

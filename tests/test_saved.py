@@ -3,7 +3,8 @@ import json
 import numpy as np
 import pytest
 
-from molgraph.inference.artifact import TrainedModel, load_model
+from molgraph.inference.artifact import TrainedModel
+from molgraph.inference.loading import load_model
 from molgraph.training.job import train_from_file
 
 SMILES = ["CCO", "c1ccccc1O", "not a smiles", "CC(=O)Nc1ccc(O)cc1", "[Na+].[Cl-]"]

@@ -5,7 +5,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from molgraph.inference.artifact import load_model
+from molgraph.inference.loading import load_model
 
 SAVED = __import__("pathlib").Path(__file__).parent / "data" / "saved_models"
 EXPECTED = pd.read_csv(SAVED / "predictions.csv", keep_default_na=False)

@@ -15,7 +15,7 @@ import pandas as pd
 import pytest
 from screen_helpers import DATA, INVALID_ROWS, LIBRARY, N_ROWS, read_table, tiny_models
 
-from molgraph.inference.artifact import load_model
+from molgraph.inference.loading import load_model
 from molgraph.screening.screen import ScreenConfig, screen
 
 ROOT = Path(__file__).resolve().parents[1]

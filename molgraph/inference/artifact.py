@@ -16,13 +16,13 @@ import numpy as np
 import torch
 
 from molgraph import __version__
-from molgraph.chem.featurize import featurize_smiles, valid_smiles
 from molgraph.chem.graphs import MolGraphs
 from molgraph.chem.molfeatures import molecule_features
 from molgraph.chem.vocabulary import FEATURIZER_VERSION, featurizer_spec
 from molgraph.inference.blend import Blend
-from molgraph.inference.model_dir import CONFIG, SVM_FILE, WEIGHTS, member_dirs, model_dir
+from molgraph.inference.model_dir import CONFIG, SVM_FILE, WEIGHTS, model_dir
 from molgraph.inference.precision import check_precision
+from molgraph.inference.smiles import predict_smiles
 from molgraph.models.base import GraphModel
 from molgraph.models.config import ModelConfig
 from molgraph.models.predict import predict_graphs
@@ -143,17 +143,6 @@ class TrainedModel:
         return predict_smiles(self, smiles, batch_size)
 
 
-def predict_smiles(model, smiles: Sequence[str], batch_size: int = 256) -> np.ndarray:
-    """``model.predict_graphs`` (a ``TrainedModel`` or an ``EnsembleModel``) on SMILES:
-    ``[len(smiles), n_targets]``, NaN rows for invalid SMILES."""
-    smiles = list(smiles)
-    chunk = featurize_smiles(smiles)
-    out = np.full((len(smiles), len(model.target_names)), np.nan, dtype=np.float32)
-    out[chunk.valid] = model.predict_graphs(chunk.graphs, batch_size,
-                                            valid_smiles(smiles, chunk.valid))
-    return out
-
-
 def with_molecule_features(config: ModelConfig, graphs: MolGraphs,
                            smiles: Sequence[str] | None, cache: dict | None = None
                            ) -> MolGraphs:
@@ -169,16 +158,6 @@ def with_molecule_features(config: ModelConfig, graphs: MolGraphs,
     if kinds not in cache:
         cache[kinds] = molecule_features(list(smiles), kinds)
     return graphs.with_features(cache[kinds])
-
-
-def load_model(directory: str | Path, device: str = "auto", precision: str = "fp32"):
-    """Load a model saved by ``molgraph train`` (the ``model/`` directory or its parent): a
-    ``TrainedModel``, or an ``EnsembleModel`` (same methods) for ``--ensemble-size N``."""
-    if len(member_dirs(directory)) > 1:
-        from molgraph.inference.ensemble import EnsembleModel
-
-        return EnsembleModel.load(directory, device, precision)
-    return TrainedModel.load(directory, device, precision)
 
 
 def _read_config(path: Path) -> dict:

@@ -14,7 +14,8 @@ from pathlib import Path
 import numpy as np
 
 from molgraph.chem.graphs import MolGraphs
-from molgraph.inference.model_dir import CONFIG, MEMBERS, WEIGHTS, member_dirs
+from molgraph.inference.model_dir import CONFIG, MEMBERS, WEIGHTS
+from molgraph.inference.smiles import predict_smiles
 from molgraph.runtime.files import write_json
 
 #: written beside the members of a saved ensemble
@@ -69,15 +70,6 @@ class Ensemble:
         self.task = first.task
         self.columns = score_columns(self.target_names, len(self.models))
 
-    @classmethod
-    def load(cls, directories: Sequence[str | Path], device: str = "auto",
-             precision: str = "fp32") -> Ensemble:
-        # imported here: this module is read by processes (and a CLI) that never load torch
-        from molgraph.inference.artifact import TrainedModel
-
-        return cls([TrainedModel.load(m, device, precision) for d in directories
-                    for m in member_dirs(d)])
-
     @property
     def device(self):
         return self.models[0].device
@@ -125,8 +117,6 @@ class EnsembleModel:
 
     def predict(self, smiles: Sequence[str], batch_size: int = 256) -> np.ndarray:
         """Mean predictions ``[len(smiles), n_targets]``; rows of invalid SMILES are NaN."""
-        from molgraph.inference.artifact import predict_smiles
-
         return predict_smiles(self, smiles, batch_size)
 
     def save(self, directory: str | Path) -> Path:
@@ -140,8 +130,3 @@ class EnsembleModel:
         write_json(directory / ENSEMBLE_FILE, {"size": len(self.members), "task": self.task,
                                                "target_names": self.target_names})
         return directory
-
-    @classmethod
-    def load(cls, directory: str | Path, device: str = "auto",
-             precision: str = "fp32") -> EnsembleModel:
-        return cls(Ensemble.load([directory], device, precision).models)

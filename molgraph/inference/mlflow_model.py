@@ -122,7 +122,7 @@ class MolgraphPyfunc(PythonModel):
         self.batch_size = 256
 
     def load_context(self, context) -> None:
-        from molgraph.inference.artifact import load_model
+        from molgraph.inference.loading import load_model
 
         config = dict(getattr(context, "model_config", None) or {})
         self.smiles_column = config.get("smiles_column")
@@ -199,7 +199,7 @@ def log_pyfunc_model(model_dir: str | Path, tracking_uri: str, run_id: str,
     """
     from mlflow.models import Model
 
-    from molgraph.inference.artifact import load_model
+    from molgraph.inference.loading import load_model
     from molgraph.inference.model_dir import model_root
     from molgraph.runtime.progress import wants_bar
 

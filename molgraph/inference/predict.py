@@ -15,8 +15,8 @@ from molgraph.chem.featurize import valid_smiles
 from molgraph.chem.parse import read_molecules
 from molgraph.chem.sources import resolve_data_path
 from molgraph.data.dataset import featurize_cached, report_invalid
-from molgraph.inference.artifact import load_model
 from molgraph.inference.ensemble import EnsembleModel
+from molgraph.inference.loading import load_model
 from molgraph.runtime.files import check_writable
 
 

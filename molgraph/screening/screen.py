@@ -34,6 +34,7 @@ from molgraph import __version__
 from molgraph.chem.druglike import FILTERS, check_filters
 from molgraph.chem.vocabulary import FEATURIZER_VERSION
 from molgraph.inference.ensemble import Ensemble, rank_column
+from molgraph.inference.loading import load_models
 from molgraph.inference.model_dir import member_dirs, model_digest
 from molgraph.inference.precision import PRECISIONS, check_precision
 from molgraph.runtime.files import write_json
@@ -172,8 +173,8 @@ def _screen(config: ScreenConfig, paths: dict, started: float) -> dict:
     if _scores_in_processes(config, cuda=None):
         start_scoring_server()
     libraries = open_libraries(config.libraries)
-    ensemble = Ensemble.load(config.models, "cpu" if config.scheduler else config.device,
-                             config.precision)
+    ensemble = Ensemble(load_models(config.models, "cpu" if config.scheduler
+                                    else config.device, config.precision))
     rank = rank_column(ensemble.target_names, len(ensemble.models), config.rank_by)
     mode = descriptor_mode(config.druglike, config.filters)
     parts = PartStore(paths["parts"], _signature(config, libraries, mode), config.resume)

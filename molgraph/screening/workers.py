@@ -42,7 +42,7 @@ def _ensemble(payloads: list[dict], device: str, precision: str) -> Ensemble:
     """The ensemble of ``payloads`` in this process, loaded once per process."""
     key = (device, precision, *(p["digest"] for p in payloads))
     if key not in _MODELS:
-        from molgraph.inference.artifact import load_model
+        from molgraph.inference.loading import load_model
 
         models = []
         for payload in payloads:
