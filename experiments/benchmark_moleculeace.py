@@ -28,11 +28,11 @@ OPTIONS: dict[str, dict] = {
     "rdkit2d": {"model.molecule_features": ["rdkit2d"]},
     "morgan+rdkit2d": {"model.molecule_features": ["morgan", "rdkit2d"]},
     # the GNN blended with the Tanimoto SVM, weight chosen on validation (train --blend-svm)
-    "blend": {"blend_svm": True},
-    "morgan+blend": {"model.molecule_features": ["morgan"], "blend_svm": True},
+    "blend": {"blend": True},
+    "morgan+blend": {"model.molecule_features": ["morgan"], "blend": True},
     "ensemble5+morgan": {"ensemble_size": 5, "model.molecule_features": ["morgan"]},
     "ensemble5+morgan+blend": {"ensemble_size": 5, "model.molecule_features": ["morgan"],
-                               "blend_svm": True},
+                               "blend": True},
 }
 #: Published test RMSE (MoleculeACE_results.csv in github.com/molML/MoleculeACE, van Tilborg et
 #: al., J. Chem. Inf. Model. 2022): SVM and RF on ECFP, and their MPNN, per set.

@@ -57,7 +57,7 @@ def run_one(job: tuple[str, str, int, int, str, str, str]) -> dict:
     dataset = load_dataset(SHARED / path, target_columns=targets, cache_dir=None, workers=1)
     config = run_config(SHARED / path, targets, task, model, "scaffold", seed, epochs,
                         model_options={"pooling": pooling, "molecule_features": features},
-                        train_options={"device": device, "threads": 1}, blend_svm=True)
+                        train_options={"device": device, "threads": 1}, blend=True)
     run = train_on_dataset(dataset, config)
     if features == "none":  # the baseline does not depend on the GNN's options: once per split
         add_baseline(run, dataset)

@@ -26,7 +26,7 @@ def tiny_models(base: Path) -> list[Path]:
         for seed in (0, 1):
             train_from_file(DATA / "esol_120.csv", ["logS"], epochs=2, seed=seed,
                             out=out / f"seed{seed}", model_options={"hidden_channels": 32},
-                            cache_dir=None, blend_svm=seed == 1)
+                            cache_dir=None, blend=seed == 1)
     return models
 
 

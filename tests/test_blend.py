@@ -18,7 +18,7 @@ from molgraph.inference import blend
 from molgraph.inference.blend import TanimotoSVM
 from molgraph.inference.loading import load_model
 from molgraph.training.baseline import SVM_MAX_TRAIN, fit_svm
-from molgraph.training.blend import check_blend_size, choose_weights
+from molgraph.training.blend import blend_refusal, choose_weights
 
 DATA = Path(__file__).parent / "data"
 ESOL = DATA / "esol_120.csv"
@@ -90,17 +90,23 @@ def test_the_weight_follows_the_validation_score():
     assert choose_weights("regression", y, gnn, svm).tolist() == [1.0, 0.0]
 
 
-def test_too_many_training_molecules_are_refused_before_training():
-    check_blend_size(SVM_MAX_TRAIN)
-    with pytest.raises(ValueError, match="--blend-svm fits a kernel SVM"):
-        check_blend_size(SVM_MAX_TRAIN + 1)
+def test_too_many_training_molecules_train_the_model_alone(monkeypatch):
+    assert blend_refusal(SVM_MAX_TRAIN) is None
+    assert "kernel is n²" in blend_refusal(SVM_MAX_TRAIN + 1)
+    from molgraph.training.job import train_from_file
+
+    monkeypatch.setattr("molgraph.training.blend.SVM_MAX_TRAIN", 50)  # 108 training + validation molecules > 50
+    run = train_from_file(DATA / "esol_120.csv", ["logS"],
+                          epochs=1, model_options={"hidden_channels": 8}, cache_dir=False,
+                          train_options={"threads": 1, "device": "cpu"}, baseline=False)
+    assert run.blend is None and run.config.blend is False and run.model.blend is None
 
 
 @pytest.fixture(scope="module")
 def run(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("blend") / "run"
     assert main(["train", "--data", str(ESOL), "--target-columns", "logS", "--epochs", "3",
-                 "--hidden", "16", "--blend-svm", "--threads", "1", "--device", "cpu",
+                 "--hidden", "16", "--blend", "--threads", "1", "--device", "cpu",
                  "--out", str(out)]) == 0
     return out
 
@@ -203,7 +209,7 @@ def test_a_classifier_blends_probabilities_and_a_tracker_gets_every_part():
 
     run = train_from_file(DATA / "bace_80.csv", ["Class"], task="classification", epochs=2,
                           model_options={"hidden_channels": 16}, cache_dir=False,
-                          train_options={"threads": 1, "device": "cpu"}, blend_svm=True)
+                          train_options={"threads": 1, "device": "cpu"}, blend=True)
     assert ((run.test_predictions >= 0) & (run.test_predictions <= 1)).all()
     scores = final_metrics(run)
     for name in ("test_roc_auc", "baseline_test_roc_auc", "gnn_test_roc_auc",

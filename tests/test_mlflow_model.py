@@ -42,7 +42,7 @@ def run_dir(tmp_path_factory) -> Path:
     data = Path(__file__).parent / "data" / "esol_120.csv"
     out = tmp_path_factory.mktemp("esol") / "run"
     train_from_file(data, ["logS"], model="gine", split="random", epochs=2, out=out,
-                    model_options={"hidden_channels": 8}, cache_dir=False, blend_svm=True)
+                    model_options={"hidden_channels": 8}, cache_dir=False, blend=True)
     return out
 
 

@@ -26,6 +26,7 @@ ALIASES = {
     "model.hidden_channels": ["--hidden-channels", "--hidden"],
     "model.num_layers": ["--num-layers", "--layers"],
     "train.lr": ["--lr"],
+    "blend": ["--blend", "--blend-svm"],
 }
 
 

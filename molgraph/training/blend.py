@@ -1,4 +1,4 @@
-"""Blend a trained GNN with the Tanimoto-kernel SVM on ECFP4 (``train --blend-svm``).
+"""Blend a trained GNN with the Tanimoto-kernel SVM on ECFP4 (``train``, unless ``--no-blend``).
 
 The SVM is fitted on the training split (``C`` chosen on validation, as the baseline does); then
 each target's share of the GNN, ``w`` in 0, 0.1, …, 1, is chosen on the validation split (ties
@@ -40,13 +40,14 @@ def choose_weights(task: str, y: np.ndarray, gnn: np.ndarray, svm: np.ndarray) -
     return chosen
 
 
-def check_blend_size(n_fit: int) -> None:
-    """Refuse a blend whose SVM would need an ``n_fit²`` kernel matrix beyond the limit
-    (``n_fit``: training plus validation molecules, what the final SVM is fitted on)."""
+def blend_refusal(n_fit: int) -> str | None:
+    """Why a run cannot blend, or ``None``: the SVM would need an ``n_fit²`` kernel matrix
+    beyond the limit (``n_fit``: training plus validation molecules, what the final SVM is
+    fitted on)."""
     if n_fit > SVM_MAX_TRAIN:
-        raise ValueError(f"--blend-svm fits a kernel SVM on the training and validation "
-                         f"molecules, at most {SVM_MAX_TRAIN} (its kernel matrix is n²), not "
-                         f"{n_fit}; train without --blend-svm")
+        return (f"the SVM's kernel is n² and {n_fit} training + validation molecules are more "
+                f"than {SVM_MAX_TRAIN}")
+    return None
 
 
 @dataclass
@@ -85,7 +86,9 @@ def blend_members(members: list, stacked: dict[str, np.ndarray], bits: np.ndarra
     blend = Blend(final, weights)
     for member in members:
         member.blend = blend
-    parts = {"val": (val, svm.val), "test": (test, final.predict(bits[test]))}
+    parts = {"val": (val, svm.val)}
+    if len(test):
+        parts["test"] = (test, final.predict(bits[test]))
     blended = {name: blend.combine(stacked[name], parts[name][1][None]) for name in stacked}
     report = {"weights": dict(zip(target_names, map(float, weights))),
               "svm": {"setting": svm.setting, "fitted_on": "train+val",

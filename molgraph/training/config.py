@@ -115,11 +115,13 @@ class RunConfig:
         ensemble_size: models trained on the same split from seeds seed, seed+1, ...; saved
             as one model directory that predicts their mean and, as uncertainty, their
             standard deviation (predict and screen write <target>_std).
-        blend_svm: blend the model with a Tanimoto-kernel SVM on ECFP4 bits fitted on the
+        blend: blend the model with a Tanimoto-kernel SVM on ECFP4 bits fitted on the
             same training split: w*model + (1-w)*SVM, w per target chosen on validation from
-            0, 0.1, ..., 1, then the SVM refitted on training + validation molecules; saved
-            with the model, used by predict and screen (metrics.json "blend" has the model
-            alone and the SVM alone).
+            0, 0.1, ..., 1 (w = 1, the model alone, when it wins), then the SVM refitted on
+            training + validation molecules; saved with the model, used by predict and screen
+            (metrics.json "blend" has the model alone and the SVM alone). On by default where
+            the data allow it (at most 10,000 training + validation molecules: the SVM's
+            kernel is n^2); --no-blend trains the model alone.
     """
 
     data: DataConfig = field(default_factory=DataConfig)
@@ -131,7 +133,7 @@ class RunConfig:
     train: TrainConfig = field(default_factory=TrainConfig)
     baseline: bool = True
     ensemble_size: int = 1
-    blend_svm: bool = False
+    blend: bool = True
 
     def __post_init__(self) -> None:
         if self.ensemble_size < 1:
@@ -168,6 +170,9 @@ class RunConfig:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> RunConfig:
+        if "blend_svm" in data:  # its name before blending became the default
+            data = {**{k: v for k, v in data.items() if k != "blend_svm"},
+                    "blend": data["blend_svm"]}
         return from_dict(cls, data)
 
     def save(self, path: str | Path) -> Path:

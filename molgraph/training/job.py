@@ -36,7 +36,7 @@ from molgraph.runtime.files import check_writable, write_json
 from molgraph.runtime.system import default_threads, seed_everything
 from molgraph.tracking.contracts import Callback, Tracker
 from molgraph.training.baseline import SVMFit
-from molgraph.training.blend import blend_members, check_blend_size
+from molgraph.training.blend import blend_members, blend_refusal
 from molgraph.training.config import DataConfig, RunConfig
 from molgraph.training.loop import FitResult, fit
 from molgraph.training.metrics import compute_metrics, monitored_metric
@@ -66,7 +66,7 @@ class TrainRun:
         duplicates: what was found and done about repeated molecules.
         test_std: ``[len(test), n_targets]`` the members' standard deviation (ensembles).
         members: each member's ``val``/``test`` metrics and best epoch (ensembles).
-        blend: with ``config.blend_svm``, the weights and the scores of the GNN alone and
+        blend: with ``config.blend``, the weights and the scores of the GNN alone and
             the SVM alone (``training.blend``); ``metrics`` are then the blend's.
         svm: the SVM a blended run fitted (its baseline reuses it).
     """
@@ -90,7 +90,8 @@ class TrainRun:
 
 def train_on_dataset(dataset: MoleculeDataset, config: RunConfig,
                      callbacks: Sequence[Callback] = (),
-                     tracker: Tracker | None = None) -> TrainRun:
+                     tracker: Tracker | None = None,
+                     split: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None) -> TrainRun:
     """Split ``dataset`` as ``config`` says, train its model, evaluate on validation and test.
 
     Args:
@@ -98,6 +99,9 @@ def train_on_dataset(dataset: MoleculeDataset, config: RunConfig,
         config: the run; ``config.data`` is not read again.
         callbacks: receive each epoch's metrics (e.g. Optuna pruning).
         tracker: receives the run's settings (dotted names) and each epoch's metrics.
+        split: train, validation and test indices (into the valid molecules) to use instead
+            of the split ``config`` makes (a sweep's cross-validation folds); an empty test
+            part gives a run without test scores (``metrics`` has no ``"test"``).
     """
     started = time.perf_counter()
     source = config.data.path or "the data set"
@@ -111,10 +115,15 @@ def train_on_dataset(dataset: MoleculeDataset, config: RunConfig,
         dataset.canonical_smiles)
     y[index] = kept_labels
     config = config.with_values({"model.out_channels": y.shape[1]})
-    train_idx, val_idx, test_idx = make_split(dataset, index, kept_labels, config)
-    _check_split(y, train_idx, val_idx, test_idx, dataset.table.target_names, config)
-    if config.blend_svm:  # before the training, not after it
-        check_blend_size(len(train_idx) + len(val_idx))
+    train_idx, val_idx, test_idx = (make_split(dataset, index, kept_labels, config)
+                                    if split is None else split)
+    _check_split(y, train_idx, val_idx, test_idx, dataset.table.target_names, config,
+                 need_test=split is None)
+    if config.blend:  # decided before the training, not after it
+        refused = blend_refusal(len(train_idx) + len(val_idx))
+        if refused:
+            log.info("not blended with the SVM: %s; the model alone", refused)
+            config = config.with_values({"blend": False})
     graphs = dataset.graphs
     if config.model.molecule_features:  # standardised with the training split's statistics
         u = dataset.molecule_features(config.model.molecule_features)
@@ -123,7 +132,7 @@ def train_on_dataset(dataset: MoleculeDataset, config: RunConfig,
         graphs = graphs.with_features(u)
     if tracker is not None:
         tracker.log_params(config.flat())
-    parts = {"val": val_idx, "test": test_idx}
+    parts = {"val": val_idx, **({"test": test_idx} if len(test_idx) else {})}
     members, fits = [], []
     for k in range(config.ensemble_size):  # the first member reports to callbacks and tracker
         seed = config.seed + k
@@ -141,7 +150,7 @@ def train_on_dataset(dataset: MoleculeDataset, config: RunConfig,
     stacked = {name: member_predictions(members, graphs.take(idx))
                for name, idx in parts.items()}
     blended = None
-    if config.blend_svm:
+    if config.blend:
         blended = blend_members(members, stacked, dataset.molecule_features(("morgan",)), y,
                                 (train_idx, val_idx, test_idx), config.task,
                                 dataset.table.target_names, config.seed)
@@ -151,12 +160,15 @@ def train_on_dataset(dataset: MoleculeDataset, config: RunConfig,
                for name, idx in parts.items()}
     trained, spread, report = members[0], None, None
     if len(members) > 1:
-        trained, spread = EnsembleModel(members), stacked["test"].std(axis=0)
+        trained = EnsembleModel(members)
+        spread = stacked["test"].std(axis=0) if "test" in stacked else None
         report = [{"seed": config.seed + k, "best_epoch": f.best_epoch,
                    **{name: compute_metrics(config.task, y[idx], stacked[name][k])
                       for name, idx in parts.items()}} for k, f in enumerate(fits)]
+    no_test = np.zeros((0, y.shape[1]), dtype=np.float32)
     return TrainRun(config, trained, metrics, fits[0], (train_idx, val_idx, test_idx),
-                    predictions["test"], time.perf_counter() - started, y, duplicates,
+                    predictions.get("test", no_test), time.perf_counter() - started, y,
+                    duplicates,
                     predictions["val"], test_std=spread, members=report,
                     blend=None if blended is None else blended.report,
                     svm=None if blended is None else blended.svm)
@@ -250,15 +262,16 @@ def _check_labels(dataset: MoleculeDataset, source: str) -> None:
 
 
 def _check_split(y: np.ndarray, train: np.ndarray, val: np.ndarray, test: np.ndarray,
-                 names: list[str], config: RunConfig) -> None:
-    """Refuse a split with an empty part, or a target without labels in the training part."""
+                 names: list[str], config: RunConfig, need_test: bool = True) -> None:
+    """Refuse a split with an empty part (the test part may be empty when not
+    ``need_test``), or a target without labels in the training part."""
     total = len(train) + len(val) + len(test)
     sizes = " ".join(map(str, config.split_sizes))
     given = split_source(config)
     how = f"--split {config.split}, --split-sizes {sizes}" if given.startswith(config.split) \
         else f"the split given by {given}"
     for part, index in (("training", train), ("validation", val), ("test", test)):
-        if len(index) == 0:
+        if len(index) == 0 and (part != "test" or need_test):
             raise ValueError(f"{config.data.path}: the {part} split is empty ({total} "
                              f"molecules, {how}); give more molecules or another split")
     unlabelled = [n for n, none in zip(names, np.isnan(y[train]).all(axis=0)) if none]
