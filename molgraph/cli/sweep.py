@@ -30,6 +30,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    "given override it (default: none)")
     add_config_options(p, RunConfig, aliases=ALIASES)
     add_sweep_options(p)
+    scoring = p.add_argument_group("how a trial is scored (default: the run's validation part)")
+    choice = scoring.add_mutually_exclusive_group()
+    choice.add_argument("--cv", type=int, default=0, metavar="K", help="K-fold cross-"
+                        "validation inside the training part (training + validation "
+                        "molecules; scaffold groups kept whole with --split scaffold): a "
+                        "trial's value is the folds' mean, less noisy than one validation "
+                        "part; K times the cost (default: off)")
+    choice.add_argument("--val-repeats", type=int, default=0, metavar="R", help="R validation "
+                        "parts drawn again from the training part by --split with seeds "
+                        "seed, seed+1, ...: the mean (default: off)")
     p.add_argument("--out", required=True, metavar="DIR", help="sweep directory (required)")
     add_tracking_options(p)
     p.set_defaults(func=run)
@@ -71,7 +81,8 @@ def run(args: argparse.Namespace) -> int:
 
     config = build_config(args)
     tags = {"molgraph.data": config.data.path, "molgraph.task": config.task}
-    return sweep_command(args, MoleculeProblem(config), tags)
+    problem = MoleculeProblem(config, cv=args.cv, val_repeats=args.val_repeats)
+    return sweep_command(args, problem, tags)
 
 
 #: What a sweep's parent MLflow run keeps of ``--out`` (not every trial's model).

@@ -115,3 +115,51 @@ def split_indices(
     parts = splitter.split(dataset, frac_train=sizes[0], frac_valid=sizes[1],
                            frac_test=sizes[2], seed=seed)
     return tuple(np.sort(np.asarray(p, dtype=np.int64)) for p in parts)
+
+
+def kfold_indices(smiles: Sequence[str], method: str = "scaffold", k: int = 5, seed: int = 0,
+                  y: np.ndarray | None = None) -> list[tuple[np.ndarray, np.ndarray]]:
+    """``k`` (train, validation) index pairs whose validation parts cover every molecule once.
+
+    ``scaffold``: whole Bemis–Murcko groups per fold (big groups first, then the rest, each
+    shuffled by the seed, each group to the smallest fold so far), so no scaffold is on both
+    sides, as in the scaffold split; ``stratified``: scikit-learn's ``StratifiedKFold`` on the
+    first task's labels (missing labels as a class of their own); ``random``: ``KFold``.
+    """
+    n = len(smiles)
+    if not 2 <= k <= n:
+        raise ValueError(f"cross-validation needs 2 to {n} folds (one molecule each at least), "
+                         f"not {k}")
+    if method == "scaffold":
+        groups: dict[str, list[int]] = defaultdict(list)
+        for i, smi in enumerate(smiles):
+            groups[bemis_murcko_scaffold(smi)].append(i)
+        sets = list(groups.values())
+        big = [s for s in sets if len(s) > n / (2 * k)]
+        small = [s for s in sets if len(s) <= n / (2 * k)]
+        rng = random.Random(seed)
+        rng.shuffle(big)
+        rng.shuffle(small)
+        folds: list[list[int]] = [[] for _ in range(k)]
+        for group in sorted(big, key=len, reverse=True) + small:
+            min(folds, key=len).extend(group)
+        if min(len(f) for f in folds) == 0:
+            raise ValueError(f"{len(sets)} scaffold group(s) cannot fill {k} folds; give fewer "
+                             "folds or --split random")
+        parts = [np.sort(np.asarray(f, dtype=np.int64)) for f in folds]
+        everything = np.arange(n)
+        return [(np.setdiff1d(everything, part), part) for part in parts]
+    from sklearn.model_selection import KFold, StratifiedKFold
+
+    if method == "stratified":
+        if y is None:
+            raise ValueError("a stratified split needs labels")
+        first = np.atleast_2d(np.asarray(y, dtype=np.float64).T).T[:, 0]
+        classes = np.where(np.isnan(first), -1, first)
+        splitter = StratifiedKFold(k, shuffle=True, random_state=seed)
+        pairs = splitter.split(np.zeros(n), classes)
+    elif method == "random":
+        pairs = KFold(k, shuffle=True, random_state=seed).split(np.zeros(n))
+    else:
+        raise ValueError(f"unknown split {method!r}; choose from {', '.join(SPLITS)}")
+    return [(np.sort(a).astype(np.int64), np.sort(b).astype(np.int64)) for a, b in pairs]

@@ -104,8 +104,9 @@ class Objective:
         with scope:
             try:
                 outcome = self.problem.train(config, tracker, pruning_hook(trial, key))
-            except optuna.TrialPruned as err:  # a finished run, marked as pruned
+            except optuna.TrialPruned as err:  # an MLflow run stopped early: KILLED
                 tag({"optuna.state": "PRUNED"})
+                getattr(tracker, "finish", lambda status: None)("KILLED")
                 pruned = err
             except Exception as err:
                 tag({"optuna.state": "FAIL", "optuna.fail_reason": fail_reason(err)})

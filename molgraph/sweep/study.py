@@ -182,6 +182,10 @@ def run_sweep(base: RunConfig | GeneRunConfig | Problem, out: str | Path,
                                     direction="maximize" if problem.higher_is_better
                                     else "minimize")
         _check_same_study(study, problem, space)
+        if study.metric_names is None:  # dashboards then name the axis, not "Objective 0"
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+                study.set_metric_names([f"val_{problem.metric}"])
         fail_stale_trials(study, store, embedded=storage is None)
         done = len(study.get_trials(deepcopy=False))
         remaining = max(0, trials - done)

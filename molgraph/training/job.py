@@ -104,18 +104,11 @@ def train_on_dataset(dataset: MoleculeDataset, config: RunConfig,
             part gives a run without test scores (``metrics`` has no ``"test"``).
     """
     started = time.perf_counter()
-    source = config.data.path or "the data set"
-    if config.data.test_data:
-        source += f" with {config.data.test_data}"
+    source = _source(config)
     _check_labels(dataset, source)
-    smiles = dataset.smiles
-    y = dataset.y.copy()
-    index, kept_labels, duplicates = resolve_duplicates(
-        smiles, y, dataset.rows, config.task, config.data.duplicates, source,
-        dataset.canonical_smiles)
-    y[index] = kept_labels
+    y, index, duplicates = resolve_labels(dataset, config, source)
     config = config.with_values({"model.out_channels": y.shape[1]})
-    train_idx, val_idx, test_idx = (make_split(dataset, index, kept_labels, config)
+    train_idx, val_idx, test_idx = (make_split(dataset, index, y[index], config)
                                     if split is None else split)
     _check_split(y, train_idx, val_idx, test_idx, dataset.table.target_names, config,
                  need_test=split is None)
@@ -172,6 +165,31 @@ def train_on_dataset(dataset: MoleculeDataset, config: RunConfig,
                     predictions["val"], test_std=spread, members=report,
                     blend=None if blended is None else blended.report,
                     svm=None if blended is None else blended.svm)
+
+
+def _source(config: RunConfig) -> str:
+    """The data as logs and messages name it."""
+    source = config.data.path or "the data set"
+    return source + (f" with {config.data.test_data}" if config.data.test_data else "")
+
+
+def resolve_labels(dataset: MoleculeDataset, config: RunConfig, source: str | None = None
+                   ) -> tuple[np.ndarray, np.ndarray, DuplicateReport]:
+    """The labels a run trains on, ``[n_valid, n_targets]`` (duplicates merged as
+    ``config.data.duplicates`` says), the indices of the molecules it keeps, and the report."""
+    y = dataset.y.copy()
+    index, kept_labels, duplicates = resolve_duplicates(
+        dataset.smiles, y, dataset.rows, config.task, config.data.duplicates,
+        source or _source(config), dataset.canonical_smiles)
+    y[index] = kept_labels
+    return y, index, duplicates
+
+
+def run_split(dataset: MoleculeDataset, config: RunConfig
+              ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The train, validation and test indices a run with ``config`` uses."""
+    y, index, _ = resolve_labels(dataset, config)
+    return make_split(dataset, index, y[index], config)
 
 
 def make_split(dataset: MoleculeDataset, index: np.ndarray, labels: np.ndarray,
@@ -234,7 +252,7 @@ def load_run_data(config: RunConfig, cache_dir: str | Path | bool | None = True
     ``--split-file``, ``--test-data``) attached as ``dataset.parts``."""
     data = config.data
     dataset = load_dataset(data.path, data.smiles_column, data.target_columns,
-                           cache_dir=cache_dir)
+                           cache_dir=cache_dir, delimiter=data.delimiter)
     if data.split_column:
         path = resolve_data_path(data.path)
         dataset.parts = read_split_column(path, data.split_column, len(dataset.table))
@@ -242,7 +260,7 @@ def load_run_data(config: RunConfig, cache_dir: str | Path | bool | None = True
         dataset.parts = read_split_file(data.split_file, len(dataset.table))
     if data.test_data:
         test = load_dataset(data.test_data, data.smiles_column, data.target_columns,
-                            cache_dir=cache_dir)
+                            cache_dir=cache_dir, delimiter=data.delimiter)
         dataset = dataset.with_test_data(test)
     return dataset
 
