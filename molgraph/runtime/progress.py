@@ -1,7 +1,11 @@
-"""Progress of long jobs: a tqdm bar (rate and ETA) on a terminal, sparse log lines elsewhere.
+"""Progress of long jobs: a tqdm bar (rate and ETA) on a terminal or in Jupyter, sparse log
+lines elsewhere.
 
-In logs and CI a bar redrawn many times a second is noise, so when stderr is not a terminal the
-same numbers go to the log at most once every ``log_every`` seconds.
+In logs and CI a bar redrawn many times a second is noise, so when stderr is not a terminal (and
+this is no Jupyter kernel) the same numbers go to the log at most once every ``log_every``
+seconds. Bars come from ``tqdm.auto``: widgets in Jupyter when ipywidgets is installed, a text
+bar otherwise. :func:`step` names a stretch of work that shows no bar of its own, so a silent
+minute is never a mystery.
 """
 
 from __future__ import annotations
@@ -9,8 +13,16 @@ from __future__ import annotations
 import logging
 import sys
 import time
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
 
 log = logging.getLogger(__name__)
+
+#: Molecules above which a step (featurizing, canonical SMILES, a split) is worth announcing:
+#: below it each takes about a second.
+MANY_MOLECULES = 10_000
 
 
 def duration(seconds: float) -> str:
@@ -19,13 +31,43 @@ def duration(seconds: float) -> str:
     return f"{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
 
 
-_duration = duration  # its earlier name
+def in_jupyter() -> bool:
+    """Whether this process is a Jupyter (IPython) kernel, whose stderr is no terminal but
+    shows bars."""
+    ipython = sys.modules.get("IPython")
+    shell = ipython.get_ipython() if ipython is not None else None
+    return shell is not None and hasattr(shell, "kernel")
 
 
 def wants_bar(enabled: bool | None = None) -> bool:
-    """``enabled`` itself, or with ``None`` whether stderr is a terminal: a tqdm bar there,
-    plain log lines in logs and CI."""
-    return sys.stderr.isatty() if enabled is None else bool(enabled)
+    """``enabled`` itself, or with ``None`` whether stderr is a terminal or this is a Jupyter
+    kernel: a tqdm bar there, plain log lines in logs and CI."""
+    return sys.stderr.isatty() or in_jupyter() if enabled is None else bool(enabled)
+
+
+def bar_class() -> Any:
+    """``tqdm.auto.tqdm``: a widget in Jupyter with ipywidgets, else a text bar; without
+    ipywidgets tqdm's "IProgress not found" warning would print red under the cell."""
+    from tqdm import TqdmWarning
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", TqdmWarning)
+        from tqdm.auto import tqdm
+    return tqdm
+
+
+@contextmanager
+def step(what: str, logger: logging.Logger = log, announce: bool = True,
+         report_above: float = 0.0) -> Iterator[None]:
+    """Log ``"<what> …"`` as a step with no bar of its own starts (when ``announce``) and
+    ``"<what>: done in 0:00:16"`` as it ends, when it took ``report_above`` seconds or more."""
+    started = time.perf_counter()
+    if announce:
+        logger.info("%s …", what)
+    yield
+    seconds = time.perf_counter() - started
+    if seconds >= report_above:
+        logger.info("%s: done in %s", what, duration(seconds))
 
 
 class Progress:
@@ -35,7 +77,7 @@ class Progress:
         total: expected number of items (``None`` when unknown: no ETA).
         desc: what is being done, e.g. ``"screening"``.
         enabled: ``True`` for a tqdm bar, ``False`` for log lines; ``None`` picks the bar when
-            stderr is a terminal.
+            stderr is a terminal or in Jupyter.
         log_every: seconds between log lines when there is no bar.
         unit: name of one item.
     """
@@ -52,10 +94,8 @@ class Progress:
         self.resumed = 0  # items done by an earlier run, excluded from the rate
         self._bar = None
         if wants_bar(enabled):
-            from tqdm import tqdm
-
-            self._bar = tqdm(total=total, desc=desc, unit=unit, unit_scale=True,
-                             dynamic_ncols=True, smoothing=0.1)
+            self._bar = bar_class()(total=total, desc=desc, unit=unit, unit_scale=True,
+                                    dynamic_ncols=True, smoothing=0.1)
 
     def skip(self, n: int) -> None:
         """Count ``n`` items already done by an earlier run (not in the rate)."""
@@ -88,10 +128,16 @@ class Progress:
             text += f"/{self.total:,} ({100 * self.done / self.total:.1f}%)"
         text += f" {self.unit}, {rate:,.0f} {self.unit}/s"
         if self.total and rate > 0:
-            text += f", ETA {_duration(max(0, self.total - self.done) / rate)}"
+            text += f", ETA {duration(max(0, self.total - self.done) / rate)}"
         return text
 
     def close(self) -> None:
         if self._bar is not None:
             self._bar.close()
             self._bar = None
+
+    def __enter__(self) -> Progress:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
