@@ -91,7 +91,7 @@ def test_callbacks_receive_each_epoch_and_can_stop(data_dir):
     class Recorder:
         def on_epoch_end(self, epoch, metrics):
             seen.append((epoch, metrics["val_rmse"]))
-            if epoch == 2:
+            if epoch == 3:
                 raise StopTraining
 
     class Tracker:
@@ -107,8 +107,8 @@ def test_callbacks_receive_each_epoch_and_can_stop(data_dir):
     model = build_model(config("gcn", tasks=1, hidden_channels=16))
     fit(model, (chunk.graphs, table.targets[:40]), (chunk.graphs, table.targets[:40]),
         TrainConfig(epochs=10), callbacks=[Recorder()], tracker=tracker)
-    assert [e for e, _ in seen] == [0, 1, 2]
-    assert tracker.metrics == [0, 1, 2]
+    assert [e for e, _ in seen] == [1, 2, 3]  # epochs count from 1, tracker steps too
+    assert tracker.metrics == [1, 2, 3]
 
 
 @pytest.mark.parametrize("name", ["mean", "sum", "max"])

@@ -191,8 +191,8 @@ def test_epochs_reach_the_pruner_and_the_tracker(data_dir, tmp_path, tiny):
               tracker_factory=recorder, on_trial_end=[recorder.on_trial])
     trial = optuna.load_study(study_name=STUDY_NAME, storage=open_storage(tmp_path / "a", None)
                               ).trials[0]
-    assert sorted(trial.intermediate_values) == [0, 1, 2]
-    assert [s[:2] for s in recorder.steps] == [(0, 0), (0, 1), (0, 2)]
+    assert sorted(trial.intermediate_values) == [1, 2, 3]  # the pruner's steps are epochs
+    assert [s[:2] for s in recorder.steps] == [(0, 1), (0, 2), (0, 3)]
     assert recorder.params[0]["train.epochs"] == 3
     assert recorder.finished == [(0, TrialState.COMPLETE)]
     assert recorder.best == (0, trial.user_attrs["best_epoch"], trial.value)

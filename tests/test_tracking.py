@@ -57,7 +57,7 @@ def _check_training_run(client: MlflowClient, run) -> None:
     assert run.data.tags["molgraph.data"].endswith("esol_120.csv")
     assert "molgraph.version" in run.data.tags
     history = client.get_metric_history(run.info.run_id, "val_rmse")
-    assert sorted(m.step for m in history) == [0, 1]
+    assert sorted(m.step for m in history) == [1, 2]  # MLflow's step is the epoch, from 1
     assert len(client.get_metric_history(run.info.run_id, "train_loss")) == 2
     assert math.isfinite(run.data.metrics["test_rmse"])
     assert "best_val_rmse" in run.data.metrics

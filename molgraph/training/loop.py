@@ -2,7 +2,10 @@
 
 The loop knows nothing of Optuna or MLflow. Each epoch's metrics go to every callback (an Optuna
 pruning callback raises ``optuna.TrialPruned`` from there) and to an optional tracker (see
-``molgraph.tracking``), so both plug in from outside.
+``molgraph.tracking``), so both plug in from outside. Callbacks that want them also hear of each
+batch (``on_batch_end``: a bar that moves within an epoch) and of the end of training
+(``on_train_end``). Epochs are counted from 1: in callbacks, tracker steps, ``history`` and
+``best_epoch``.
 """
 
 from __future__ import annotations
@@ -10,8 +13,9 @@ from __future__ import annotations
 import copy
 import logging
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 
 import numpy as np
 import torch
@@ -21,7 +25,7 @@ from molgraph.chem.graphs import MolGraphs
 from molgraph.models.predict import predict_graphs
 from molgraph.models.scaling import Scaler
 from molgraph.runtime.system import default_threads, resolve_device
-from molgraph.tracking.contracts import Callback, Tracker, notify
+from molgraph.tracking.contracts import Callback, Tracker, notify, notify_each
 from molgraph.training.config import TrainConfig
 from molgraph.training.metrics import compute_metrics, monitored_metric
 
@@ -30,7 +34,10 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class FitResult:
-    """Outcome of :func:`fit`; the model passed in holds the best weights afterwards."""
+    """Outcome of :func:`fit`; the model passed in holds the best weights afterwards.
+
+    ``best_epoch`` counts from 1, like the ``epoch`` of each ``history`` row.
+    """
 
     best_epoch: int
     best_score: float
@@ -66,22 +73,25 @@ def _scheduler(optimizer: torch.optim.Optimizer, config: TrainConfig,
 
 
 def _train_epoch(model: nn.Module, graphs: MolGraphs, y_scaled: np.ndarray, order: np.ndarray,
-                 config: TrainConfig, task: str, optimizer, scheduler, device) -> float:
-    """One pass over the training graphs in ``order``; the mean training loss."""
+                 config: TrainConfig, task: str, optimizer, scheduler, device,
+                 on_batch: Callable[[int, int], None]) -> float:
+    """One pass over the training graphs in ``order``; the mean training loss.
+    ``on_batch(done, total)`` hears the molecules done, 0 first, then after each batch."""
     model.train()
     total, count = 0.0, 0
+    on_batch(0, len(order))
     for start in range(0, len(order), config.batch_size):
         index = order[start:start + config.batch_size]
-        if len(index) < 2:  # batch norm needs more than one graph
-            continue
-        batch = graphs.tensors(index, y=y_scaled[index]).to(device)
-        loss = masked_loss(model(batch), batch.y, task)
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
-        scheduler.step()
-        total += loss.item() * len(index)
-        count += len(index)
+        if len(index) > 1:  # batch norm needs more than one graph
+            batch = graphs.tensors(index, y=y_scaled[index]).to(device)
+            loss = masked_loss(model(batch), batch.y, task)
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            scheduler.step()
+            total += loss.item() * len(index)
+            count += len(index)
+        on_batch(start + len(index), len(order))
     return total / max(count, 1)
 
 
@@ -97,7 +107,7 @@ def fit(
 ) -> FitResult:
     """Train ``model`` on ``train`` = (graphs, labels ``[n, n_tasks]``, NaN = missing), pick the
     epoch with the best validation metric (RMSE or ROC-AUC), and leave those weights in
-    ``model``. ``seed`` fixes the order of the training graphs.
+    ``model``. ``seed`` fixes the order of the training graphs. Epochs count from 1.
     """
     device = resolve_device(config.device)
     torch.set_num_threads(config.threads or default_threads())
@@ -110,12 +120,13 @@ def fit(
     scheduler = _scheduler(optimizer, config, max(1, math.ceil(len(graphs) / config.batch_size)))
     rng = np.random.default_rng(seed)
     monitor, higher_better = monitored_metric(task)
-    best = FitResult(best_epoch=-1, best_score=-math.inf if higher_better else math.inf,
-                     scaler=scaler)
+    best = FitResult(best_epoch=0, best_score=-math.inf if higher_better else math.inf,
+                     scaler=scaler)  # best_epoch 0: none yet
     best_state = copy.deepcopy(model.state_dict())
-    for epoch in range(config.epochs):
+    for epoch in range(1, config.epochs + 1):
         loss = _train_epoch(model, graphs, y_scaled, rng.permutation(len(graphs)), config, task,
-                            optimizer, scheduler, device)
+                            optimizer, scheduler, device,
+                            partial(notify_each, callbacks, "on_batch_end", epoch))
         pred = predict_graphs(model, val[0], task, scaler, device=device)
         metrics = {"train_loss": loss}
         metrics.update({f"val_{k}": v for k, v in compute_metrics(task, val[1], pred).items()
@@ -123,14 +134,16 @@ def fit(
         best.history.append({"epoch": epoch, **metrics})
         score = metrics[f"val_{monitor}"]
         improved = score > best.best_score if higher_better else score < best.best_score
-        if improved or best.best_epoch < 0:
+        if improved or best.best_epoch == 0:
             best.best_epoch, best.best_score = epoch, score
             best_state = copy.deepcopy(model.state_dict())
         log.info("epoch %d %s", epoch, " ".join(f"{k}={v:.4f}" for k, v in metrics.items()))
         if not notify(callbacks, tracker, epoch, metrics):
             break
         if config.patience and epoch - best.best_epoch >= config.patience:
-            log.info("early stop at epoch %d (best %d)", epoch, best.best_epoch)
+            log.info("early stop after epoch %d: no better val_%s for %d epochs (best: epoch %d)",
+                     epoch, monitor, config.patience, best.best_epoch)
             break
     model.load_state_dict(best_state)
+    notify_each(callbacks, "on_train_end")
     return best

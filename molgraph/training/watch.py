@@ -1,12 +1,15 @@
-"""Training a person can watch: one progress bar over the epochs, and a table of the scores.
+"""Training a person can watch: a bar within each epoch, the epochs' scores, and a table.
 
-:class:`EpochProgress` is a training callback (``on_epoch_end``). On a terminal it draws a tqdm
-bar over the epochs (``epoch n/N``, tqdm's rate and ETA) with the training loss, the monitored
-validation metric and the best value so far with its epoch; log lines written meanwhile go
-above the bar. In logs and CI (stderr not a terminal) there is no bar: a plain log line for
-the first and last epochs and at most one every ``log_every`` seconds between, and a closing
-line. Epochs are counted from 1 here (``history.csv`` and ``metrics.json`` count from 0).
-:func:`metrics_table` is the small aligned table ``molgraph train`` prints at the end.
+:class:`EpochProgress` is a training callback. On a terminal or in Jupyter it draws one tqdm bar
+(``tqdm.auto``: a widget in Jupyter) over the molecules of the epoch under way, with tqdm's
+clock, rate (molecules/s) and the epoch's ETA; its postfix carries the run: true seconds per
+epoch (from the first batch on, so reading the data and fitting baselines are not counted), the
+run's ETA, the last training loss, the monitored validation metric and the best value so far with
+its epoch. Log lines written meanwhile go above the bar. In logs and CI (stderr not a terminal)
+there is no bar: plain log lines, for the first and last epochs and otherwise at most one every
+``log_every`` seconds (within a long epoch too), and a closing line. Epochs count from 1, as in
+``history.csv`` and ``metrics.json``. :func:`metrics_table` is the small aligned table
+``molgraph train`` prints at the end.
 """
 
 from __future__ import annotations
@@ -17,9 +20,11 @@ import time
 from collections.abc import Sequence
 from typing import IO, Any
 
-from molgraph.runtime.progress import duration, wants_bar
+from molgraph.runtime.progress import bar_class, duration, wants_bar
 
 log = logging.getLogger(__name__)
+#: tqdm's layout for a bar over epochs (a loop that reports no batches): the timing is ours
+EPOCHS_FORMAT = "{desc}: {percentage:3.0f}%|{bar}| {n_fmt}/{total_fmt} epochs{postfix}"
 
 
 def _number(value: Any) -> str:
@@ -31,16 +36,16 @@ def _number(value: Any) -> str:
 
 
 class EpochProgress:
-    """Shows each epoch of one training run; use it as a context manager (or call
-    :meth:`close`), so the bar ends cleanly after an early stop or an error.
+    """Shows one training run as it goes; use it as a context manager (or call :meth:`close`),
+    so the bar ends cleanly after an error. The training loop's ``on_train_end`` closes it.
 
     Args:
         total_epochs: the most epochs the run may take (an early stop ends sooner).
         metric: the monitored validation metric, ``"rmse"`` or ``"val_rmse"``.
         higher_is_better: how the best epoch is picked (as the training loop does).
         enabled: ``True`` for a bar, ``False`` for log lines, ``None``: a bar when stderr
-            is a terminal.
-        file: where the bar is drawn (default stderr).
+            is a terminal or in Jupyter.
+        file: where a text bar is drawn (default stderr).
         log_every: seconds between log lines without a bar.
     """
 
@@ -50,44 +55,109 @@ class EpochProgress:
         self.total = int(total_epochs)
         self.metric = metric if metric.startswith("val_") else f"val_{metric}"
         self.higher_is_better = higher_is_better
+        self.enabled = wants_bar(enabled)
+        self.file = file
         self.log_every = log_every
-        self.epochs = 0  # epochs seen
+        self.epochs = 0  # epochs ended
         self.best: float | None = None
-        self.best_epoch: int | None = None  # counted from 1
+        self.best_epoch: int | None = None
         self.last: dict[str, float] = {}
-        self.started = time.perf_counter()
-        self._first_epoch_end = self.started
+        self.started = time.perf_counter()  # again at the first batch: data loading not counted
+        self.ended = self.started  # the last epoch's end
+        self._epoch = 0  # the epoch under way (its first batch seen)
+        self._epoch_started = self.started
+        self._done, self._in_epoch = 0, 0  # its molecules done, of how many
         self._last_log = -math.inf
-        self._redirect: Any = None
+        self._last_postfix = -math.inf
         self._bar: Any = None
-        if wants_bar(enabled):
-            from tqdm import tqdm
-
-            self._bar = tqdm(total=self.total, desc="epoch", unit="epoch", file=file,
-                             dynamic_ncols=True, leave=True)
+        self._redirect: Any = None
+        self._closed = False
 
     # the training callback -------------------------------------------------------------
+    def on_batch_end(self, epoch: int, done: int, total: int) -> None:
+        """``done`` of the ``total`` molecules of ``epoch``: 0 as it starts, then per batch."""
+        if self._closed:
+            return
+        now = time.perf_counter()
+        if epoch != self._epoch:
+            if self._epoch == 0:
+                self.started = self.ended = self._last_log = now
+            self._epoch, self._epoch_started = epoch, now
+            if self.enabled:
+                self._open_bar(total)
+        self._done, self._in_epoch = done, total
+        if self._bar is not None:
+            if now - self._last_postfix >= 1.0:  # the run's ETA moves with the molecules
+                self._last_postfix = now
+                self._bar.set_postfix_str(self.bar_postfix(), refresh=False)
+            self._bar.update(done - self._bar.n)
+        elif now - self._last_log >= self.log_every:
+            self._last_log = now
+            log.info("%s", self.batch_line())
+
     def on_epoch_end(self, epoch: int, metrics: dict[str, float]) -> None:
-        self.epochs = epoch + 1
-        if self.epochs == 1:
-            self._first_epoch_end = time.perf_counter()
-        self.last = dict(metrics)
+        if self._closed:
+            return
+        now = time.perf_counter()
+        self.epochs, self.ended, self.last = epoch, now, dict(metrics)
         score = metrics.get(self.metric)
         if score is not None:
             better = (score > self.best if self.higher_is_better else score < self.best) \
                 if self.best is not None else True
             if better:
-                self.best, self.best_epoch = float(score), self.epochs
-        if self._bar is not None:
-            self._bar.set_postfix_str(self.postfix(), refresh=False)
-            self._bar.update(self.epochs - self._bar.n)
-            return
-        now = time.perf_counter()
-        if self.epochs in (1, self.total) or now - self._last_log >= self.log_every:
+                self.best, self.best_epoch = float(score), epoch
+        if self.enabled:
+            if self._bar is None:  # a loop that reports no batches: a bar over the epochs
+                self._bar = self._new_bar(total=self.total, desc="epochs", unit="epoch",
+                                          bar_format=EPOCHS_FORMAT)
+            self._last_postfix = now
+            self._bar.set_postfix_str(self.bar_postfix(), refresh=False)
+            if self._bar.unit == "epoch":
+                self._bar.update(epoch - self._bar.n)
+            else:
+                self._bar.refresh()
+        elif epoch in (1, self.total) or now - self._last_log >= self.log_every:
             self._last_log = now
             log.info("%s", self.line())
 
+    def on_train_end(self) -> None:
+        """The last epoch has ended (an early stop too): the bar closes now, before whatever
+        the run does next (baselines, plots)."""
+        self.close()
+
     # what is shown ---------------------------------------------------------------------
+    def seconds_per_epoch(self) -> float | None:
+        """The epochs ended so far on average, else the epoch under way extrapolated from
+        its molecules done; ``None`` before anything is known."""
+        if self.epochs:
+            return (self.ended - self.started) / self.epochs
+        if self._done and self._in_epoch:
+            return (time.perf_counter() - self._epoch_started) * self._in_epoch / self._done
+        return None
+
+    def eta(self) -> float | None:
+        """Seconds until the last epoch ends, at :meth:`seconds_per_epoch`."""
+        per_epoch = self.seconds_per_epoch()
+        if per_epoch is None:
+            return None
+        left = self.total - self.epochs
+        if self._epoch > self.epochs and self._in_epoch:  # part of the epoch under way is done
+            left -= self._done / self._in_epoch
+        return per_epoch * max(left, 0.0)
+
+    def timing(self) -> str:
+        """``95.2 s/epoch, ETA 0:42:45`` (what is known of it); once closed ``trained in
+        0:47:36, 95.2 s/epoch``, after ``early stop`` when the run ended sooner."""
+        per_epoch = self.seconds_per_epoch()
+        parts = [] if per_epoch is None else [f"{per_epoch:.1f} s/epoch"]
+        if self._closed:
+            parts.insert(0, f"trained in {duration(self.ended - self.started)}")
+            if 0 < self.epochs < self.total:
+                parts.insert(0, "early stop")
+        elif (eta := self.eta()) is not None and self.epochs < self.total:
+            parts.append(f"ETA {duration(eta)}")
+        return ", ".join(parts)
+
     def postfix(self) -> str:
         """``loss=0.4123, val_rmse=1.032, best=0.9871 (epoch 3)``."""
         parts = []
@@ -99,52 +169,77 @@ class EpochProgress:
             parts.append(f"best={_number(self.best)} (epoch {self.best_epoch})")
         return ", ".join(parts)
 
+    def bar_postfix(self) -> str:
+        """The run beside the epoch's bar: :meth:`timing`, then :meth:`postfix`."""
+        return ", ".join(part for part in (self.timing(), self.postfix()) if part)
+
+    def batch_line(self) -> str:
+        """``epoch 1/30: 15,000/33,000 molecules (45%), 356 mol/s, ETA 0:44:10``."""
+        elapsed = time.perf_counter() - self._epoch_started
+        text = f"epoch {self._epoch}/{self.total}: {self._done:,}/{self._in_epoch:,} molecules"
+        if self._in_epoch:
+            text += f" ({100 * self._done / self._in_epoch:.0f}%)"
+        if elapsed > 0:
+            text += f", {self._done / elapsed:,.0f} mol/s"
+        eta = self.eta()
+        return text + (f", ETA {duration(eta)}" if eta is not None else "")
+
     def line(self) -> str:
-        """``epoch 3/30 loss=0.4123, val_rmse=1.032, best=0.9871 (epoch 3), ETA 0:01:05``."""
-        text = f"epoch {self.epochs}/{self.total} {self.postfix()}"
-        if 0 < self.epochs < self.total:
-            now = time.perf_counter()
-            if self.epochs > 1:  # from the first epoch's end on: data loading not counted
-                per_epoch = (now - self._first_epoch_end) / (self.epochs - 1)
-            else:
-                per_epoch = now - self.started
-            text += f", ETA {duration(per_epoch * (self.total - self.epochs))}"
-        return text
+        """``epoch 3/30 loss=0.4123, val_rmse=1.032, best=0.9871 (epoch 3), 95.2 s/epoch,
+        ETA 0:42:45``."""
+        return ", ".join(part for part in (f"epoch {self.epochs}/{self.total} {self.postfix()}",
+                                           self.timing()) if part)
 
     def summary(self) -> str:
-        """``30/30 epochs in 0:01:12, best val_rmse=0.9871 (epoch 21)``; ``early stop
-        after 12/30 epochs ...`` when the run ended sooner."""
-        elapsed = duration(time.perf_counter() - self.started)
-        text = f"{self.epochs}/{self.total} epochs in {elapsed}"
+        """``30/30 epochs in 0:47:36 (95.2 s/epoch), best val_rmse=0.9871 (epoch 21)``;
+        ``early stop after 12/30 epochs ...`` when the run ended sooner."""
+        text = f"{self.epochs}/{self.total} epochs in {duration(self.ended - self.started)}"
+        if self.epochs:
+            text += f" ({self.seconds_per_epoch():.1f} s/epoch)"
         if 0 < self.epochs < self.total:
             text = f"early stop after {text}"
         if self.best is not None:
             text += f", best {self.metric}={_number(self.best)} (epoch {self.best_epoch})"
         return text
 
+    # the bar ---------------------------------------------------------------------------
+    def _new_bar(self, **options: Any) -> Any:
+        return bar_class()(file=self.file, dynamic_ncols=True, leave=True, **options)
+
+    def _open_bar(self, molecules: int) -> None:
+        """The bar of epoch ``self._epoch`` over its ``molecules``: the run's one bar, reset."""
+        desc = f"epoch {self._epoch}/{self.total}"
+        if self._bar is None:
+            self._bar = self._new_bar(total=molecules, desc=desc, unit="mol",
+                                      unit_scale=molecules >= 1000)  # 15.0k, not 15.0
+            return
+        self._bar.set_description_str(desc, refresh=False)
+        self._bar.reset(total=molecules)
+
     # the end ---------------------------------------------------------------------------
     def close(self, error: bool = False) -> None:
-        """End the bar (drawn as it stands: an early stop leaves ``12/30``) or, without one,
-        log the summary. Safe to call twice."""
+        """End the bar as it stands, with the run's time and best epoch unless ``error``, or,
+        without a bar, log :meth:`summary`. Safe to call twice."""
+        if self._closed:
+            return
+        self._closed = True
         if self._bar is not None:
             bar, self._bar = self._bar, None
-            if not error and 0 < self.epochs < self.total:  # no ETA left to wait for
-                bar.bar_format = "{l_bar}{bar}| {n_fmt}/{total_fmt} [{elapsed}{postfix}]"
-                best = f"best={_number(self.best)} (epoch {self.best_epoch}), " \
-                    if self.best is not None else ""
-                bar.set_postfix_str(f"{best}early stop", refresh=False)
+            if not error and self.epochs:
+                bar.set_postfix_str(self.bar_postfix(), refresh=False)
             bar.close()
-        elif self.epochs and not error:
+        elif self.epochs and not error and not self.enabled:
             log.info("%s", self.summary())
         if self._redirect is not None:
             redirect, self._redirect = self._redirect, None
             redirect.__exit__(None, None, None)
 
     def __enter__(self) -> EpochProgress:
-        if self._bar is not None and self._redirect is None:
+        if self.enabled and self._redirect is None and not self._closed:
             from tqdm.contrib.logging import logging_redirect_tqdm
 
-            self._redirect = logging_redirect_tqdm()  # log lines above the bar, not through it
+            # log lines above the bar, not through it
+            self._redirect = logging_redirect_tqdm(tqdm_class=bar_class())
             self._redirect.__enter__()
         return self
 
