@@ -37,6 +37,7 @@ from molgraph.chem.vocabulary import (
     MAX_HS,
 )
 from molgraph.runtime.processes import process_pool
+from molgraph.runtime.progress import Progress
 from molgraph.runtime.system import cpu_count
 
 
@@ -225,22 +226,34 @@ def valid_smiles(smiles: Sequence[str], valid: np.ndarray) -> list[str]:
 
 
 def featurize_smiles(smiles: Sequence[str], workers: int | None = None,
-                     chunk_size: int = 5_000, parallel_above: int = 20_000) -> FeaturizedChunk:
+                     chunk_size: int = 5_000, parallel_above: int = 20_000,
+                     progress: Progress | None = None) -> FeaturizedChunk:
     """Featurize many SMILES, in parallel worker processes when there are more than
     ``parallel_above`` of them.
 
     Args:
         smiles: SMILES strings; invalid or empty ones are reported in ``errors`` by position.
         workers: processes (default: one per available CPU).
-        chunk_size: SMILES per task sent to a worker.
+        chunk_size: SMILES per task sent to a worker (or, with ``progress``, between two
+            updates of it).
         parallel_above: below this many SMILES, process start-up costs more than it saves.
+        progress: counts the SMILES done, chunk by chunk (default: none, silent).
     """
     workers = workers or cpu_count()
-    if workers <= 1 or len(smiles) <= parallel_above:
-        return featurize_chunk(smiles)
+    parallel = workers > 1 and len(smiles) > parallel_above
+    if not parallel and (progress is None or len(smiles) <= chunk_size):
+        chunk = featurize_chunk(smiles)
+        if progress is not None:
+            progress.update(len(smiles))
+        return chunk
     starts = range(0, len(smiles), chunk_size)
-    with process_pool(workers) as pool:
-        parts = list(pool.map(featurize_chunk, (smiles[s:s + chunk_size] for s in starts)))
+    chunks = (smiles[s:s + chunk_size] for s in starts)
+    with process_pool(workers) if parallel else contextlib.nullcontext() as pool:
+        parts = []
+        for part in (map if pool is None else pool.map)(featurize_chunk, chunks):
+            parts.append(part)
+            if progress is not None:
+                progress.update(len(part.valid))
     errors = {s + i: msg for s, part in zip(starts, parts) for i, msg in part.errors.items()}
     return FeaturizedChunk(
         graphs=MolGraphs.concat([p.graphs for p in parts]),

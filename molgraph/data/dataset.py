@@ -11,6 +11,7 @@ import hashlib
 import logging
 import os
 from collections.abc import Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -27,6 +28,7 @@ from molgraph.chem.vocabulary import FEATURIZER_VERSION
 from molgraph.data.duplicates import canonical
 from molgraph.data.predefined import TEST, TRAIN
 from molgraph.runtime.files import atomic_path
+from molgraph.runtime.progress import MANY_MOLECULES, Progress, step
 
 log = logging.getLogger(__name__)
 MAX_LOGGED_ERRORS = 20
@@ -76,7 +78,9 @@ class MoleculeDataset:
     def canonical_smiles(self) -> list[str]:
         """RDKit canonical SMILES of the valid rows, to find duplicates (computed once, so a
         sweep's trials do not parse every molecule again)."""
-        return canonical(self.smiles)
+        with step(f"canonical SMILES of {len(self.smiles):,} molecules, to find duplicates",
+                  log, announce=len(self.smiles) > MANY_MOLECULES, report_above=5.0):
+            return canonical(self.smiles)
 
     @property
     def rows(self) -> np.ndarray:
@@ -123,18 +127,28 @@ def _cache_key(smiles: Sequence[str]) -> str:
     return digest.hexdigest()[:32]
 
 
+def _featurize_shown(smiles: Sequence[str], workers: int | None = None) -> FeaturizedChunk:
+    """``featurize_smiles`` as a step a person sees: a log line, and for more than
+    ``MANY_MOLECULES`` a bar over the molecules (log lines without a terminal) and the time."""
+    many = len(smiles) > MANY_MOLECULES
+    with step(f"featurizing {len(smiles):,} molecules", log, report_above=5.0), \
+            Progress(len(smiles), "featurizing") if many else nullcontext() as progress:
+        return featurize_smiles(smiles, workers, progress=progress)
+
+
 def featurize_cached(smiles: Sequence[str], cache_dir: Path | None,
                      workers: int | None = None) -> FeaturizedChunk:
-    """``featurize_smiles`` with an on-disk cache (``cache_dir=None`` disables it)."""
+    """``featurize_smiles`` shown as a step (a log line; a bar for many molecules) with an
+    on-disk cache (``cache_dir=None`` disables it)."""
     if cache_dir is None:
-        return featurize_smiles(smiles, workers)
+        return _featurize_shown(smiles, workers)
     path = Path(cache_dir) / f"graphs-{_cache_key(smiles)}.npz"
     if path.exists():
         graphs, extra = MolGraphs.load(path)
-        log.info("featurized graphs read from cache %s", path)
+        log.info("graphs of %s molecules read from cache %s", f"{len(smiles):,}", path)
         errors = dict(zip(extra["error_pos"].tolist(), extra["error_msg"].tolist()))
         return FeaturizedChunk(graphs, extra["valid"], errors)
-    chunk = featurize_smiles(smiles, workers)
+    chunk = _featurize_shown(smiles, workers)
     path.parent.mkdir(parents=True, exist_ok=True)
     with atomic_path(path) as tmp:
         chunk.graphs.save(tmp, valid=chunk.valid,

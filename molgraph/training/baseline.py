@@ -32,6 +32,7 @@ import numpy as np
 
 from molgraph.chem.fingerprints import morgan_bits, tanimoto_kernel
 from molgraph.inference.blend import TanimotoSVM
+from molgraph.runtime.progress import duration
 from molgraph.training.metrics import compute_metrics, monitored_metric
 
 log = logging.getLogger(__name__)
@@ -160,6 +161,11 @@ def fit_baselines(smiles: Sequence[str], y: np.ndarray,
     started = time.perf_counter()
     train, val, test = (np.asarray(part) for part in split)
     metric, higher = monitored_metric(task)
+    svm_how = "SVM" if svm is None else "SVM (the blend's)"
+    if svm is None and len(train) > SVM_MAX_TRAIN:
+        svm_how = f"no SVM (more than {SVM_MAX_TRAIN:,} training molecules)"
+    log.info("fitting ECFP4 baselines on %s training molecules: random forest, %s …",
+             f"{len(train):,}", svm_how)
     bits = morgan_bits(smiles)
     evaluate = np.concatenate([val, test])
     result: dict[str, Any] = {"features": FEATURES, "models": {}}
@@ -188,7 +194,9 @@ def fit_baselines(smiles: Sequence[str], y: np.ndarray,
     result["best"] = chosen
     result["val"] = result["models"][chosen]["val"]
     result["test"] = result["models"][chosen]["test"]
-    result["seconds"] = round(time.perf_counter() - started, 1)
-    log.info("baseline %s on %s: test %s = %.4f (validation %.4f)", chosen, FEATURES, metric,
-             result["test"][metric], result["val"][metric])
+    seconds = time.perf_counter() - started
+    result["seconds"] = round(seconds, 1)
+    log.info("baseline %s on %s: test %s = %.4f (validation %.4f); baselines fitted in %s",
+             chosen, FEATURES, metric, result["test"][metric], result["val"][metric],
+             duration(seconds))
     return result
