@@ -198,10 +198,14 @@ def test_a_damaged_svm_file_is_named(run, tmp_path):
         load_model(copy)
 
 
-def test_explain_says_it_covers_the_network_alone(run, tmp_path, capsys):
+def test_explain_covers_the_gnn_part_of_the_blend(run, tmp_path, capsys):
+    w = json.loads((run / "metrics.json").read_text())["blend"]["weights"]["logS"]
     code = main(["explain", "--model", str(run), "--smiles", "CCO", "--out", str(tmp_path)])
-    err = capsys.readouterr().err
-    assert code != 0 and "--blend-svm" in err and "Traceback" not in err
+    if w > 0:  # the GNN's part is explained, and the output says so
+        assert code == 0 and f"weight of the GNN: logS {w:.3g}" in capsys.readouterr().out
+    else:  # the SVM alone predicts: nothing for atoms to explain
+        err = capsys.readouterr().err
+        assert code == 2 and "SVM alone" in err and "Traceback" not in err
 
 
 def test_a_classifier_blends_probabilities_and_a_tracker_gets_every_part():

@@ -42,11 +42,12 @@ def _check_completeness(trained, result, smiles: str, row: int, rtol: float,
     pred = result.molecules.set_index("row").loc[row]
     for name in result.targets:
         j = trained.target_names.index(name)
+        explained = f"{name}_gnn_pred" if f"{name}_gnn_pred" in pred else f"{name}_pred"
         if trained.task == "regression":
-            expected = pred[f"{name}_pred"] - (base[j] * trained.scaler.std[j]
-                                               + trained.scaler.mean[j])
+            expected = pred[explained] - (base[j] * trained.scaler.std[j]
+                                          + trained.scaler.mean[j])
         else:  # the logit is explained
-            p = pred[f"{name}_pred"]
+            p = pred[explained]
             expected = np.log(p / (1 - p)) - base[j]
         total = (result.atoms.query("row == @row and target == @name")["attribution"].sum()
                  + result.bonds.query("row == @row and target == @name")["attribution"].sum())
@@ -135,17 +136,19 @@ def test_other_methods_run_and_shapley_is_efficient():
 
 @pytest.fixture(scope="module")
 def classifier(tmp_path_factory) -> Path:
+    """A two-task classifier blended with the SVM (tests set the blend's weights)."""
     from molgraph.training.job import train_from_file
 
     out = tmp_path_factory.mktemp("tox") / "run"
     train_from_file(DATA / "tox21_150.csv", ["NR-AR", "SR-MMP"], task="classification",
                     model="dmpnn", split="random", epochs=1, out=out,
-                    model_options={"hidden_channels": 8}, cache_dir=False)
+                    model_options={"hidden_channels": 8}, cache_dir=False, blend=True)
     return out
 
 
 def test_classification_explains_the_logit_of_chosen_targets(classifier):
     trained = TrainedModel.load(classifier, device="cpu")
+    trained.blend = None  # the network alone
     smiles = ["CCOc1ccc2nc(S(N)(=O)=O)sc2c1", "bad", "CCN1C(=O)NC(c2ccccc2)C1=O"]
     result = explain_molecules(trained, smiles, targets=["SR-MMP"], n_steps=300)
     assert result.targets == ["SR-MMP"] and set(result.atoms["target"]) == {"SR-MMP"}
@@ -156,6 +159,56 @@ def test_classification_explains_the_logit_of_chosen_targets(classifier):
     _check_completeness(trained, result, smiles[2], 3, rtol=2e-2, atol=2e-3)
     both = explain_molecules(trained, smiles)
     assert both.atoms["target"].unique().tolist() == ["NR-AR", "SR-MMP"]
+
+
+def test_a_blended_model_is_explained_through_its_gnn(classifier, caplog):
+    trained = TrainedModel.load(classifier, device="cpu")
+    trained.blend.weights = np.array([0.6, 0.0])  # SR-MMP: the SVM alone
+    smiles = ["CCOc1ccc2nc(S(N)(=O)=O)sc2c1", "bad", "CCN1C(=O)NC(c2ccccc2)C1=O"]
+    with caplog.at_level("WARNING", logger="molgraph.explain.attribute"):
+        result = explain_molecules(trained, smiles, n_steps=300)
+    assert "not explained: SR-MMP" in caplog.text
+    assert result.targets == ["NR-AR"] and result.gnn_weights == {"NR-AR": 0.6}
+    mols = result.molecules
+    assert list(mols.columns) == ["row", "smiles", "valid", "error", "NR-AR_pred",
+                                  "NR-AR_gnn_pred", "explained"]
+    assert (mols["explained"] == "GNN part (weight 0.6 of the blended prediction)").all()
+    np.testing.assert_allclose(mols["NR-AR_pred"].dropna(), trained.predict(smiles)[[0, 2], 0],
+                               rtol=1e-4)  # the blend, as predict gives it
+    blend, trained.blend = trained.blend, None
+    np.testing.assert_allclose(mols["NR-AR_gnn_pred"].dropna(),
+                               trained.predict(smiles)[[0, 2], 0], rtol=1e-4)
+    _check_completeness(trained, result, smiles[2], 3, rtol=2e-2, atol=2e-3)  # the GNN's logit
+    trained.blend = blend
+    with pytest.raises(ValueError, match="SR-MMP with the SVM alone.*--target NR-AR"):
+        explain_molecules(trained, smiles, targets=["SR-MMP"])
+    trained.blend.weights = np.array([0.0, 0.0])
+    with pytest.raises(ValueError, match="NR-AR, SR-MMP with the SVM alone.*--no-blend"):
+        explain_molecules(trained, smiles)
+
+
+def test_cli_names_the_gnn_weight_of_a_blended_model(classifier, tmp_path, capsys):
+    import json
+    import shutil
+
+    model = tmp_path / "model"
+    shutil.copytree(classifier / "model", model)
+    config = json.loads((model / "config.json").read_text())
+    config["blend"]["weights"] = [0.7, 0.3]
+    (model / "config.json").write_text(json.dumps(config))
+    out = tmp_path / "explain"
+    assert main(["explain", "--model", str(model), "--smiles", "CCO", "c1ccccc1O", "--out",
+                 str(out), "--steps", "5"]) == 0
+    assert "GNN part (weight of the GNN: NR-AR 0.7, SR-MMP 0.3)" in capsys.readouterr().out
+    explained = pd.read_csv(out / "molecules.csv")["explained"]
+    assert (explained == "NR-AR: GNN part (weight 0.7 of the blended prediction); SR-MMP: GNN "
+                         "part (weight 0.3 of the blended prediction)").all()
+    config["blend"]["weights"] = [0.0, 0.3]
+    (model / "config.json").write_text(json.dumps(config))
+    assert main(["explain", "--model", str(model), "--smiles", "CCO", "--target", "NR-AR",
+                 "--out", str(tmp_path / "x")]) == 2
+    err = capsys.readouterr().err
+    assert "NR-AR with the SVM alone" in err and "Traceback" not in err
 
 
 def test_cli_writes_tables_heatmaps_and_grid(tmp_path, capsys):

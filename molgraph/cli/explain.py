@@ -7,6 +7,10 @@ import argparse
 #: Method names, listed here so that building the parser imports neither torch nor Captum
 #: (kept equal to ``molgraph.explain.METHODS`` by the tests).
 METHOD_NAMES = ("integrated_gradients", "saliency", "input_x_gradient", "shapley_sampling")
+#: Picture styles and the default heat-map size (equal to ``molgraph.explain.picture.STYLES``
+#: and ``molgraph.explain.drawing.SIZE``, checked by the tests).
+STYLE_NAMES = ("discs", "contours")
+DEFAULT_SIZE = (640, 560)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -40,12 +44,21 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="write the tables only (default: draw the pictures too)")
     p.add_argument("--draw-limit", type=int, default=100,
                    help="heat maps for at most this many molecules (default: 100)")
+    p.add_argument("--size", type=int, nargs=2, metavar=("W", "H"), default=DEFAULT_SIZE,
+                   help="width and height of each heat map in pixels (default: "
+                   f"{DEFAULT_SIZE[0]} {DEFAULT_SIZE[1]})")
+    p.add_argument("--style", default=STYLE_NAMES[0], choices=STYLE_NAMES,
+                   help="discs: each atom and bond coloured by its own value; contours: "
+                   "RDKit's similarity-map field, atom values spread as Gaussians "
+                   "(default: discs)")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     from molgraph.explain import explain_file, explain_molecules
+    from molgraph.explain.picture import check_size
 
+    size = check_size(args.size, "--size")  # before the attributions, which take a while
     for flag, value in (("--steps", args.steps), ("--samples", args.samples)):
         if value < 1:
             raise ValueError(f"{flag} must be at least 1, not {value}")
@@ -58,8 +71,13 @@ def run(args: argparse.Namespace) -> int:
     else:
         result = explain_file(args.model, args.data, smiles_column=args.smiles_column,
                               id_column=args.id_column, **options)
-    out = result.write(args.out, draw=not args.no_draw, draw_limit=args.draw_limit)
+    out = result.write(args.out, draw=not args.no_draw, draw_limit=args.draw_limit, size=size,
+                       style=args.style)
     n_bad = int((~result.molecules["valid"]).sum())
     print(f"{len(result.molecules)} rows explained with {result.method} ({n_bad} invalid, kept "
           f"with an error) → {out}")
+    if result.gnn_weights:
+        parts = ", ".join(f"{t} {w:.3g}" for t, w in result.gnn_weights.items())
+        print(f"blended model: the attributions explain its GNN part (weight of the GNN: "
+              f"{parts}); the SVM's share is not attributed")
     return 0

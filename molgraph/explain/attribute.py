@@ -8,6 +8,12 @@ are explained in label units (the model's scaled output times the target's stand
 deviation: the scaler is linear, its mean only shifts the baseline); classification explains
 the logit (not the probability, which saturates), while ``molecules`` reports probabilities.
 
+A model blended with an SVM on ECFP4 fingerprints (``train --blend``, ``w·GNN + (1 − w)·SVM``)
+is explained through its GNN: the attributions add up to the GNN's own prediction
+(``<target>_gnn_pred``), ``<target>_pred`` is the blend, and ``explained`` names the GNN's
+weight; a target the SVM alone predicts (``w = 0``) has nothing to attribute. Ensembles are
+explained one member at a time.
+
 Example::
 
     from molgraph.explain import explain_molecules
@@ -28,7 +34,9 @@ from types import SimpleNamespace
 import numpy as np
 import pandas as pd
 
+from molgraph.explain.drawing import SIZE, draw_explanation
 from molgraph.explain.methods import DEFAULT_METHOD, METHODS, get_method
+from molgraph.explain.picture import check_size, check_style
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +57,9 @@ class Explanation:
         task: ``regression`` or ``classification`` (logits are explained for the latter).
         targets: the explained target names.
         signed: whether the values have a sign (saliency's do not).
+        gnn_weights: for a blended model (``train --blend-svm``), each explained target's
+            weight of the GNN in the blend; the attributions explain the GNN's prediction
+            (``<target>_gnn_pred``), the SVM's share is no atom's. Empty for a plain model.
     """
 
     atoms: pd.DataFrame
@@ -58,12 +69,18 @@ class Explanation:
     task: str
     targets: list[str] = field(default_factory=list)
     signed: bool = True
+    gnn_weights: dict[str, float] = field(default_factory=dict)
 
-    def write(self, out: str | Path, draw: bool = True, draw_limit: int = 100) -> Path:
+    def write(self, out: str | Path, draw: bool = True, draw_limit: int = 100,
+              size: tuple[int, int] = SIZE, style: str = "discs") -> Path:
         """Write ``atoms.csv``, ``bonds.csv``, ``molecules.csv`` into ``out`` and, with
         ``draw``, a heat map per molecule and target (``heatmaps/row<R>_<target>.svg|png``,
-        the first ``draw_limit`` valid molecules) and ``grid.png`` (the first 12)."""
+        ``size`` = (width, height) pixels, the first ``draw_limit`` valid molecules) and
+        ``grid.png`` (the first 12). ``style``: ``discs`` (each atom and bond coloured by its
+        value) or ``contours`` (RDKit's similarity-map field)."""
         out = Path(out)
+        if draw:  # a bad option fails before any file is written
+            size, style = check_size(size), check_style(style)
         if out.exists() and not out.is_dir():
             raise ValueError(f"{out}: cannot write the explanation there, it is a file")
         out.mkdir(parents=True, exist_ok=True)
@@ -71,9 +88,7 @@ class Explanation:
         self.bonds.to_csv(out / "bonds.csv", index=False)
         self.molecules.to_csv(out / "molecules.csv", index=False)
         if draw:
-            from molgraph.explain.drawing import draw_explanation
-
-            draw_explanation(self, out, draw_limit)
+            draw_explanation(self, out, draw_limit, size, style)
         return out
 
 
@@ -145,22 +160,36 @@ def _load(model, device: str):
                          f"molecule-level features ({', '.join(kinds)}) beside its graph; "
                          "explanations cover graph-only models: train one without "
                          "--molecule-features to explain it")
-    if trained.blend is not None:  # the SVM's share of a prediction is no atom's either
-        raise ValueError(f"{model if isinstance(model, (str, Path)) else 'the model'} blends "
-                         "its network with an SVM on ECFP4 fingerprints (--blend-svm); "
-                         "explanations cover the network alone: train one without "
-                         "--blend-svm to explain it")
     return trained
 
 
 def _target_indices(trained, targets: Sequence[str] | None) -> list[int]:
+    """The explained targets' columns. A blended model's targets that its SVM alone predicts
+    (GNN weight 0) have nothing for atoms to explain: left out with a warning when no targets
+    were named, an error when one was named or none is left."""
     names = trained.target_names
-    if targets is None or len(targets) == 0:
-        return list(range(len(names)))
-    unknown = [t for t in targets if t not in names]
+    named = targets is not None and len(targets) > 0
+    unknown = [t for t in targets if t not in names] if named else []
     if unknown:
         raise ValueError(f"unknown target {unknown[0]!r}; the model predicts {names}")
-    return [names.index(t) for t in dict.fromkeys(targets)]
+    wanted = [names.index(t) for t in dict.fromkeys(targets)] if named else list(
+        range(len(names)))
+    if trained.blend is None:
+        return wanted
+    weights = trained.blend.weights
+    svm_only = [names[j] for j in wanted if weights[j] <= 0]
+    kept = [j for j in wanted if weights[j] > 0]
+    if svm_only and (named or not kept):
+        usable = [name for name, w in zip(names, weights) if w > 0]
+        advice = (f"explain its other targets (--target {' '.join(usable)})" if usable else
+                  "to explain a network, train one with --no-blend")
+        raise ValueError(f"this model blends its GNN with an SVM on ECFP4 fingerprints (train "
+                         f"--blend) and predicts {', '.join(svm_only)} with the SVM alone (GNN "
+                         f"weight 0), which no atom attribution explains; {advice}")
+    if svm_only:
+        log.warning("not explained: %s, which the blend predicts with its SVM alone (GNN "
+                    "weight 0)", ", ".join(svm_only))
+    return kept
 
 
 def _explain(trained, smiles: list, rows: np.ndarray, chunk, read_errors: dict[int, str],
@@ -235,10 +264,33 @@ def _explain(trained, smiles: list, rows: np.ndarray, chunk, read_errors: dict[i
     molecules = pd.DataFrame({"row": rows, "smiles": smiles})
     molecules["valid"] = [p in mols for p in range(len(smiles))]
     molecules["error"] = [errors.get(p, "") for p in range(len(smiles))]
-    for j in wanted:
-        molecules[f"{trained.target_names[j]}_pred"] = pred[:, j]
+    weights = _blend_columns(trained, molecules, pred, smiles, positions, wanted)
     return Explanation(atoms_frame, bonds_frame, molecules, method.name, trained.task, names,
-                       method.signed)
+                       method.signed, weights)
+
+
+def _blend_columns(trained, molecules: pd.DataFrame, gnn: np.ndarray, smiles: list,
+                   positions: list[int], wanted: list[int]) -> dict[str, float]:
+    """Add ``<target>_pred`` (the model's prediction) to ``molecules``; for a blended model
+    also ``<target>_gnn_pred`` (the GNN alone, which the attributions explain) and
+    ``explained``; return the GNN's weight per explained target (empty for a plain model)."""
+    names = trained.target_names
+    pred = gnn
+    if trained.blend is not None:
+        pred = np.full_like(gnn, np.nan)
+        if positions:
+            pred[positions] = trained.blend.predict(gnn[positions], [smiles[p] for p in positions])
+    for j in wanted:
+        molecules[f"{names[j]}_pred"] = pred[:, j]
+        if trained.blend is not None:
+            molecules[f"{names[j]}_gnn_pred"] = gnn[:, j]
+    if trained.blend is None:
+        return {}
+    weights = {names[j]: float(trained.blend.weights[j]) for j in wanted}
+    parts = {t: f"GNN part (weight {w:.3g} of the blended prediction)" for t, w in weights.items()}
+    molecules["explained"] = (next(iter(parts.values())) if len(parts) == 1
+                              else "; ".join(f"{t}: {text}" for t, text in parts.items()))
+    return weights
 
 
 def _frame(parts: list[pd.DataFrame], columns: list[str]) -> pd.DataFrame:

@@ -1,30 +1,40 @@
-"""Heat maps of attributions on the 2D structure (RDKit ``rdMolDraw2D``): each atom, and each
-bond where the method gives bond values, highlighted in a diverging colour map (blue negative,
-white zero, red positive; saliency's magnitudes in white→red), scaled per molecule and target
-to its largest absolute value."""
+"""The heat-map files of an explanation: one picture per molecule and target
+(``heatmaps/row<R>_<target>.svg|png``) and ``grid.png``, an overview of the first molecules.
+
+Each picture (``molgraph.explain.picture``) carries its own caption (row, id, SMILES, the
+prediction, the method, and for a blended model which part was explained) and its own colour
+bar: the colours are scaled per molecule and target to the largest absolute value, so the bar's
+end values say what full colour means in that picture.
+"""
 
 from __future__ import annotations
 
+import io
 import re
 from pathlib import Path
 
 import numpy as np
 
-#: Molecules in ``grid.png``, per row of the grid, and the size of each picture.
+from molgraph.explain.picture import Picture, check_size, check_style, render
+
+#: Molecules in ``grid.png`` and per row of it.
 GRID_MOLECULES, GRID_COLUMNS = 12, 4
-SIZE = (400, 320)
-CELL = (300, 260)
+#: default size of a heat map and of one cell of the grid, in pixels (width, height)
+SIZE = (640, 560)
+CELL = (360, 380)
 
 
-def draw_explanation(result, out: Path, draw_limit: int = 100) -> list[Path]:
-    """Write ``out/heatmaps/row<R>_<target>.svg`` and ``.png`` for the first ``draw_limit``
-    valid molecules and every explained target, and ``out/grid.png`` (the first target of the
-    first :data:`GRID_MOLECULES` valid molecules); return the files written."""
+def draw_explanation(result, out: Path, draw_limit: int = 100,
+                     size: tuple[int, int] = SIZE, style: str = "discs") -> list[Path]:
+    """Write ``out/heatmaps/row<R>_<target>.svg`` and ``.png`` (``size`` pixels) for the
+    first ``draw_limit`` valid molecules and every explained target, and ``out/grid.png`` (the
+    first target of the first :data:`GRID_MOLECULES` valid molecules); return the files
+    written."""
     from rdkit import Chem
-    from rdkit.Chem.Draw import rdMolDraw2D
 
     from molgraph.chem.featurize import quiet_rdkit
 
+    size, style = check_size(size), check_style(style)
     valid = result.molecules[result.molecules["valid"]]
     if not len(valid) or not result.targets:
         return []
@@ -34,36 +44,29 @@ def draw_explanation(result, out: Path, draw_limit: int = 100) -> list[Path]:
         ["row", "target"], sort=False)}
     bonds = {key: g["attribution"].to_numpy() for key, g in result.bonds.groupby(
         ["row", "target"], sort=False)}
-    written, grid = [], []
+    written, cells = [], []
     with quiet_rdkit():
         for position, record in enumerate(valid.to_dict("records")):
             if position >= max(draw_limit, GRID_MOLECULES):
                 break
             mol = Chem.MolFromSmiles(record["smiles"])
             for t, target in enumerate(result.targets):
-                row = record["row"]
-                key = (row, target)
+                key = (record["row"], target)
                 values = atoms.get(key, np.zeros(mol.GetNumAtoms()))
-                colours = _colours(mol, values, bonds.get(key), result.signed)
-                pred = record.get(f"{target}_pred", np.nan)
-                legend = f"row {row}  {target}  pred {pred:.3g}  ({result.method})"
-                if t == 0 and len(grid) < GRID_MOLECULES:
-                    grid.append((mol, f"row {row}  {target} {pred:.3g}", colours))
+                picture = Picture(mol, values, bonds.get(key), [], _scale(result, target),
+                                  result.signed)
+                if t == 0 and len(cells) < GRID_MOLECULES:
+                    picture.caption = _caption(result, record, target, short=True)
+                    cells.append(render(picture, CELL, style))
                 if position >= draw_limit:
                     continue
-                stem = folder / f"row{row}_{_safe(target)}"
-                for drawer, suffix in ((rdMolDraw2D.MolDraw2DSVG(*SIZE), ".svg"),
-                                       (rdMolDraw2D.MolDraw2DCairo(*SIZE), ".png")):
-                    _draw(drawer, mol, legend, colours)
-                    path = stem.with_suffix(suffix)
-                    text = drawer.GetDrawingText()
-                    if suffix == ".svg":
-                        path.write_text(text)
-                    else:
-                        path.write_bytes(text)
-                    written.append(path)
-        if grid:
-            written.append(_grid(grid, out / "grid.png"))
+                picture.caption = _caption(result, record, target)
+                stem = folder / f"row{record['row']}_{_safe(target)}"
+                stem.with_suffix(".svg").write_text(render(picture, size, style, svg=True))
+                stem.with_suffix(".png").write_bytes(render(picture, size, style))
+                written += [stem.with_suffix(".svg"), stem.with_suffix(".png")]
+        if cells:
+            written.append(_grid(cells, out / "grid.png"))
     return written
 
 
@@ -71,54 +74,51 @@ def _safe(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "_", str(name)).strip("_") or "target"
 
 
-def _colours(mol, atom_values: np.ndarray, bond_values: np.ndarray | None,
-             signed: bool) -> tuple[dict[int, tuple], dict[int, tuple]]:
-    """Highlight colours by atom index and by bond index (bonds without values: the mean of
-    their atoms' values)."""
-    import matplotlib
-
-    cmap = matplotlib.colormaps["coolwarm" if signed else "Reds"]
-    atom_values = np.nan_to_num(np.asarray(atom_values, dtype=float))
-    if bond_values is None or len(bond_values) != mol.GetNumBonds():
-        bond_values = np.array([(atom_values[b.GetBeginAtomIdx()]
-                                 + atom_values[b.GetEndAtomIdx()]) / 2 for b in mol.GetBonds()])
-    bond_values = np.nan_to_num(np.asarray(bond_values, dtype=float)).reshape(-1)
-
-    # one scale for the atoms and bonds of a molecule: its largest absolute value
-    top = float(np.abs(np.concatenate([atom_values, bond_values])).max())
-
-    def colour(values: np.ndarray) -> dict[int, tuple]:
-        scaled = values / top if top > 0 else np.zeros_like(values)
-        level = 0.5 + 0.5 * scaled if signed else np.clip(scaled, 0, 1)
-        return {i: tuple(float(c) for c in cmap(v)[:3]) for i, v in enumerate(level)}
-
-    return colour(atom_values), colour(bond_values)
+def _scale(result, target: str) -> str:
+    """What the colour bar's numbers are, in the explained units."""
+    whose = "the GNN's" if target in result.gnn_weights else "the"
+    if not result.signed:
+        return f"gradient magnitude for {whose} prediction (no sign)"
+    if result.task == "classification":
+        return f"atom contribution to {whose} logit (log-odds)"
+    return f"atom contribution to {whose} prediction (label units)"
 
 
-def _draw(drawer, mol, legend: str, colours) -> None:
-    atom_colours, bond_colours = colours
-    drawer.drawOptions().legendFontSize = 14
-    drawer.DrawMolecule(mol, legend=legend, highlightAtoms=list(atom_colours),
-                        highlightAtomColors=atom_colours, highlightBonds=list(bond_colours),
-                        highlightBondColors=bond_colours)
-    drawer.FinishDrawing()
+def _caption(result, record: dict, target: str, short: bool = False) -> list[str]:
+    """Row (and id) with the method, the SMILES, the prediction; for a blended model, the
+    GNN's share (the part the colours explain)."""
+    head = f"row {record['row']}"
+    if str(record.get("id", "") or "") not in ("", "nan"):
+        head += f" | id {record['id']}"
+    pred = f"{target}: predicted {record.get(f'{target}_pred', np.nan):.3g}"
+    weight = result.gnn_weights.get(target)
+    if short:
+        if weight is not None:
+            pred += f" (colours: GNN part, w {weight:.2g})"
+        return [head, record["smiles"], pred]
+    lines = [f"{head} | {result.method}", record["smiles"], pred]
+    if weight is not None:
+        gnn = record.get(f"{target}_gnn_pred", np.nan)
+        lines.append(f"colours: the GNN part (weight {weight:.2g} of the blended prediction; "
+                     f"the GNN alone predicts {gnn:.3g})")
+    return lines
 
 
-def _grid(items: list, path: Path) -> Path:
-    from rdkit.Chem.Draw import rdMolDraw2D
+def _grid(cells: list[bytes], path: Path, gap: int = 4) -> Path:
+    """The cell pictures side by side, :data:`GRID_COLUMNS` a row, on a light grey ground."""
+    from PIL import Image
 
-    columns = min(GRID_COLUMNS, len(items))
-    lines = -(-len(items) // columns)
-    drawer = rdMolDraw2D.MolDraw2DCairo(columns * CELL[0], lines * CELL[1], *CELL)
-    drawer.drawOptions().legendFontSize = 16
-    drawer.DrawMolecules([m for m, _, _ in items], legends=[legend for _, legend, _ in items],
-                         highlightAtoms=[list(c[0]) for _, _, c in items],
-                         highlightAtomColors=[c[0] for _, _, c in items],
-                         highlightBonds=[list(c[1]) for _, _, c in items],
-                         highlightBondColors=[c[1] for _, _, c in items])
-    drawer.FinishDrawing()
-    path.write_bytes(drawer.GetDrawingText())
+    columns = min(GRID_COLUMNS, len(cells))
+    rows = -(-len(cells) // columns)
+    width, height = CELL
+    grid = Image.new("RGB", (columns * (width + gap) + gap, rows * (height + gap) + gap),
+                     (225, 225, 225))
+    for i, png in enumerate(cells):
+        with Image.open(io.BytesIO(png)) as cell:
+            grid.paste(cell.convert("RGB"), (gap + (i % columns) * (width + gap),
+                                             gap + (i // columns) * (height + gap)))
+    grid.save(path)
     return path
 
 
-__all__ = ["draw_explanation"]
+__all__ = ["CELL", "SIZE", "draw_explanation"]
