@@ -1,7 +1,14 @@
+import gzip
+
 import numpy as np
 import pytest
 
-from molgraph.chem.parse import iter_molecule_chunks, read_molecules
+from molgraph.chem.parse import (
+    iter_molecule_chunks,
+    parse_delimiter,
+    read_molecules,
+    table_delimiter,
+)
 
 
 def test_csv_finds_smiles_column_and_keeps_every_row(data_dir):
@@ -66,3 +73,57 @@ def test_smi_line_with_empty_smiles_keeps_its_name_as_id(tmp_path):
     table = read_molecules(path)
     assert table.smiles == ["CCO", "", "c1ccccc1"]
     assert table.ids == ["ethanol", "no_structure", "benzene"]
+
+
+CHEMBL = "esol_30_chembl.csv"  # ';'-separated, every field quoted, as ChEMBL's web export
+
+
+def test_chembl_export_is_read_with_its_semicolons(data_dir):
+    table = read_molecules(data_dir / CHEMBL, target_columns=["Standard Value"])
+    esol = read_molecules(data_dir / "esol_120.csv", target_columns=["logS"])
+    assert len(table) == 30 and table.smiles == [s.strip() for s in esol.smiles[:30]]
+    np.testing.assert_allclose(table.targets[:, 0], esol.targets[:30, 0], rtol=1e-6)
+    assert table.ids[6] == "2,2,4,6,6'-PCB"  # a quoted comma stays in its field
+
+
+@pytest.mark.parametrize("given", [";", None])
+def test_delimiter_given_or_found_reads_the_same(data_dir, given):
+    assert table_delimiter(data_dir / CHEMBL, given=given) == ";"
+
+
+def test_gzipped_export_and_tabs_in_a_csv_are_found(data_dir, tmp_path):
+    gz = tmp_path / "export.csv.gz"
+    gz.write_bytes(gzip.compress((data_dir / CHEMBL).read_bytes()))
+    assert len(read_molecules(gz)) == 30
+    tabs = tmp_path / "tabs.csv"
+    tabs.write_text("smiles\tname\tlogS\nCCO\tethanol, dry\t1.5\nCCC\tpropane\t2\n")
+    table = read_molecules(tabs, target_columns=["logS"])
+    assert table.smiles == ["CCO", "CCC"] and table.ids == ["ethanol, dry", "propane"]
+    assert table_delimiter(data_dir / "esol_120.csv") == ","
+    assert table_delimiter(data_dir / "genes" / "network.tsv") == "\t"
+
+
+@pytest.mark.parametrize("given, expected", [("tab", "\t"), ("\\t", "\t"), ("\t", "\t"),
+                                             ("|", "|"), (";", ";")])
+def test_delimiter_spellings(given, expected):
+    assert parse_delimiter(given) == expected
+
+
+def test_delimiter_of_two_characters_is_refused():
+    with pytest.raises(ValueError, match="one character"):
+        parse_delimiter(";;")
+
+
+def test_wrong_delimiter_names_the_right_one(data_dir):
+    with pytest.raises(ValueError, match=r"esol_30_chembl.csv: .*one column.*semicolon-separated"
+                       r".*--delimiter ';'"):
+        read_molecules(data_dir / CHEMBL, delimiter=",")
+    with pytest.raises(ValueError, match=r"comma-separated.*--delimiter ','"):
+        read_molecules(data_dir / "esol_120.csv", delimiter="\t")
+
+
+def test_decimal_comma_is_named(tmp_path):
+    path = tmp_path / "eu.csv"
+    path.write_text('"Smiles";"pChEMBL Value"\n"CCO";"6,5"\n')
+    with pytest.raises(ValueError, match=r"row 1.*'6,5' \(a decimal comma"):
+        read_molecules(path, target_columns=["pChEMBL Value"])

@@ -3,13 +3,17 @@
 Every input row is kept: a row is never dropped or shifted here, so labels always stay with their
 molecule. Whether a SMILES parses is decided later by the featurizer, which reports the row number.
 Files are read in chunks so that libraries of millions of molecules stream in bounded memory.
+A CSV/TSV file's delimiter (comma, semicolon as in ChEMBL exports, tab or ``|``) is the one its
+first lines agree on, unless the caller gives it.
 """
 
 from __future__ import annotations
 
+import csv
 import gzip
 import io
 import logging
+import re
 import zlib
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -23,8 +27,13 @@ from molgraph.chem.table import MoleculeTable
 log = logging.getLogger(__name__)
 
 SMILES_COLUMN_NAMES = ("smiles", "SMILES", "Smiles", "mol", "canonical_smiles")
-ID_COLUMN_NAMES = ("id", "ID", "name", "Name", "mol_id", "compound_id", "zinc_id", "Compound ID")
+ID_COLUMN_NAMES = ("id", "ID", "name", "Name", "mol_id", "compound_id", "zinc_id", "Compound ID",
+                   "Molecule ChEMBL ID", "Molecule Name")
 READ_CHUNK_ROWS = 100_000
+#: Delimiters a CSV/TSV file may use, and how a message names them.
+DELIMITERS = {",": "comma", ";": "semicolon", "\t": "tab", "|": "pipe"}
+#: Characters of a file's start read to find its delimiter.
+SNIFF_CHARS = 65_536
 
 
 def file_kind(path: str | Path) -> str:
@@ -61,6 +70,7 @@ def iter_molecule_chunks(
     target_columns: Sequence[str] | None = None,
     id_column: str | None = None,
     chunk_size: int = READ_CHUNK_ROWS,
+    delimiter: str | None = None,
 ) -> Iterator[MoleculeTable]:
     """Stream a molecule file as :class:`MoleculeTable` chunks of at most ``chunk_size`` rows.
 
@@ -71,6 +81,8 @@ def iter_molecule_chunks(
         target_columns: label columns (CSV/TSV) or SD properties (SDF); empty cells are NaN.
         id_column: column with molecule ids; found automatically for common names.
         chunk_size: rows per chunk.
+        delimiter: CSV/TSV field delimiter (one character, or ``tab``); default: the one the
+            file's first lines agree on (see :func:`table_delimiter`). Other kinds ignore it.
     """
     path = Path(path)
     if not path.exists():
@@ -84,8 +96,8 @@ def iter_molecule_chunks(
     elif kind == "smi":
         chunks = _iter_smi(path, targets, chunk_size)
     else:
-        chunks = _iter_table(path, "\t" if kind == "tsv" else ",", smiles_column, targets,
-                             id_column, chunk_size)
+        chunks = _iter_table(path, kind, delimiter, smiles_column, targets, id_column,
+                             chunk_size)
     rows = 0
     try:
         _check_text(path, kind)
@@ -106,6 +118,7 @@ def _check_text(path: Path, kind: str) -> None:
                              "a molecule file (plain or gzipped text)")
 
 
+_DECIMAL_COMMA = re.compile(r"^[+-]?\d+,\d+$")
 #: What a damaged, binary or empty file raises while it is read.
 _READ_ERRORS = (EOFError, OSError, zlib.error, UnicodeDecodeError, pd.errors.EmptyDataError,
                 pd.errors.ParserError)
@@ -131,11 +144,11 @@ def read_molecules(
     smiles_column: str | None = None,
     target_columns: Sequence[str] | None = None,
     id_column: str | None = None,
+    delimiter: str | None = None,
 ) -> MoleculeTable:
     """Read a whole molecule file into one :class:`MoleculeTable` (see ``iter_molecule_chunks``)."""
-    return MoleculeTable.concat(
-        list(iter_molecule_chunks(path, smiles_column, target_columns, id_column))
-    )
+    return MoleculeTable.concat(list(iter_molecule_chunks(
+        path, smiles_column, target_columns, id_column, delimiter=delimiter)))
 
 
 def _numeric_targets(frame: pd.DataFrame, names: list[str], rows: np.ndarray,
@@ -148,18 +161,60 @@ def _numeric_targets(frame: pd.DataFrame, names: list[str], rows: np.ndarray,
         bad = values.isna() & raw.notna() & (raw.astype(str).str.strip() != "")
         if bad.any():
             i = int(np.flatnonzero(bad.to_numpy())[0])
+            comma = " (a decimal comma? write it with a point)" if _DECIMAL_COMMA.match(
+                str(raw.iloc[i]).strip()) else ""
             raise ValueError(f"{path}: row {rows[i]}: target {name!r} is not a number: "
-                             f"{raw.iloc[i]!r} ({int(bad.sum())} such rows)")
+                             f"{raw.iloc[i]!r}{comma} ({int(bad.sum())} such rows)")
         out[:, j] = values.to_numpy(dtype=np.float32, na_value=np.nan)
     return out
 
 
-def _iter_table(path: Path, sep: str, smiles_column: str | None, targets: list[str],
-                id_column: str | None, chunk_size: int) -> Iterator[MoleculeTable]:
+def parse_delimiter(given: str) -> str:
+    """A delimiter as a user writes it: one character, or ``tab`` / ``\\t`` for a tab."""
+    value = "\t" if given.strip().lower() in ("tab", "\\t") else given
+    if len(value) != 1 or value in "\"\n\r":
+        raise ValueError(f"a delimiter is one character such as ',' ';' '|' or tab, not "
+                         f"{given!r}")
+    return value
+
+
+def table_delimiter(path: str | Path, kind: str | None = None, given: str | None = None) -> str:
+    """The field delimiter of a CSV/TSV file: ``given``, else the one of :data:`DELIMITERS`
+    that splits the header into several fields and every other line of the file's start into
+    as many (quotes respected), preferring the one the file name implies."""
+    if given is not None:
+        return parse_delimiter(given)
+    default = "\t" if (kind or file_kind(path)) == "tsv" else ","
+    with _open_text(Path(path)) as handle:
+        text = handle.read(SNIFF_CHARS)
+    lines = text.splitlines(keepends=True)
+    if len(text) == SNIFF_CHARS and len(lines) > 1:
+        lines = lines[:-1]  # the last line read may be cut short
+    widths = {d: [len(r) for r in csv.reader(lines, delimiter=d) if r] for d in DELIMITERS}
+    agreed = [d for d, w in widths.items() if w and w[0] > 1 and len(set(w)) == 1]
+    if agreed:
+        return default if default in agreed else max(agreed, key=lambda d: widths[d][0])
+    return default
+
+
+def _check_header(header: list[str], delimiter: str, path: Path) -> None:
+    """Refuse a header read as one column that holds another delimiter: the wrong one is used."""
+    if len(header) != 1:
+        return
+    other = next((d for d in DELIMITERS if d != delimiter and d in header[0]), None)
+    if other is not None:
+        flag = "tab" if other == "\t" else other
+        raise ValueError(f"{path}: its header {header[0]!r} reads as one column with "
+                         f"{DELIMITERS[delimiter]}s as the delimiter; the file looks "
+                         f"{DELIMITERS[other]}-separated: give --delimiter '{flag}'")
+
+
+def _iter_table(path: Path, kind: str, delimiter: str | None, smiles_column: str | None,
+                targets: list[str], id_column: str | None,
+                chunk_size: int) -> Iterator[MoleculeTable]:
+    sep = table_delimiter(path, kind, delimiter)
     header = pd.read_csv(path, sep=sep, nrows=0).columns.tolist()
-    if sep == "," and len(header) == 1 and "\t" in header[0]:
-        raise ValueError(f"{path}: looks tab-separated (its header is {header[0]!r}), not "
-                         "comma-separated; rename it .tsv")
+    _check_header(header, sep, path)
     smiles_col = find_column(header, smiles_column, SMILES_COLUMN_NAMES, "SMILES", path)
     if smiles_col is None:
         raise ValueError(f"{path}: no SMILES column found among {header}; name it with "
