@@ -27,6 +27,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="CSV/TSV/SMI/SDF file, optionally .gz (this or --smiles is required)")
     p.add_argument("--smiles-column", help="SMILES column (default: smiles, SMILES or mol)")
     p.add_argument("--id-column", help="id column to carry over (default: id, name, ...)")
+    p.add_argument("--delimiter", metavar="CHAR",
+                   help="CSV/TSV field delimiter: ',', ';' (ChEMBL exports), '|' or tab "
+                   "(default: found from the file's first lines)")
     p.add_argument("--out", required=True, help="output directory")
     p.add_argument("--method", default=METHOD_NAMES[0], choices=METHOD_NAMES,
                    help="attribution method (default: integrated_gradients, from an all-zero "
@@ -70,7 +73,7 @@ def run(args: argparse.Namespace) -> int:
         result = explain_molecules(args.model, args.smiles, **options)
     else:
         result = explain_file(args.model, args.data, smiles_column=args.smiles_column,
-                              id_column=args.id_column, **options)
+                              id_column=args.id_column, delimiter=args.delimiter, **options)
     out = result.write(args.out, draw=not args.no_draw, draw_limit=args.draw_limit, size=size,
                        style=args.style)
     n_bad = int((~result.molecules["valid"]).sum())

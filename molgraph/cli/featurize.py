@@ -17,6 +17,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--out", required=True, metavar="STORE", help="store directory")
     p.add_argument("--smiles-column", help="SMILES column (default: smiles, SMILES or mol)")
     p.add_argument("--id-column", help="id column (default: id, name, zinc_id, ...)")
+    p.add_argument("--delimiter", metavar="CHAR",
+                   help="CSV/TSV field delimiter: ',', ';' (ChEMBL exports), '|' or tab "
+                   "(default: found from the file's first lines)")
     p.add_argument("--druglike", action="store_true",
                    help="store Lipinski/Veber descriptors and PAINS alerts too "
                    "(slow; default: off)")
@@ -36,7 +39,7 @@ def run(args: argparse.Namespace) -> int:
 
     info = build_store(args.libraries, args.out, args.chunk_size, args.workers,
                        args.smiles_column, args.id_column, args.druglike, args.resume,
-                       args.progress)
+                       args.progress, args.delimiter)
     rows = sum(lib["rows"] for lib in info["libraries"])
     bad = sum(lib["invalid"] for lib in info["libraries"])
     print(f"{rows:,} rows featurized ({bad:,} invalid, kept with their reason) → {args.out}")

@@ -13,6 +13,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--data", required=True, help="CSV/TSV/SMI/SDF (optionally .gz)")
     p.add_argument("--smiles-column", help="SMILES column (default: smiles, SMILES or mol)")
     p.add_argument("--id-column", help="id column to carry over (default: id, name, ...)")
+    p.add_argument("--delimiter", metavar="CHAR",
+                   help="CSV/TSV field delimiter: ',', ';' (ChEMBL exports), '|' or tab "
+                   "(default: found from the file's first lines)")
     p.add_argument("--out", required=True, help="output CSV")
     p.add_argument("--device", default="auto",
                    help="auto (CUDA when present), cpu, cuda[:N] (default: auto)")
@@ -25,7 +28,7 @@ def run(args: argparse.Namespace) -> int:
     from molgraph.inference.predict import predict_file
 
     frame = predict_file(args.model, args.data, args.out, args.smiles_column, args.id_column,
-                         args.device, args.batch_size)
+                         args.device, args.batch_size, args.delimiter)
     n_bad = int((frame["error"] != "").sum())
     print(f"{len(frame)} rows predicted ({n_bad} invalid, kept with an error) → {args.out}")
     return 0

@@ -172,6 +172,7 @@ def load_dataset(
     target_columns: Sequence[str] = (),
     cache_dir: Path | None | bool = True,
     workers: int | None = None,
+    delimiter: str | None = None,
 ) -> MoleculeDataset:
     """Read a labelled molecule file (or a ``moleculeace:NAME`` data set) and featurize it.
 
@@ -181,9 +182,10 @@ def load_dataset(
         target_columns: label columns or SD properties.
         cache_dir: featurized-graph cache; ``True`` = default location, ``None``/``False`` = off.
         workers: featurization processes (default: all CPUs, for large files).
+        delimiter: CSV/TSV field delimiter (default: found from the file's first lines).
     """
     path = resolve_data_path(data)
-    table = read_molecules(path, smiles_column, target_columns)
+    table = read_molecules(path, smiles_column, target_columns, delimiter=delimiter)
     if cache_dir is True:
         cache_dir = default_cache_dir()
     chunk = featurize_cached(table.smiles, cache_dir or None, workers)

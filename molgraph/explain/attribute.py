@@ -128,16 +128,17 @@ def explain_file(model, data: str | Path, method: str = DEFAULT_METHOD,
                  targets: Sequence[str] | None = None, device: str = "auto",
                  batch_size: int = 64, smiles_column: str | None = None,
                  id_column: str | None = None, n_steps: int = 50,
-                 n_samples: int = 10) -> Explanation:
+                 n_samples: int = 10, delimiter: str | None = None) -> Explanation:
     """:func:`explain_molecules` on a molecule file (CSV/TSV/SMI/SDF, optionally gzipped),
-    rows numbered as ``molgraph predict`` numbers them; ``molecules`` gets the file's ids."""
+    rows numbered as ``molgraph predict`` numbers them; ``molecules`` gets the file's ids.
+    ``delimiter``: CSV/TSV field delimiter (default: found from the file's first lines)."""
     from molgraph.chem.parse import read_molecules
     from molgraph.chem.sources import resolve_data_path
     from molgraph.data.dataset import featurize_cached, report_invalid
 
     trained = _load(model, device)
     path = resolve_data_path(data)
-    table = read_molecules(path, smiles_column, id_column=id_column)
+    table = read_molecules(path, smiles_column, id_column=id_column, delimiter=delimiter)
     chunk = featurize_cached(table.smiles, cache_dir=None)
     report_invalid(table, {**chunk.errors, **table.errors}, path)
     result = _explain(trained, table.smiles, table.rows, chunk, table.errors, method, targets,

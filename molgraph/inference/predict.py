@@ -22,7 +22,8 @@ from molgraph.runtime.files import check_writable
 
 def predict_file(model: str | Path, data: str | Path, out: str | Path | None = None,
                  smiles_column: str | None = None, id_column: str | None = None,
-                 device: str = "auto", batch_size: int = 256) -> pd.DataFrame:
+                 device: str = "auto", batch_size: int = 256,
+                 delimiter: str | None = None) -> pd.DataFrame:
     """Predictions for each row of ``data``: ``row``, (``id``), ``smiles``, one column per
     target (``<target>_pred``; an ensemble adds ``<target>_std``) and ``error`` (empty when the
     row is valid).
@@ -35,6 +36,7 @@ def predict_file(model: str | Path, data: str | Path, out: str | Path | None = N
         id_column: id column to carry over (found automatically for common names).
         device: ``auto``, ``cpu`` or ``cuda``.
         batch_size: molecules per forward pass.
+        delimiter: CSV/TSV field delimiter (default: found from the file's first lines).
     """
     if batch_size < 1:
         raise ValueError(f"batch size (--batch-size) must be at least 1, not {batch_size}")
@@ -42,7 +44,7 @@ def predict_file(model: str | Path, data: str | Path, out: str | Path | None = N
         check_writable(out)
     trained = load_model(model, device)
     path = resolve_data_path(data)
-    table = read_molecules(path, smiles_column, id_column=id_column)
+    table = read_molecules(path, smiles_column, id_column=id_column, delimiter=delimiter)
     chunk = featurize_cached(table.smiles, cache_dir=None)
     errors = {**chunk.errors, **table.errors}
     report_invalid(table, errors, path)

@@ -71,12 +71,14 @@ class Library:
         path: the molecule file, or the store directory.
         rows: number of rows when known (stores), else ``None``.
         store_index: which library of the store (``None`` for a molecule file).
+        delimiter: a CSV/TSV file's field delimiter (``None``: found from its first lines).
     """
 
     name: str
     path: Path
     rows: int | None = None
     store_index: int | None = None
+    delimiter: str | None = None
 
     def fingerprint(self) -> dict:
         """What identifies this input for a resumed run: path, size and modification time."""
@@ -86,9 +88,9 @@ class Library:
                 "size": stat.st_size, "mtime": int(stat.st_mtime)}
 
 
-def open_libraries(paths: Sequence[str | Path]) -> list[Library]:
+def open_libraries(paths: Sequence[str | Path], delimiter: str | None = None) -> list[Library]:
     """Libraries from molecule files, store directories and named sets (``moses:test``; see
-    ``molgraph.chem.sources``), in the given order."""
+    ``molgraph.chem.sources``), in the given order; ``delimiter`` is the CSV/TSV files'."""
     libraries = []
     for given in paths:
         path = resolve_data_path(given)
@@ -101,7 +103,8 @@ def open_libraries(paths: Sequence[str | Path]) -> list[Library]:
         else:
             file_kind(path)  # refuse an unknown file type before any work starts
             named = path != Path(given)  # e.g. moses:test
-            libraries.append(Library(str(given) if named else path.name, path))
+            libraries.append(Library(str(given) if named else path.name, path,
+                                     delimiter=delimiter))
     if len({lib.name for lib in libraries}) < len(libraries):
         names = [lib.name for lib in libraries]
         log.warning("several libraries share a file name (%s); the `library` column tells them "
@@ -147,7 +150,8 @@ def iter_shards(library_index: int, library: Library, chunk_size: int,
                 yield ci, _store_loader(library_index, ci, path)
         return
     for ci, table in enumerate(iter_molecule_chunks(library.path, smiles_column, None,
-                                                    id_column, chunk_size)):
+                                                    id_column, chunk_size,
+                                                    delimiter=library.delimiter)):
         ids = table.ids if table.ids is not None else [""] * len(table)
         shard = Shard(library_index, ci, table.rows, table.smiles, ids, dict(table.errors))
         yield ci, (lambda s=shard: s)

@@ -86,6 +86,8 @@ class ScreenConfig:
         chunk_size: rows per shard (the unit of work, checkpoint and Dask task).
         smiles_column: CSV/TSV SMILES column (found automatically for common names).
         id_column: CSV/TSV id column (found automatically for common names).
+        delimiter: CSV/TSV field delimiter: ',', ';' (ChEMBL exports), '|' or tab (default:
+            found from each file's first lines).
         druglike: add Lipinski/Veber descriptor columns and the first PAINS alert.
         filters: mark molecules failing ``lipinski``, ``veber`` or ``pains`` as ``filtered``
             (their scores are kept, but they are not selected).
@@ -115,6 +117,7 @@ class ScreenConfig:
     chunk_size: int = SHARD_ROWS
     smiles_column: str | None = None
     id_column: str | None = None
+    delimiter: str | None = None
     druglike: bool = False
     filters: list[str] = field(default_factory=list, metadata={"choices": FILTERS})
     resume: bool = False
@@ -172,7 +175,7 @@ def _screen(config: ScreenConfig, paths: dict, started: float) -> dict:
     load_before = os.getloadavg()
     if _scores_in_processes(config, cuda=None):
         start_scoring_server()
-    libraries = open_libraries(config.libraries)
+    libraries = open_libraries(config.libraries, config.delimiter)
     ensemble = Ensemble(load_models(config.models, "cpu" if config.scheduler
                                     else config.device, config.precision))
     rank = rank_column(ensemble.target_names, len(ensemble.models), config.rank_by)

@@ -40,6 +40,7 @@ def build_store(
     druglike: bool = False,
     resume: bool = False,
     progress: bool | None = None,
+    delimiter: str | None = None,
 ) -> dict:
     """Featurize molecule files into the store directory ``out``; return its ``store.json``.
 
@@ -53,9 +54,10 @@ def build_store(
         druglike: store Lipinski/Veber descriptors and PAINS alerts too.
         resume: continue an interrupted run with the same inputs.
         progress: a progress bar (``True``), log lines (``False``), or auto (``None``).
+        delimiter: CSV/TSV field delimiter (default: found from each file's first lines).
     """
     out = Path(out)
-    libs = open_libraries(libraries)
+    libs = open_libraries(libraries, delimiter)
     if any(lib.store_index is not None for lib in libs):
         raise ValueError("molgraph featurize reads molecule files, not stores")
     signature = {"libraries": [lib.fingerprint() for lib in libs], "chunk_size": chunk_size,

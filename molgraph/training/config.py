@@ -67,6 +67,8 @@ class DataConfig:
         path: CSV/TSV/SMI/SDF (optionally .gz), or moleculeace:NAME.
         target_columns: label columns (CSV) or SD properties (SDF).
         smiles_column: SMILES column (default: smiles, SMILES or mol).
+        delimiter: CSV/TSV field delimiter: ',', ';' (ChEMBL exports), '|' or tab (default:
+            found from the file's first lines).
         cache: cache featurized graphs under $MOLGRAPH_CACHE.
         duplicates: molecules given more than once: keep every row, mean (one row, mean
             label; classification: majority), or drop those whose labels disagree. Always
@@ -84,6 +86,7 @@ class DataConfig:
     path: str = field(default="", metadata={"required": True})
     target_columns: list[str] = field(default_factory=list, metadata={"required": True})
     smiles_column: str | None = None
+    delimiter: str | None = None
     cache: bool = True
     duplicates: str = field(default="keep", metadata={"choices": POLICIES})
     split_column: str | None = None
