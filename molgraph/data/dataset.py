@@ -26,6 +26,7 @@ from molgraph.chem.sources import resolve_data_path
 from molgraph.chem.table import MoleculeTable
 from molgraph.chem.vocabulary import FEATURIZER_VERSION
 from molgraph.data.duplicates import canonical
+from molgraph.data.labels import check_labels
 from molgraph.data.predefined import TEST, TRAIN
 from molgraph.runtime.files import atomic_path
 from molgraph.runtime.progress import MANY_MOLECULES, Progress, step
@@ -173,6 +174,7 @@ def load_dataset(
     cache_dir: Path | None | bool = True,
     workers: int | None = None,
     delimiter: str | None = None,
+    task: str | None = None,
 ) -> MoleculeDataset:
     """Read a labelled molecule file (or a ``moleculeace:NAME`` data set) and featurize it.
 
@@ -183,9 +185,13 @@ def load_dataset(
         cache_dir: featurized-graph cache; ``True`` = default location, ``None``/``False`` = off.
         workers: featurization processes (default: all CPUs, for large files).
         delimiter: CSV/TSV field delimiter (default: found from the file's first lines).
+        task: ``"classification"`` or ``"regression"``: labels that task cannot learn are
+            refused before featurizing (``molgraph.data.labels``); infinite labels always.
     """
     path = resolve_data_path(data)
     table = read_molecules(path, smiles_column, target_columns, delimiter=delimiter)
+    if table.targets is not None:
+        check_labels(table.targets, table.rows, table.target_names, task, str(path))
     if cache_dir is True:
         cache_dir = default_cache_dir()
     chunk = featurize_cached(table.smiles, cache_dir or None, workers)

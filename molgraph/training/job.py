@@ -21,6 +21,7 @@ from molgraph.chem.molfeatures import standardisation
 from molgraph.chem.sources import resolve_data_path
 from molgraph.data.dataset import MoleculeDataset, load_dataset
 from molgraph.data.duplicates import DuplicateReport, resolve_duplicates
+from molgraph.data.labels import check_labels, check_split_classes
 from molgraph.data.predefined import (
     UNUSED,
     assign_parts,
@@ -252,7 +253,7 @@ def load_run_data(config: RunConfig, cache_dir: str | Path | bool | None = True
     ``--split-file``, ``--test-data``) attached as ``dataset.parts``."""
     data = config.data
     dataset = load_dataset(data.path, data.smiles_column, data.target_columns,
-                           cache_dir=cache_dir, delimiter=data.delimiter)
+                           cache_dir=cache_dir, delimiter=data.delimiter, task=config.task)
     if data.split_column:
         path = resolve_data_path(data.path)
         dataset.parts = read_split_column(path, data.split_column, len(dataset.table))
@@ -260,7 +261,7 @@ def load_run_data(config: RunConfig, cache_dir: str | Path | bool | None = True
         dataset.parts = read_split_file(data.split_file, len(dataset.table))
     if data.test_data:
         test = load_dataset(data.test_data, data.smiles_column, data.target_columns,
-                            cache_dir=cache_dir, delimiter=data.delimiter)
+                            cache_dir=cache_dir, delimiter=data.delimiter, task=config.task)
         dataset = dataset.with_test_data(test)
     return dataset
 
@@ -282,7 +283,8 @@ def _check_labels(dataset: MoleculeDataset, source: str) -> None:
 def _check_split(y: np.ndarray, train: np.ndarray, val: np.ndarray, test: np.ndarray,
                  names: list[str], config: RunConfig, need_test: bool = True) -> None:
     """Refuse a split with an empty part (the test part may be empty when not
-    ``need_test``), or a target without labels in the training part."""
+    ``need_test``), or a target without labels in the training part; for classification,
+    labels other than 0/1 and parts missing a class (``molgraph.data.labels``)."""
     total = len(train) + len(val) + len(test)
     sizes = " ".join(map(str, config.split_sizes))
     given = split_source(config)
@@ -296,6 +298,10 @@ def _check_split(y: np.ndarray, train: np.ndarray, val: np.ndarray, test: np.nda
     if unlabelled:
         raise ValueError(f"{config.data.path}: target(s) {unlabelled} have no labels in the "
                          f"training split ({len(train)} molecules); give more labelled data")
+    if config.task == "classification":  # load_run_data checked the file's rows already
+        check_labels(y, None, names, config.task, config.data.path)
+        check_split_classes(y, {"train": train, "val": val, "test": test}, names,
+                            config.data.path, how)
 
 
 def write_run(run: TrainRun, dataset: MoleculeDataset, out: str | Path) -> Path:
