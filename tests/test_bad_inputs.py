@@ -4,6 +4,7 @@ non-zero exit, no traceback, and no output written. A new verb adds its rows to 
 from __future__ import annotations
 
 import gzip
+import json
 import shutil
 from collections.abc import Callable
 from pathlib import Path
@@ -15,6 +16,8 @@ from molgraph.cli.main import main
 
 DATA = Path(__file__).parent / "data"
 ESOL = DATA / "esol_120.csv"
+BACE = DATA / "bace_80.csv"
+CHEMBL = DATA / "esol_30_chembl.csv"
 
 
 def write(name: str, text: str | bytes) -> Callable[[Path], Path]:
@@ -32,6 +35,32 @@ def truncated_gz(tmp: Path) -> Path:
 
 
 BINARY = bytes(range(256)) * 8
+
+
+def bace_labels(change: Callable[[list[str]], list[str]]) -> Callable[[Path], Path]:
+    """BACE's 80 rows with the ``Class`` cells rewritten by ``change``."""
+    def make(tmp: Path) -> Path:
+        header, *rows = BACE.read_text().splitlines()
+        column = header.split(",").index("Class")
+        cells = [r.split(",") for r in rows]
+        for cell, new in zip(cells, change([c[column] for c in cells])):
+            cell[column] = new
+        return write("labels.csv", "\n".join([header, *map(",".join, cells)]) + "\n")(tmp)
+    return make
+
+
+def bace_split(train: str, val: str) -> Callable[[Path], Path]:
+    """A split file of BACE's rows: ``train`` and ``val`` from ``ones``/``mixed`` (the rest
+    is test), so that one part holds only the label 1."""
+    classes = [line.split(",")[BACE.read_text().split("\n")[0].split(",").index("Class")]
+               for line in BACE.read_text().splitlines()[1:]]
+    ones = [i for i, c in enumerate(classes) if c == "1"]
+    zeros = [i for i, c in enumerate(classes) if c == "0"]
+    parts = {"ones": ones[:20], "mixed": ones[20:26] + zeros[:6]}
+    used = set(parts[train] + parts[val])
+    rest = [i for i in range(len(classes)) if i not in used]
+    return write("split.json", json.dumps({"train": parts[train], "val": parts[val],
+                                            "test": rest}))
 
 
 def model_with(change: Callable[[Path], None]) -> Callable[[Path, Path], Path]:
@@ -53,6 +82,8 @@ def _other_weights(copy: Path) -> None:
 
 
 TRAIN = ["train", "--target-columns", "logS", "--epochs", "1", "--hidden", "8", "--no-cache"]
+CLASSIFY = ["train", "--target-columns", "Class", "--task", "classification", "--epochs", "1",
+            "--hidden", "8", "--no-cache", "--split", "random"]
 # (case, arguments before --out given a temporary folder, words the message must contain)
 CASES: list[tuple[str, Callable[[Path], list[str]], list[str]]] = [
     ("train header only", lambda t: TRAIN + ["--data", str(write("h.csv", "smiles,logS\n")(t))],
@@ -65,8 +96,32 @@ CASES: list[tuple[str, Callable[[Path], list[str]], list[str]]] = [
      ["cut.csv.gz", "damaged or cut short"]),
     ("train binary csv", lambda t: TRAIN + ["--data", str(write("b.csv", BINARY)(t))],
      ["b.csv", "is a binary file"]),
-    ("train tsv named csv", lambda t: TRAIN + ["--data", str(write(
-        "t.csv", "smiles\tlogS\nCCO\t1\n")(t))], ["t.csv", "tab-separated", ".tsv"]),
+    ("train wrong delimiter", lambda t: TRAIN + ["--data", str(CHEMBL), "--delimiter", ","],
+     ["esol_30_chembl.csv", "one column", "semicolon-separated", "--delimiter ';'"]),
+    ("train delimiter of two characters", lambda t: TRAIN + ["--data", str(ESOL),
+                                                             "--delimiter", ";;"],
+     ["one character", "';;'"]),
+    ("train infinite label", lambda t: TRAIN + ["--data", str(write(
+        "i.csv", "smiles,logS\nCCO,1\nCCC,inf\nCCN,2\n")(t))], ["i.csv", "row 2", "inf"]),
+    ("train classes 0/1/2", lambda t: CLASSIFY + ["--data", str(bace_labels(
+        lambda c: [str(i % 3) for i in range(len(c))])(t))],
+     ["labels.csv", "row 3", "'Class'", "holds 2", "3 classes", "--task regression"]),
+    ("train labels -1/1", lambda t: CLASSIFY + ["--data", str(bace_labels(
+        lambda c: ["-1" if v == "0" else v for v in c])(t))],
+     ["labels.csv", "'Class' holds -1", "write -1 as 0"]),
+    ("train continuous labels", lambda t: [*CLASSIFY[:2], "logS", *CLASSIFY[3:], "--data",
+                                           str(ESOL)],
+     ["esol_120.csv", "row 1", "'logS' holds -0.77", "continuous", "--task regression"]),
+    ("train one class", lambda t: CLASSIFY + ["--data", str(bace_labels(
+        lambda c: ["1"] * len(c))(t))], ["labels.csv", "only the label 1", "both 0 and 1"]),
+    ("train one class in validation", lambda t: CLASSIFY + ["--data", str(BACE),
+                                                            "--split-file",
+                                                            str(bace_split("mixed", "ones")(t))],
+     ["bace_80.csv", "validation part (20 molecules", "only the label 1", "--seed",
+      "--split stratified"]),
+    ("train one class in training", lambda t: CLASSIFY + ["--data", str(BACE), "--split-file",
+                                                          str(bace_split("ones", "mixed")(t))],
+     ["bace_80.csv", "training part (20 molecules", "only the label 1", "--seed"]),
     ("train one row", lambda t: TRAIN + ["--data", str(write("o.csv", "smiles,logS\nCCO,1\n")(t))],
      ["o.csv", "split is empty", "--split-sizes"]),
     ("train zero epochs", lambda t: [*TRAIN, "--data", str(ESOL), "--epochs", "0"],
@@ -173,3 +228,19 @@ def test_gene_label_typo_names_the_line(tmp_path, capsys):
     message = _run(["genes", "train", "--network", str(genes / "network.tsv"), "--format",
                     "edgelist", "--labels", str(labels), "--out", str(out)], out, capsys)
     assert "labels.csv, line 3" in message and "'maybe'" in message and "--task" in message
+
+
+@pytest.mark.parametrize("case, network, labels, words", [
+    ("empty network", write("empty.tsv", ""), lambda t: DATA / "genes" / "labels.csv",
+     ["empty.tsv", "the network has no genes"]),
+    ("labels of one class", lambda t: DATA / "genes" / "network.tsv", write(
+        "drivers.csv", (DATA / "genes" / "labels.csv").read_text().replace(",0\n", ",1\n")),
+     ["drivers.csv: 24 of 25 gene ids in the network", "has only the label 1", "other class"]),
+])
+def test_gene_labels_that_cannot_be_learned_are_refused(case, network, labels, words, tmp_path,
+                                                        capsys):
+    out = tmp_path / "genes"
+    message = _run(["genes", "train", "--network", str(network(tmp_path)), "--format",
+                    "edgelist", "--labels", str(labels(tmp_path)), "--out", str(out)], out,
+                   capsys)
+    assert all(w in message for w in words), message

@@ -1,7 +1,10 @@
-"""Node labels from a table or from positive/negative gene lists.
+"""Node labels from a table or from positive/negative gene lists, and whether they can be
+learned.
 
 Labels cover only some genes; the rest stay in the graph unlabelled (NaN) and still pass
-messages. Binary, multi-class and multi-label tasks share one array layout.
+messages. Binary, multi-class and multi-label tasks share one array layout. Before any fold is
+made, :func:`check_learnable` refuses inputs that match no gene of the network and labels that
+leave one class, saying what matched and what did not (``molgraph.data.labels`` decides).
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from molgraph.data.labels import label_kind, one_class_columns, one_class_text
 from molgraph.genes._io import PathLike, iter_lines, malformed, read_table
 from molgraph.genes.graph import GeneGraph
 from molgraph.genes.idmap import IdMap, MatchReport, match_genes
@@ -95,6 +99,8 @@ def read_label_table(
         raise malformed(path, int(lines[i]), f"{column} {cells[column].iloc[i]!r} is not 0/1 "
                         "like the other labels; fix it, or pass --task multiclass if these "
                         "are class names")
+    if task is None and not is_binary:
+        _refuse_continuous(cells, label_columns, lines, path)
     task = task or ("multilabel" if len(label_columns) > 1 else
                     "binary" if is_binary else "multiclass")
     if task not in TASKS:
@@ -125,6 +131,21 @@ def read_label_table(
                             "already has a different label")
         y[node] = values[row]
     return NodeLabels(y, task, names, [report])
+
+
+def _refuse_continuous(cells, label_columns: Sequence[str], lines: np.ndarray,
+                       path: PathLike) -> None:
+    """Measured values (0.1, 0.8) are no classes: refuse them rather than make each a class."""
+    for column in label_columns:
+        filled = cells[column][cells[column] != ""]
+        numbers = np.asarray([_natural(v)[1] for v in filled]) if all(
+            _natural(v)[0] == 0 for v in filled) else None
+        if numbers is not None and len(numbers) and label_kind(numbers) == "continuous":
+            i = int(np.flatnonzero(np.mod(numbers, 1) != 0)[0])
+            raise malformed(path, int(lines[filled.index[i]]), f"{column} {filled.iloc[i]!r}: "
+                            "the labels look continuous; gene models classify: binarise them "
+                            "with a threshold (1 where the value passes it, else 0), or pass "
+                            "--task multiclass if these numbers name classes")
 
 
 def _mostly_binary(cells, binary_cells) -> bool:
@@ -185,3 +206,43 @@ def labels_from_lists(
             seen[node] = (path, number)
             y[node, 0] = value
     return NodeLabels(y, "binary", [name], reports[::-1])
+
+
+def _matched(matches: Sequence[MatchReport]) -> str:
+    """``labels.csv: 24 of 25 gene ids in the network (unmatched e.g. APC)`` per input."""
+    return "; ".join(f"{m.source}: {m.matched} of {m.total} gene ids in the network"
+                     + (f" (unmatched e.g. {', '.join(m.unmatched[:3])})" if m.unmatched else "")
+                     for m in matches)
+
+
+def check_learnable(labels: NodeLabels, graph: GeneGraph, matches: Sequence[MatchReport],
+                    network: str) -> None:
+    """Refuse, before any fold is made, an empty network, an input file none of whose genes is
+    in it, and labels that leave a task with one class among the network's genes.
+
+    Args:
+        matches: how every input file (features, labels) matched the network.
+        network: the network file, as messages name it.
+    """
+    if graph.num_genes == 0:
+        counts = ", ".join(f"{k}={v}" for k, v in graph.report.items()) or "nothing read"
+        raise ValueError(f"{network}: the network has no genes ({counts}); "
+                         "check the file, --format and the reader options (e.g. --min-score)")
+    example = ", ".join(graph.genes[:3])
+    for m in matches:
+        if m.total and not m.matched:
+            raise ValueError(f"{m.source}: none of its {m.total} gene ids is in the network "
+                             f"{network} (its ids look like {', '.join(m.unmatched[:3])}; the "
+                             f"network's like {example}): give ids in the network's namespace, "
+                             "or a table that maps them (--id-map)")
+    known = labels.y[labels.labelled]
+    if labels.task == "multiclass":
+        classes = [labels.names[int(c)] for c in np.unique(known)]
+        what = f"there is only the class {classes[0]!r}" if len(classes) == 1 else ""
+    else:
+        what = one_class_text(one_class_columns(known, labels.names))
+    if what or not len(known):
+        raise ValueError(f"{_matched(labels.matches)}; among the {len(known)} labelled genes in "
+                         f"the network {what or 'there is no label'}: a gene model needs genes "
+                         "of two classes in every task; label genes of the other class (e.g. "
+                         "a negatives list), or map the unmatched ids (--id-map)")

@@ -81,9 +81,14 @@ def kfold_splits(
         raise ValueError(f"folds must be at least 2, not {folds}")
     nodes = np.flatnonzero(labels.labelled)
     key = labels.stratify_key() + 1  # multi-label rows without a first-task label → 0
-    smallest = np.unique(key[nodes], return_counts=True)[1].min() if len(nodes) else 0
-    if smallest < folds:
-        raise ValueError(f"a class has only {smallest} labelled genes, fewer than {folds} folds")
+    classes, counts = np.unique(key[nodes], return_counts=True)
+    if len(nodes) and counts.min() < folds:
+        k, n = int(classes[counts.argmin()]), int(counts.min())
+        what = (labels.names[k - 1] if labels.task == "multiclass" else
+                f"{labels.names[0]} = {k - 1}" if k else f"no {labels.names[0]} label")
+        fewer = f"fewer folds (--folds {n})" if n >= 2 else "fewer folds"
+        raise ValueError(f"only {n} labelled genes have {what}, fewer than {folds} folds: "
+                         f"label more such genes, or use {fewer}")
     if groups is not None:
         groups = np.where(groups < 0, -np.arange(len(groups)) - 2, groups)
         splitter = StratifiedGroupKFold(folds, shuffle=True, random_state=seed)

@@ -28,7 +28,12 @@ from molgraph.genes.features import structural_features as _structural
 from molgraph.genes.go import go_features
 from molgraph.genes.graph import GeneGraph
 from molgraph.genes.idmap import IdMap, MatchReport
-from molgraph.genes.labels import NodeLabels, labels_from_lists, read_label_table
+from molgraph.genes.labels import (
+    NodeLabels,
+    check_learnable,
+    labels_from_lists,
+    read_label_table,
+)
 from molgraph.genes.parsers import read_network
 from molgraph.genes.saved import TrainedGeneModel, load_gene_model
 from molgraph.genes.splits import Fold, kfold_splits, read_groups, read_split_assignments
@@ -82,6 +87,7 @@ def load_gene_data(config: GeneDataConfig, id_map: IdMap | None = None) -> GeneD
     else:
         raise ValueError("labels are needed: a label table, or both positive and negative lists")
     matches = [b.match for b in blocks if b.match is not None] + labels.matches
+    check_learnable(labels, graph, matches, config.network)
     return GeneData(graph, x, names, labels, matches)
 
 
