@@ -347,6 +347,7 @@ def _draw_subgraph(
     box = dict(facecolor="white", alpha=0.75, edgecolor="none", pad=0.6)
     nx.draw_networkx_labels(sub, pos, ax=ax, font_size=8, bbox=box)
     ax.set_title(f"{gene}: neighbour attributions to the {task!s} logit")
+    ax.margins(0.15)  # room for the labels of the outermost genes (long ids are not clipped)
     ax.set_axis_off()
     fig.colorbar(artist, ax=ax, shrink=0.8, label="attribution (sum over features)")
     path.parent.mkdir(parents=True, exist_ok=True)
