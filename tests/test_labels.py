@@ -78,7 +78,7 @@ def test_validation_part_of_one_class_is_refused(bace):
     val = np.flatnonzero(y[:, 0] == 1)[:6]
     with pytest.raises(ValueError, match=r"no column has both classes in the validation part "
                        r"\(6 molecules, --split random.*'Class' has only the label 1.*"
-                       r"--blend-svm.*another --seed, --split stratified"):
+                       r"SVM blend.*another --seed, --split stratified"):
         check_split_classes(y, _parts(y, val), ["Class"], "bace_80.csv",
                             "--split random, --split-sizes 0.8 0.1 0.1")
 

@@ -3,7 +3,7 @@
 A classifier learns 0/1 per column. A column of classes (0/1/2), of -1/1 or of measured values
 given to it used to train to the last epoch and then fail in scikit-learn's words; a column, or a
 validation part, with one class only gave NaN ROC-AUCs, on which the best epoch and the
-``--blend-svm`` weight were then chosen. These checks refuse such data before any training,
+SVM blend's weight were then chosen. These checks refuse such data before any training,
 naming the file, the column, an example value with its row, and what to do.
 
 Shapes: ``y`` is ``[n_items, n_columns]`` float, NaN = missing label.
@@ -142,7 +142,7 @@ def check_split_classes(y: np.ndarray, parts: dict[str, np.ndarray], names: Sequ
         if part == "val" and len(one) == len(names):
             raise ValueError(f"{source}: no column has both classes in the validation part "
                              f"({len(index)} molecules, {how}: {one_class_text(one)}), so "
-                             "the ROC-AUC that picks the best epoch (and the --blend-svm "
+                             "the ROC-AUC that picks the best epoch (and the SVM blend's "
                              f"weight) cannot be computed: {remedy}")
         if one:
             log.warning("%s: in the %s part (%d molecules) %s; the %s ROC-AUC of such a "
