@@ -90,7 +90,8 @@ def test_a_stop_asked_by_a_callback_still_ends_training(esol):
     assert heard.events[-2:] == [("epoch", 2), ("end",)]
 
 
-def test_bar_within_each_epoch_closes_when_training_ends(esol):
+def test_bar_within_each_epoch_closes_when_training_ends(esol, caplog):
+    caplog.set_level(logging.INFO, logger="molgraph.training.watch")
     stream = io.StringIO()
     with EpochProgress(3, "rmse", higher_is_better=False, enabled=True, file=stream) as watch:
         _fit(esol, 3, [watch])
@@ -99,11 +100,13 @@ def test_bar_within_each_epoch_closes_when_training_ends(esol):
     frames = [f for line in closed.splitlines() for f in line.split("\r") if f.strip()]
     assert any(f.startswith("epoch 1/3:") and "/100 [" in f and "mol/s" in f for f in frames)
     assert any(f.startswith("epoch 2/3:") and "s/epoch, ETA" in f for f in frames)
-    last = frames[-1]
-    assert last.startswith("epoch 3/3: 100%|") and "100/100 [" in last
-    assert ", trained in 0:00:0" in last and " s/epoch, loss=" in last and "ETA" not in last
-    assert last.endswith(f"(epoch {watch.best_epoch})]")
+    last = frames[-1].rstrip()
+    assert last.startswith("epoch 3/3: 100%|") and "| 100/100, trained in 0:00:0" in last
+    assert " s/epoch, best val_rmse=" in last and "ETA" not in last
+    assert last.endswith(f"(epoch {watch.best_epoch})")
     assert stream.getvalue() == closed  # nothing more drawn when the block ends
+    lines = [r.getMessage() for r in caplog.records]  # each epoch's scores, above the bar
+    assert [line.split(" loss=")[0] for line in lines] == ["epoch 1/3", "epoch 3/3"]
 
 
 def test_bar_over_epochs_for_a_loop_without_batches():
@@ -116,7 +119,7 @@ def test_bar_over_epochs_for_a_loop_without_batches():
     assert watch.best == 1.2 and watch.best_epoch == 2
     last = stream.getvalue().rstrip("\n").split("\r")[-1]
     assert last.startswith("epochs:  30%|") and "| 3/10 epochs, early stop, trained in " in last
-    assert last.endswith(" s/epoch, loss=0.6, val_rmse=1.3, best=1.2 (epoch 2)")
+    assert last.endswith(" s/epoch, best val_rmse=1.2 (epoch 2)")
 
 
 def test_epoch_bar_closes_on_an_error():
@@ -162,7 +165,7 @@ def test_without_a_bar_at_most_one_line_every_log_every_seconds(caplog):
     assert len(lines) == 3  # the first and the last epoch, and the summary
     assert lines[0].startswith("epoch 1/4 loss=0.5, val_roc_auc=0.6, best=0.6 (epoch 1), ")
     assert lines[1].startswith("epoch 4/4 loss=0.5, val_roc_auc=0.75, best=0.8 (epoch 2), ")
-    assert lines[2].startswith("4/4 epochs in 0:00:00 (0.0 s/epoch), best val_roc_auc=0.8")
+    assert lines[2] == "4/4 epochs in 0:00:00 (0.00 s/epoch), best val_roc_auc=0.8 (epoch 2)"
 
 
 def test_metrics_table_is_aligned_with_4_significant_digits():

@@ -4,12 +4,12 @@
 (``tqdm.auto``: a widget in Jupyter) over the molecules of the epoch under way, with tqdm's
 clock, rate (molecules/s) and the epoch's ETA; its postfix carries the run: true seconds per
 epoch (from the first batch on, so reading the data and fitting baselines are not counted), the
-run's ETA, the last training loss, the monitored validation metric and the best value so far with
-its epoch. Log lines written meanwhile go above the bar. In logs and CI (stderr not a terminal)
-there is no bar: plain log lines, for the first and last epochs and otherwise at most one every
-``log_every`` seconds (within a long epoch too), and a closing line. Epochs count from 1, as in
-``history.csv`` and ``metrics.json``. :func:`metrics_table` is the small aligned table
-``molgraph train`` prints at the end.
+run's ETA and the best validation score so far with its epoch. Each epoch's loss and score go to
+the log, above the bar: the first and last epochs, and otherwise at most one line every
+``log_every`` seconds. In logs and CI (stderr not a terminal) there is no bar: those lines, a
+line within a long epoch (molecules done, molecules/s, ETA) at most every ``log_every`` seconds
+too, and a closing line. Epochs count from 1, as in ``history.csv`` and ``metrics.json``.
+:func:`metrics_table` is the small aligned table ``molgraph train`` prints at the end.
 """
 
 from __future__ import annotations
@@ -23,8 +23,18 @@ from typing import IO, Any
 from molgraph.runtime.progress import bar_class, duration, wants_bar
 
 log = logging.getLogger(__name__)
-#: tqdm's layout for a bar over epochs (a loop that reports no batches): the timing is ours
+#: tqdm's layout of the bar over an epoch's molecules: 15,000/33,000 (not 15.0k/33.0k, 64.0/902)
+MOLECULES_FORMAT = ("{desc}: {percentage:3.0f}%|{bar}| {n:,}/{total:,} "
+                    "[{elapsed}<{remaining}, {rate_noinv_fmt}{postfix}]")
+#: and of that bar once training has ended (the last epoch's clock and rate say nothing now)
+CLOSED_FORMAT = "{desc}: {percentage:3.0f}%|{bar}| {n:,}/{total:,}{postfix}"
+#: and of a bar over epochs (a loop that reports no batches): the timing is ours
 EPOCHS_FORMAT = "{desc}: {percentage:3.0f}%|{bar}| {n_fmt}/{total_fmt} epochs{postfix}"
+
+
+def _per_epoch(seconds: float) -> str:
+    """``95.2 s/epoch``, ``0.05 s/epoch``."""
+    return f"{seconds:.1f} s/epoch" if seconds >= 1 else f"{seconds:.2f} s/epoch"
 
 
 def _number(value: Any) -> str:
@@ -116,9 +126,9 @@ class EpochProgress:
                 self._bar.update(epoch - self._bar.n)
             else:
                 self._bar.refresh()
-        elif epoch in (1, self.total) or now - self._last_log >= self.log_every:
+        if epoch in (1, self.total) or now - self._last_log >= self.log_every:
             self._last_log = now
-            log.info("%s", self.line())
+            log.info("%s", self.line())  # above the bar, when there is one
 
     def on_train_end(self) -> None:
         """The last epoch has ended (an early stop too): the bar closes now, before whatever
@@ -149,7 +159,7 @@ class EpochProgress:
         """``95.2 s/epoch, ETA 0:42:45`` (what is known of it); once closed ``trained in
         0:47:36, 95.2 s/epoch``, after ``early stop`` when the run ended sooner."""
         per_epoch = self.seconds_per_epoch()
-        parts = [] if per_epoch is None else [f"{per_epoch:.1f} s/epoch"]
+        parts = [] if per_epoch is None else [_per_epoch(per_epoch)]
         if self._closed:
             parts.insert(0, f"trained in {duration(self.ended - self.started)}")
             if 0 < self.epochs < self.total:
@@ -169,9 +179,16 @@ class EpochProgress:
             parts.append(f"best={_number(self.best)} (epoch {self.best_epoch})")
         return ", ".join(parts)
 
+    def best_text(self) -> str:
+        """``best val_rmse=0.9871 (epoch 21)`` (empty before the first score)."""
+        if self.best is None:
+            return ""
+        return f"best {self.metric}={_number(self.best)} (epoch {self.best_epoch})"
+
     def bar_postfix(self) -> str:
-        """The run beside the epoch's bar: :meth:`timing`, then :meth:`postfix`."""
-        return ", ".join(part for part in (self.timing(), self.postfix()) if part)
+        """The run beside the epoch's bar, short enough to leave the bar room on a terminal:
+        :meth:`timing` and :meth:`best_text` (each epoch's loss and score go to the log)."""
+        return ", ".join(part for part in (self.timing(), self.best_text()) if part)
 
     def batch_line(self) -> str:
         """``epoch 1/30: 15,000/33,000 molecules (45%), 356 mol/s, ETA 0:44:10``."""
@@ -195,12 +212,10 @@ class EpochProgress:
         ``early stop after 12/30 epochs ...`` when the run ended sooner."""
         text = f"{self.epochs}/{self.total} epochs in {duration(self.ended - self.started)}"
         if self.epochs:
-            text += f" ({self.seconds_per_epoch():.1f} s/epoch)"
+            text += f" ({_per_epoch(self.seconds_per_epoch())})"
         if 0 < self.epochs < self.total:
             text = f"early stop after {text}"
-        if self.best is not None:
-            text += f", best {self.metric}={_number(self.best)} (epoch {self.best_epoch})"
-        return text
+        return ", ".join(part for part in (text, self.best_text()) if part)
 
     # the bar ---------------------------------------------------------------------------
     def _new_bar(self, **options: Any) -> Any:
@@ -210,8 +225,8 @@ class EpochProgress:
         """The bar of epoch ``self._epoch`` over its ``molecules``: the run's one bar, reset."""
         desc = f"epoch {self._epoch}/{self.total}"
         if self._bar is None:
-            self._bar = self._new_bar(total=molecules, desc=desc, unit="mol",
-                                      unit_scale=molecules >= 1000)  # 15.0k, not 15.0
+            self._bar = self._new_bar(total=molecules, desc=desc, unit="mol", unit_scale=True,
+                                      bar_format=MOLECULES_FORMAT)
             return
         self._bar.set_description_str(desc, refresh=False)
         self._bar.reset(total=molecules)
@@ -226,6 +241,8 @@ class EpochProgress:
         if self._bar is not None:
             bar, self._bar = self._bar, None
             if not error and self.epochs:
+                if bar.unit != "epoch":
+                    bar.bar_format = CLOSED_FORMAT
                 bar.set_postfix_str(self.bar_postfix(), refresh=False)
             bar.close()
         elif self.epochs and not error and not self.enabled:
