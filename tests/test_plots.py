@@ -15,7 +15,14 @@ import pytest
 
 from molgraph.data.dataset import load_dataset
 from molgraph.plots import learning_curves, parity_plot, roc_pr_curves, write_run_plots
-from molgraph.sweep.plots import write_sweep_plots
+from molgraph.plots.figures import learning_figure, parity_figure, qualified
+from molgraph.sweep.plots import (
+    _pyplot,
+    history_axes,
+    importance_axes,
+    intermediate_axes,
+    write_sweep_plots,
+)
 from molgraph.training.job import run_config, train_on_dataset, write_run
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -35,6 +42,31 @@ def assert_png(path: Path, min_side: int = 300) -> tuple[int, int]:
     assert min_side <= height <= 3000 and min_side <= width <= 3000, image.shape
     assert image[..., :3].std() > 0.01  # something was drawn, not a blank page
     return height, width
+
+
+def assert_nothing_clipped(fig) -> list[str]:
+    """Every axes with its title, labels, ticks and legend, and the figure's title, inside the
+    figure once laid out; returns the visible texts."""
+    from matplotlib.text import Text
+
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    width, height = fig.bbox.width, fig.bbox.height
+    parts = [(ax, ax.get_tightbbox(renderer)) for ax in fig.axes if ax.get_visible()]
+    parts += [(t, t.get_window_extent(renderer)) for t in fig.texts if t.get_text().strip()]
+    title = fig._suptitle  # no public getter of the artist
+    if title is not None and title.get_text():
+        parts.append((title, title.get_window_extent(renderer)))
+    for artist, box in parts:
+        assert box.x0 >= -1 and box.y0 >= -1 and box.x1 <= width + 1 and box.y1 <= height + 1, (
+            f"clipped: {artist} at {box} in a {width:.0f} x {height:.0f} figure")
+    return [t.get_text() for t in fig.findobj(Text) if t.get_visible() and t.get_text().strip()]
+
+
+def assert_no_doubled_word(texts: list[str]) -> None:
+    for text in texts:
+        words = text.lower().split()
+        assert all(a != b for a, b in zip(words, words[1:])), f"doubled word in {text!r}"
 
 
 def _history(epochs: int = 30, seed: int = 0) -> pd.DataFrame:
@@ -76,6 +108,60 @@ def test_parity_plot_leaves_missing_labels_out(tmp_path):
     assert h > 600 and w > 600  # 2 x 2
     with pytest.raises(ValueError, match="names"):
         parity_plot(y, pred, ["logS"], tmp_path / "bad.png")
+
+
+ESOL = "measured log solubility in mols per litre"  # ESOL's own column name
+
+
+def test_long_target_names_are_neither_doubled_nor_clipped():
+    rng = np.random.default_rng(3)
+    y = rng.normal(-3, 2, 60)
+    fig = parity_figure(y, y + rng.normal(0, 0.5, 60), ESOL,
+                        title="Best trial, validation set: predicted vs measured",
+                        references={"baseline (RF, ECFP4)": [0.71], "GNN alone": [None]})
+    ax = fig.axes[0]
+    assert " ".join(ax.get_xlabel().split()) == ESOL  # was "measured measured log ..."
+    assert " ".join(ax.get_ylabel().split()) == "predicted log solubility in mols per litre"
+    texts = assert_nothing_clipped(fig)
+    assert_no_doubled_word(texts)
+    assert any("baseline (RF, ECFP4): RMSE 0.71" in t for t in texts)
+    assert not any("GNN alone" in t for t in texts)  # no score, no line
+    assert qualified("measured", "logS") == "measured logS"
+    assert qualified("predicted", "Predicted pIC50") == "predicted pIC50"
+    assert qualified("measured", "measured") == "measured"
+    # four long-named panels and a long title in a 2 x 2 figure
+    many = np.column_stack([y] * 4)
+    fig = parity_figure(many, many + 0.2, [f"{ESOL} ({i})" for i in range(4)],
+                        title="Test set (GNN blended with the ECFP4 SVM): predicted vs measured")
+    assert_no_doubled_word(assert_nothing_clipped(fig))
+
+
+@pytest.mark.parametrize("first", [0, 1])
+def test_learning_curves_show_epochs_as_history_holds_them(first):
+    history = _history(20)
+    history["epoch"] += first  # 0-based or 1-based: shown as the column holds them
+    kept = first + 6  # metrics.json's best_epoch, taken as is
+    fig = learning_figure(history, "val_rmse", best_epoch=kept)
+    star = [line for line in fig.axes[-1].get_lines() if line.get_marker() == "*"]
+    assert len(star) == 1 and list(star[0].get_xdata()) == [kept]
+    texts = assert_nothing_clipped(fig)
+    assert any(f"kept: epoch {kept} " in t for t in texts)
+    ticks = [t for t in fig.axes[-1].get_xticks() if first <= t <= first + 19]
+    assert ticks and all(float(t).is_integer() for t in ticks)  # no 2.5 steps
+
+
+def test_write_run_plots_takes_best_epoch_from_metrics_as_is(tmp_path, monkeypatch):
+    import molgraph.plots.run
+
+    history = _history(8)
+    history["epoch"] += 1
+    history.to_csv(tmp_path / "history.csv", index=False)
+    (tmp_path / "metrics.json").write_text(json.dumps({"best_epoch": 5, "task": "regression"}))
+    seen = []
+    monkeypatch.setattr(molgraph.plots.run, "learning_curves",
+                        lambda history, path, column, best: seen.append(best) or path)
+    write_run_plots(tmp_path)
+    assert seen == [5]
 
 
 def test_roc_pr_many_tasks_with_missing_labels_and_one_class(tmp_path, caplog):
@@ -222,6 +308,34 @@ def test_sweep_pictures(tmp_path):
     assert plt.get_fignums() == []  # every figure closed
     # optuna's ggplot style does not leak into the pictures drawn afterwards
     assert plt.rcParams["axes.facecolor"] == plt.rcParamsDefault["axes.facecolor"]
+
+
+def test_sweep_pictures_name_the_metric_count_whole_trials_and_warn_of_few(tmp_path):
+    study = _study(tmp_path, trials=3)
+    with _pyplot() as plt:
+        try:
+            history = history_axes(study, "val_rmse")
+            importances = importance_axes(study, "val_rmse", ["model.num_layers", "train.lr"])
+            intermediate = intermediate_axes(study, "val_rmse")
+            for ax in (history, importances, intermediate):
+                fig = ax.get_figure()
+                fig.set_layout_engine("constrained")
+                texts = assert_nothing_clipped(fig)
+                assert not any("Objective" in t for t in texts), texts
+                assert ax.get_ylabel() == "val_rmse" or ax is importances
+            for ax in (history, intermediate):  # trials and epochs: whole numbers only
+                assert all(float(t).is_integer() for t in ax.get_xticks())
+            assert "only 3 complete trials" in importances.get_figure().get_suptitle()
+            labels = [t.get_text() for t in intermediate.get_legend().get_texts()]
+            assert labels == ["trial 0", "trial 1", "trial 2"]
+        finally:
+            plt.close("all")
+    many = _study(tmp_path / "many", trials=8)
+    with _pyplot() as plt:
+        complete = len(many.get_trials(states=(optuna.trial.TrialState.COMPLETE,)))
+        title = importance_axes(many, "val_rmse", ["train.lr"]).get_figure().get_suptitle()
+        plt.close("all")
+    assert ("too few" in title) == (complete < 5)
 
 
 def test_sweep_pictures_with_little_to_show(tmp_path, caplog):

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Sequence
+import textwrap
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -27,10 +28,35 @@ METRIC_LABELS = {"rmse": "RMSE", "mae": "MAE", "r2": "R²", "roc_auc": "ROC-AUC"
 
 _HIGHER_IS_BETTER = ("auc", "auprc", "auroc", "r2", "acc", "f1", "precision", "recall")
 
+#: Words a target name may start with that an axis label puts in front of it itself
+#: (ESOL's "measured log solubility in mols per litre").
+_QUALIFIERS = ("measured", "observed", "experimental", "predicted", "true", "actual")
+
+#: Characters of a label or title per inch of the width it spans (10-11 pt text).
+CHARS_PER_INCH = 12
+
 
 def metric_label(metric: str) -> str:
     name = metric.removeprefix("val_")
     return METRIC_LABELS.get(name, name)
+
+
+def wrap(text: str, width_inches: float) -> str:
+    """``text`` broken into lines that fit ``width_inches`` (matplotlib does not wrap, and
+    constrained layout cannot shrink a label longer than its figure); its own line breaks
+    stay."""
+    width = max(12, int(width_inches * CHARS_PER_INCH))
+    return "\n".join(textwrap.fill(line, width, break_on_hyphens=False) or line
+                     for line in str(text).split("\n"))
+
+
+def qualified(prefix: str, name: str) -> str:
+    """``prefix name`` without doubling a word: ``qualified("predicted", "measured logS")`` is
+    ``predicted logS``, ``qualified("measured", "measured logS")`` is ``measured logS``."""
+    first, _, rest = str(name).partition(" ")
+    core = rest if first.lower() in _QUALIFIERS and rest else str(name)
+    own = core.lower() == prefix.lower() or core.lower().startswith(f"{prefix.lower()} ")
+    return core if own else f"{prefix} {core}"
 
 
 def higher_is_better(metric: str) -> bool:
@@ -78,9 +104,18 @@ def learning_curves(history: pd.DataFrame | Sequence[dict[str, float]], path: st
     epoch marked in both.
 
     ``history``: one row per epoch with ``epoch``, ``train_loss`` and ``val_<metric>`` columns
-    (``history.csv`` of a run). ``metric``: ``rmse`` or ``val_rmse`` alike. ``best_epoch``: the
-    value of the ``epoch`` column that was kept; by default the best value of the metric.
+    (``history.csv`` of a run); epochs are shown as that column holds them. ``metric``: ``rmse``
+    or ``val_rmse`` alike. ``best_epoch``: the value of the ``epoch`` column that was kept
+    (``metrics.json``'s ``best_epoch``, taken as is); by default the best value of the metric.
     """
+    return _save(learning_figure(history, metric, best_epoch, title), path)
+
+
+def learning_figure(history: pd.DataFrame | Sequence[dict[str, float]], metric: str,
+                    best_epoch: int | None = None, title: str | None = None):
+    """The figure :func:`learning_curves` saves."""
+    from matplotlib.ticker import MaxNLocator
+
     history = pd.DataFrame(history)
     column = metric if metric in history else f"val_{metric}"
     if column not in history:
@@ -126,8 +161,10 @@ def learning_curves(history: pd.DataFrame | Sequence[dict[str, float]], path: st
         ax.grid(alpha=0.3)
     if len(epochs) <= 12:  # whole epochs, not 0.5 steps
         metric_ax.set_xticks(epochs)
-    fig.suptitle(heading, fontsize=10)
-    return _save(fig, path)
+    else:
+        metric_ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    fig.suptitle(wrap(heading, 6.4), fontsize=10)
+    return fig
 
 
 def _regression_scores(yt: np.ndarray, yp: np.ndarray) -> tuple[float, float, float]:
@@ -146,12 +183,22 @@ def _fmt(value: float, spec: str = ".3g") -> str:
 
 
 def parity_plot(y_true: Any, y_pred: Any, names: str | Sequence[str], path: str | Path,
-                title: str = "Test set: predicted vs measured", max_panels: int = 4) -> Path:
+                title: str = "Test set: predicted vs measured", max_panels: int = 4,
+                references: Mapping[str, Sequence[float]] | None = None) -> Path:
     """Predicted against measured values, one panel per target (the first ``max_panels``),
     with the y = x line and the panel's RMSE, MAE, R² and number of molecules.
 
     Pairs with a NaN label or prediction are left out of that target's panel and scores.
+    ``references``: other models' RMSE on the same molecules, one per target, by label
+    (``{"ECFP4 baseline (RF)": [0.70]}``), written under the panel's scores.
     """
+    return _save(parity_figure(y_true, y_pred, names, title, max_panels, references), path)
+
+
+def parity_figure(y_true: Any, y_pred: Any, names: str | Sequence[str],
+                  title: str = "Test set: predicted vs measured", max_panels: int = 4,
+                  references: Mapping[str, Sequence[float]] | None = None):
+    """The figure :func:`parity_plot` saves."""
     y_true, y_pred = _as_2d(y_true), _as_2d(y_pred)
     if y_true.shape != y_pred.shape:
         raise ValueError(f"labels {y_true.shape} and predictions {y_pred.shape} differ")
@@ -159,7 +206,8 @@ def parity_plot(y_true: Any, y_pred: Any, names: str | Sequence[str], path: str 
     shown = max(1, min(len(names), max_panels))
     ncols = shown if shown <= 3 else 2
     nrows = math.ceil(shown / ncols)
-    fig, axes = _figure(nrows, ncols, (3.9, 3.8))
+    panel = (4.4, 4.3)
+    fig, axes = _figure(nrows, ncols, panel)
     for j in range(nrows * ncols):
         ax = axes.flat[j]
         if j >= shown:
@@ -168,9 +216,9 @@ def parity_plot(y_true: Any, y_pred: Any, names: str | Sequence[str], path: str 
         name, yt, yp = names[j], y_true[:, j], y_pred[:, j]
         keep = np.isfinite(yt) & np.isfinite(yp)
         yt, yp = yt[keep], yp[keep]
-        ax.set_xlabel(f"measured {name}")
-        ax.set_ylabel(f"predicted {name}")
-        ax.set_title(name, fontsize=10)
+        ax.set_xlabel(wrap(qualified("measured", name), 0.75 * panel[0]))
+        ax.set_ylabel(wrap(qualified("predicted", name), 0.75 * panel[1]))
+        ax.set_title(wrap(name, 0.9 * panel[0]), fontsize=10)
         if len(yt) == 0:
             ax.text(0.5, 0.5, "no labelled molecules", ha="center", va="center",
                     transform=ax.transAxes)
@@ -190,13 +238,19 @@ def parity_plot(y_true: Any, y_pred: Any, names: str | Sequence[str], path: str 
         left_out = int((~keep).sum())
         text = (f"RMSE {_fmt(rmse)}\nMAE {_fmt(mae)}\nR² {_fmt(r2, '.3f')}\n"
                 f"n = {len(yt)}" + (f" ({left_out} missing)" if left_out else ""))
+        box = {"boxstyle": "round", "facecolor": "white", "alpha": 0.85, "edgecolor": "0.7"}
         ax.text(0.04, 0.96, text, transform=ax.transAxes, va="top", ha="left", fontsize=8.5,
-                bbox={"boxstyle": "round", "facecolor": "white", "alpha": 0.85,
-                      "edgecolor": "0.7"})
+                bbox=box)
+        others = [f"{label}: RMSE {_fmt(float(scores[j]))}"
+                  for label, scores in (references or {}).items()
+                  if j < len(scores) and scores[j] is not None and math.isfinite(scores[j])]
+        if others:  # the corner a parity plot leaves empty: measured high, predicted low
+            ax.text(0.96, 0.04, "same molecules:\n" + "\n".join(others), transform=ax.transAxes,
+                    va="bottom", ha="right", fontsize=8, bbox=box)
     if len(names) > shown:
         title += f" (first {shown} of {len(names)} targets)"
-    fig.suptitle(title, fontsize=11)
-    return _save(fig, path)
+    fig.suptitle(wrap(title, panel[0] * ncols), fontsize=11)
+    return fig
 
 
 def roc_pr_curves(y_true: Any, y_score: Any, names: str | Sequence[str], path: str | Path,
@@ -270,7 +324,7 @@ def roc_pr_curves(y_true: Any, y_score: Any, names: str | Sequence[str], path: s
         listed = ", ".join(skipped[:6]) + (f" and {len(skipped) - 6} more" if len(skipped) > 6
                                            else "")
         title += f"\nleft out (one class only among the labels): {listed}"
-    fig.suptitle(title, fontsize=10)
+    fig.suptitle(wrap(title, 9.2), fontsize=10)
     return _save(fig, path)
 
 

@@ -26,7 +26,8 @@ def monitored_column(history: pd.DataFrame) -> str | None:
     return next((c for c in history.columns if str(c).startswith("val_")), None)
 
 
-def _read_metrics(run_dir: Path) -> dict[str, Any]:
+def read_metrics(run_dir: Path) -> dict[str, Any]:
+    """``run_dir/metrics.json``, or ``{}`` (with a log line when it is unreadable)."""
     path = run_dir / "metrics.json"
     if not path.exists():
         return {}
@@ -48,7 +49,7 @@ def write_run_plots(run_dir: str | Path) -> list[Path]:
     """
     run_dir = Path(run_dir)
     out = run_dir / "plots"
-    metrics = _read_metrics(run_dir)
+    metrics = read_metrics(run_dir)
     written: list[Path] = []
     history = None
     task = metrics.get("task")
@@ -70,15 +71,44 @@ def write_run_plots(run_dir: str | Path) -> list[Path]:
 
     if task is None and history is not None:
         task = "classification" if "val_roc_auc" in history else "regression"
-    written.extend(prediction_plots(run_dir / "test_predictions.csv", out, task))
+    title = "Test set" + (" (GNN blended with the ECFP4 SVM)" if metrics.get("blend") else "")
+    written.extend(prediction_plots(run_dir / "test_predictions.csv", out, task, title=title,
+                                    references=reference_scores(metrics, "test")))
     return written
 
 
+def reference_scores(metrics: dict[str, Any], split: str) -> dict[str, dict[str, float]]:
+    """The scores on ``split`` of the other models ``metrics.json`` holds, by label: the ECFP4
+    baseline the run fitted and, for a blended run, its GNN alone."""
+    found: dict[str, dict[str, float]] = {}
+    baseline = metrics.get("baseline")
+    if isinstance(baseline, dict) and isinstance(baseline.get(split), dict):
+        best = baseline.get("best")
+        found[f"baseline ({str(best).upper()}, ECFP4)" if best else "ECFP4 baseline"] = (
+            baseline[split])
+    gnn = metrics.get("blend", {}).get("gnn") if isinstance(metrics.get("blend"), dict) else None
+    if isinstance(gnn, dict) and isinstance(gnn.get(split), dict):
+        found["GNN alone"] = gnn[split]
+    return found
+
+
+def _per_target(scores: dict[str, float], metric: str, n: int) -> list[float | None]:
+    """``metric`` per target from a scores dict (``rmse_0``, ``rmse_1``... or ``rmse`` for
+    one target)."""
+    values = [scores.get(f"{metric}_{j}") for j in range(n)]
+    if n == 1 and values[0] is None:
+        values = [scores.get(metric)]
+    return [float(v) if isinstance(v, (int, float)) else None for v in values]
+
+
 def prediction_plots(predictions: str | Path, out: str | Path, task: str | None,
-                     stem: str = "", title: str = "Test set") -> list[Path]:
+                     stem: str = "", title: str = "Test set",
+                     references: dict[str, dict[str, float]] | None = None) -> list[Path]:
     """``out/<stem>parity.png`` (regression) or ``out/<stem>roc_pr.png`` (classification)
     from a predictions CSV as molgraph writes them (``row``, ``smiles``, then ``<name>`` and
-    ``<name>_pred`` per target); ``[]`` with a log line when it cannot be drawn."""
+    ``<name>_pred`` per target); ``[]`` with a log line when it cannot be drawn.
+    ``references``: other models' scores on the same molecules (:func:`reference_scores`),
+    whose RMSE the parity plot shows beside the model's."""
     predictions, out = Path(predictions), Path(out)
     if not predictions.exists():
         log.info("no %s: no prediction pictures", predictions)
@@ -95,8 +125,10 @@ def prediction_plots(predictions: str | Path, out: str | Path, task: str | None,
         if task == "classification":
             path = roc_pr_curves(labels, preds, names, out / f"{stem}roc_pr.png", title=title)
             return [] if path is None else [path]
+        rmse = {label: _per_target(scores, "rmse", len(names))
+                for label, scores in (references or {}).items()}
         return [parity_plot(labels, preds, names, out / f"{stem}parity.png",
-                            title=f"{title}: predicted vs measured")]
+                            title=f"{title}: predicted vs measured", references=rmse)]
     except Exception as err:
         log.warning("pictures of %s not drawn: %s: %s", predictions, type(err).__name__, err)
         return []

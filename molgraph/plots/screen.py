@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from molgraph.plots.figures import DPI, _figure, _save
+from molgraph.plots.figures import DPI, _figure, _save, qualified, wrap
 
 
 def score_histogram(counts: Any, edges: Any, path: str | Path, column: str,
@@ -53,8 +53,8 @@ def score_histogram(counts: Any, edges: Any, path: str | Path, column: str,
     ax.set_xlim(low, high)
     if threshold is not None or top_k_cutoff is not None:
         ax.legend(loc="best", fontsize=8)
-    ax.set_xlabel(f"predicted {column}" + (" (lower is better)" if ascending
-                                             else " (higher is better)"))
+    ax.set_xlabel(wrap(qualified("predicted", column) + (" (lower is better)" if ascending
+                                                          else " (higher is better)"), 6.0))
     ax.set_ylabel("molecules")
     if scored and counts.max() / max(counts[counts > 0].min(), 1) > 1000:
         ax.set_yscale("log")  # a long tail of a million-row library stays visible
@@ -62,7 +62,7 @@ def score_histogram(counts: Any, edges: Any, path: str | Path, column: str,
     title = f"{column}: {scored:,} molecules scored"
     if unscored:
         title += f" ({unscored:,} rows without a score)"
-    fig.suptitle(title, fontsize=10)
+    fig.suptitle(wrap(title, 6.4), fontsize=10)
     return _save(fig, path)
 
 
