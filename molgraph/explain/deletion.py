@@ -4,7 +4,8 @@ more than masking as many random atoms? A faithfulness check that needs no groun
 Masking an atom sets its encoded representation to zero, the same "no information from this
 atom" baseline that integrated gradients starts from, so the check and the method agree on what
 an absent atom is. Regression outputs are in the model's scaled units and classification
-outputs are logits, as in :mod:`molgraph.explain.attribute`.
+outputs are logits, as in :mod:`molgraph.explain.attribute`; a blended model's output here is
+its GNN's, the part its explanation covers.
 """
 
 from __future__ import annotations
