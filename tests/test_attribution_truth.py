@@ -37,7 +37,7 @@ def trained(tmp_path_factory):
     path = Path(__file__).parent / "data" / "moses_and_400.csv"
     run = molgraph.train_from_file(path, ["label"], task="classification", split="scaffold",
                                    seed=0, epochs=25, out=tmp_path_factory.mktemp("and"),
-                                   baseline=False, train_options={"threads": 1})
+                                   baseline=False, blend=False, train_options={"threads": 1})
     frame = pd.read_csv(path)
     test = frame.iloc[run.split[2]]
     return run, test[test["label"] == 1]["smiles"].tolist()
