@@ -23,6 +23,9 @@ log = logging.getLogger(__name__)
 #: Molecules above which a step (featurizing, canonical SMILES, a split) is worth announcing:
 #: below it each takes about a second.
 MANY_MOLECULES = 10_000
+#: tqdm's layout with exact counts (its rate still scaled: 3.2kmol/s)
+COUNTS_FORMAT = ("{desc}: {percentage:3.0f}%|{bar}| {n:,}/{total:,} "
+                 "[{elapsed}<{remaining}, {rate_noinv_fmt}{postfix}]")
 
 
 def duration(seconds: float) -> str:
@@ -94,8 +97,9 @@ class Progress:
         self.resumed = 0  # items done by an earlier run, excluded from the rate
         self._bar = None
         if wants_bar(enabled):
+            counts = None if total is None else COUNTS_FORMAT  # 20,000/41,127, not 0.00/41.1k
             self._bar = bar_class()(total=total, desc=desc, unit=unit, unit_scale=True,
-                                    dynamic_ncols=True, smoothing=0.1)
+                                    dynamic_ncols=True, smoothing=0.1, bar_format=counts)
 
     def skip(self, n: int) -> None:
         """Count ``n`` items already done by an earlier run (not in the rate)."""

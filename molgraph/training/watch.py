@@ -20,15 +20,13 @@ import time
 from collections.abc import Sequence
 from typing import IO, Any
 
-from molgraph.runtime.progress import bar_class, duration, wants_bar
+from molgraph.runtime.progress import COUNTS_FORMAT, bar_class, duration, wants_bar
 
 log = logging.getLogger(__name__)
-#: tqdm's layout of the bar over an epoch's molecules: 15,000/33,000 (not 15.0k/33.0k, 64.0/902)
-MOLECULES_FORMAT = ("{desc}: {percentage:3.0f}%|{bar}| {n:,}/{total:,} "
-                    "[{elapsed}<{remaining}, {rate_noinv_fmt}{postfix}]")
-#: and of that bar once training has ended (the last epoch's clock and rate say nothing now)
+#: tqdm's layout of the last epoch's bar once training has ended (its clock and rate say nothing
+#: now; while it runs the bar is laid out as COUNTS_FORMAT: 15,000/33,000 molecules)
 CLOSED_FORMAT = "{desc}: {percentage:3.0f}%|{bar}| {n:,}/{total:,}{postfix}"
-#: and of a bar over epochs (a loop that reports no batches): the timing is ours
+#: tqdm's layout of a bar over epochs (a loop that reports no batches): the timing is ours
 EPOCHS_FORMAT = "{desc}: {percentage:3.0f}%|{bar}| {n_fmt}/{total_fmt} epochs{postfix}"
 
 
@@ -226,7 +224,7 @@ class EpochProgress:
         desc = f"epoch {self._epoch}/{self.total}"
         if self._bar is None:
             self._bar = self._new_bar(total=molecules, desc=desc, unit="mol", unit_scale=True,
-                                      bar_format=MOLECULES_FORMAT)
+                                      bar_format=COUNTS_FORMAT)
             return
         self._bar.set_description_str(desc, refresh=False)
         self._bar.reset(total=molecules)
