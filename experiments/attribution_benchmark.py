@@ -97,7 +97,7 @@ def run_task(task: str, frame: pd.DataFrame, found: list, out: Path, epochs: int
     path.parent.mkdir(parents=True, exist_ok=True)
     frame.to_csv(path, index=False)
     started = time.perf_counter()
-    run = molgraph.train_from_file(path, ["label"], task="classification", split="scaffold",
+    run = molgraph.train(path, ["label"], task="classification", split="scaffold",
                                    seed=seed, epochs=epochs, out=out / task / "model",
                                    train_options={"threads": 1})
     train_s = time.perf_counter() - started

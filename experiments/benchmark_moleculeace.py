@@ -57,10 +57,10 @@ PUBLISHED = {  # set: (SVM-ECFP, RF-ECFP, MPNN)
 
 def run_one(name: str, option: str, epochs: int | None, threads: int, seed: int) -> dict:
     """Train one option on one set with the authors' split; GNN and baseline scores."""
-    from molgraph.training.job import train_from_file
+    from molgraph.training.api import train
 
     started = time.perf_counter()
-    run = train_from_file(f"moleculeace:{name}", ["y"], seed=seed, epochs=epochs,
+    run = train(f"moleculeace:{name}", ["y"], seed=seed, epochs=epochs,
                           train_options={"threads": threads}, cache_dir=True,
                           baseline=option in ("default", "blend"),
                           **{"data.split_column": "split"},

@@ -51,7 +51,8 @@ def run_one(job: tuple[str, str, int, int, str, str, str]) -> dict:
 
     torch.set_num_threads(1)
     from molgraph.data.dataset import load_dataset
-    from molgraph.training.job import add_baseline, run_config, train_on_dataset
+    from molgraph.training.api import run_config
+    from molgraph.training.job import add_baseline, train_on_dataset
 
     path, targets, task = DATASETS[name]
     dataset = load_dataset(SHARED / path, target_columns=targets, cache_dir=None, workers=1)

@@ -31,7 +31,8 @@ from benchmark_moleculenet import DATASETS, SHARED
 
 def molgraph_trial(epochs: int) -> tuple[float, float, int]:
     from molgraph.data.dataset import load_dataset
-    from molgraph.training.job import run_config, train_on_dataset
+    from molgraph.training.api import run_config
+    from molgraph.training.job import train_on_dataset
 
     path, targets, task = DATASETS["esol"]
     dataset = load_dataset(SHARED / path, target_columns=targets, cache_dir=None)

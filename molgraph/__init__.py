@@ -11,6 +11,7 @@ from molgraph.runtime.lazy import lazy_exports
 __version__ = "0.1.0"
 
 _PUBLIC = {
+    # molecules in, graphs out
     "read_molecules": "molgraph.chem.parse",
     "iter_molecule_chunks": "molgraph.chem.parse",
     "MoleculeTable": "molgraph.chem.table",
@@ -19,20 +20,30 @@ _PUBLIC = {
     "MolGraphs": "molgraph.chem.graphs",
     "load_dataset": "molgraph.data.dataset",
     "split_indices": "molgraph.data.split",
-    "ModelConfig": "molgraph.models.config",
-    "build_model": "molgraph.models.registry",
+    # the configuration objects every job is described by
     "RunConfig": "molgraph.training.config",
     "DataConfig": "molgraph.training.config",
     "TrainConfig": "molgraph.training.config",
-    "fit": "molgraph.training.loop",
-    "train": "molgraph.training.job",
-    "train_from_file": "molgraph.training.job",
-    "TrainedModel": "molgraph.inference.artifact",
+    "ModelConfig": "molgraph.models.config",
+    "SweepConfig": "molgraph.sweep.config",
+    "TrackingConfig": "molgraph.tracking.config",
+    "ScreenConfig": "molgraph.screening.screen",
+    # one call per job, on files or on data in memory
+    "train": "molgraph.training.api",
+    "run_config": "molgraph.training.api",
+    "TrainRun": "molgraph.training.job",
+    "MolGraphRegressor": "molgraph.training.estimator",
+    "MolGraphClassifier": "molgraph.training.estimator",
     "load_model": "molgraph.inference.loading",
     "predict_file": "molgraph.inference.predict",
-    "ScreenConfig": "molgraph.screening.screen",
-    "screen": "molgraph.screening.screen",
+    "screen": "molgraph.screening.frame",
+    "run_sweep": "molgraph.sweep.run",
+    "explain_molecules": "molgraph.explain.attribute",
+    "explain_file": "molgraph.explain.attribute",
+    # building blocks
+    "build_model": "molgraph.models.registry",
+    "fit": "molgraph.training.loop",
 }
 
-__getattr__, _names = lazy_exports(__name__, _PUBLIC)
+__getattr__, __dir__, _names = lazy_exports(__name__, _PUBLIC)
 __all__ = ["__version__", *_names]

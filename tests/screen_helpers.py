@@ -21,10 +21,10 @@ def tiny_models(base: Path) -> list[Path]:
     out = base / "screen_models"
     models = [out / f"seed{seed}" / "model" for seed in (0, 1)]
     if not all((m / "config.json").exists() for m in models):
-        from molgraph.training.job import train_from_file
+        from molgraph.training.api import train
 
         for seed in (0, 1):
-            train_from_file(DATA / "esol_120.csv", ["logS"], epochs=2, seed=seed,
+            train(DATA / "esol_120.csv", ["logS"], epochs=2, seed=seed,
                             out=out / f"seed{seed}", model_options={"hidden_channels": 32},
                             cache_dir=None, blend=seed == 1)
     return models

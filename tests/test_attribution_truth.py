@@ -35,7 +35,7 @@ def _mean_auroc(atoms: pd.DataFrame, truth: dict[int, set[int]]) -> float:
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
     path = Path(__file__).parent / "data" / "moses_and_400.csv"
-    run = molgraph.train_from_file(path, ["label"], task="classification", split="scaffold",
+    run = molgraph.train(path, ["label"], task="classification", split="scaffold",
                                    seed=0, epochs=25, out=tmp_path_factory.mktemp("and"),
                                    baseline=False, blend=False, train_options={"threads": 1})
     frame = pd.read_csv(path)

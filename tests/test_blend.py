@@ -93,10 +93,11 @@ def test_the_weight_follows_the_validation_score():
 def test_too_many_training_molecules_train_the_model_alone(monkeypatch):
     assert blend_refusal(SVM_MAX_TRAIN) is None
     assert "kernel is n²" in blend_refusal(SVM_MAX_TRAIN + 1)
-    from molgraph.training.job import train_from_file
+    from molgraph.training.api import train
 
-    monkeypatch.setattr("molgraph.training.blend.SVM_MAX_TRAIN", 50)  # 108 training + validation molecules > 50
-    run = train_from_file(DATA / "esol_120.csv", ["logS"],
+    # 108 training + validation molecules > 50
+    monkeypatch.setattr("molgraph.training.blend.SVM_MAX_TRAIN", 50)
+    run = train(DATA / "esol_120.csv", ["logS"],
                           epochs=1, model_options={"hidden_channels": 8}, cache_dir=False,
                           train_options={"threads": 1, "device": "cpu"}, baseline=False)
     assert run.blend is None and run.config.blend is False and run.model.blend is None
@@ -209,9 +210,10 @@ def test_explain_covers_the_gnn_part_of_the_blend(run, tmp_path, capsys):
 
 
 def test_a_classifier_blends_probabilities_and_a_tracker_gets_every_part():
-    from molgraph.training.job import final_metrics, train_from_file
+    from molgraph.training.api import train
+    from molgraph.training.job import final_metrics
 
-    run = train_from_file(DATA / "bace_80.csv", ["Class"], task="classification", epochs=2,
+    run = train(DATA / "bace_80.csv", ["Class"], task="classification", epochs=2,
                           model_options={"hidden_channels": 16}, cache_dir=False,
                           train_options={"threads": 1, "device": "cpu"}, blend=True)
     assert ((run.test_predictions >= 0) & (run.test_predictions <= 1)).all()

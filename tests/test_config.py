@@ -9,8 +9,8 @@ import pytest
 
 from molgraph.cli.main import build_parser, main
 from molgraph.models.config import ModelConfig
+from molgraph.training.api import run_config, train
 from molgraph.training.config import DataConfig, RunConfig, TrainConfig
-from molgraph.training.job import run_config, train_from_file
 
 
 def test_run_config_round_trips_through_json(tmp_path):
@@ -47,7 +47,7 @@ def test_options_given_as_dicts_or_keywords_no_longer_collide(data_dir):
     assert (config.model.name, config.train.epochs) == ("gcn", 5)
     with pytest.raises(ValueError, match="train.epochs given twice"):
         run_config("x.csv", ["y"], epochs=3, train_options={"epochs": 5})
-    run = train_from_file(data_dir / "esol_120.csv", ["logS"], split="random",
+    run = train(data_dir / "esol_120.csv", ["logS"], split="random",
                           train_options={"epochs": 2}, model_options={"name": "gcn",
                                                                       "hidden_channels": 16},
                           cache_dir=False)

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from molgraph.data.duplicates import resolve_duplicates
-from molgraph.training.job import train_from_file
+from molgraph.training.api import train
 
 SMILES = ["CCO", "OCC", "CCC", "CCC", "c1ccccc1"]  # CCO = OCC: one molecule, two notations
 Y = np.array([[1.0], [3.0], [2.0], [2.0], [5.0]], dtype=np.float32)
@@ -45,7 +45,7 @@ def test_training_reports_duplicates_in_metrics(tmp_path, data_dir):
     again = esol.head(5).assign(logS=esol["logS"].head(5) + 1.0)
     data = tmp_path / "dups.csv"
     pd.concat([esol, again]).to_csv(data, index=False)
-    run = train_from_file(data, ["logS"], split="random", epochs=1, out=tmp_path / "run",
+    run = train(data, ["logS"], split="random", epochs=1, out=tmp_path / "run",
                           model_options={"hidden_channels": 8}, cache_dir=False,
                           **{"data.duplicates": "mean"})
     metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())

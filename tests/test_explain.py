@@ -137,10 +137,10 @@ def test_other_methods_run_and_shapley_is_efficient():
 @pytest.fixture(scope="module")
 def classifier(tmp_path_factory) -> Path:
     """A two-task classifier blended with the SVM (tests set the blend's weights)."""
-    from molgraph.training.job import train_from_file
+    from molgraph.training.api import train
 
     out = tmp_path_factory.mktemp("tox") / "run"
-    train_from_file(DATA / "tox21_150.csv", ["NR-AR", "SR-MMP"], task="classification",
+    train(DATA / "tox21_150.csv", ["NR-AR", "SR-MMP"], task="classification",
                     model="dmpnn", split="random", epochs=1, out=out,
                     model_options={"hidden_channels": 8}, cache_dir=False, blend=True)
     return out

@@ -30,7 +30,7 @@ from molgraph.inference.mlflow_model import (  # noqa: E402
 )
 from molgraph.inference.predict import predict_file  # noqa: E402
 from molgraph.tracking.mlflow_runs import MlflowTracker, resolve_tracking_uri  # noqa: E402
-from molgraph.training.job import train_from_file  # noqa: E402
+from molgraph.training.api import train  # noqa: E402
 
 SMILES = ["CCO", "not a smiles", "c1ccccc1O"]
 
@@ -41,7 +41,7 @@ def run_dir(tmp_path_factory) -> Path:
     with its SVM (whose file must travel with the MLflow model)."""
     data = Path(__file__).parent / "data" / "esol_120.csv"
     out = tmp_path_factory.mktemp("esol") / "run"
-    train_from_file(data, ["logS"], model="gine", split="random", epochs=2, out=out,
+    train(data, ["logS"], model="gine", split="random", epochs=2, out=out,
                     model_options={"hidden_channels": 8}, cache_dir=False, blend=True)
     return out
 
@@ -137,7 +137,7 @@ def test_python_model_reads_smiles_from_any_usual_input(run_dir):
 def test_classification_predicts_probabilities(tmp_path, monkeypatch):
     data = Path(__file__).parent / "data" / "tox21_150.csv"
     out = tmp_path / "tox"
-    train_from_file(data, ["NR-AR", "SR-MMP"], task="classification", model="gcn",
+    train(data, ["NR-AR", "SR-MMP"], task="classification", model="gcn",
                     split="random", epochs=1, out=out, model_options={"hidden_channels": 8},
                     cache_dir=False)
     uri = resolve_tracking_uri(str(tmp_path / "mlflow.db"))

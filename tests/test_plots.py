@@ -23,7 +23,8 @@ from molgraph.sweep.plots import (
     intermediate_axes,
     write_sweep_plots,
 )
-from molgraph.training.job import run_config, train_on_dataset, write_run
+from molgraph.training.api import run_config
+from molgraph.training.job import train_on_dataset, write_run
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 DATA = Path(__file__).parent / "data"

@@ -5,7 +5,7 @@ import pytest
 
 from molgraph.inference.artifact import TrainedModel
 from molgraph.inference.loading import load_model
-from molgraph.training.job import train_from_file
+from molgraph.training.api import train
 
 SMILES = ["CCO", "c1ccccc1O", "not a smiles", "CC(=O)Nc1ccc(O)cc1", "[Na+].[Cl-]"]
 
@@ -14,7 +14,7 @@ SMILES = ["CCO", "c1ccccc1O", "not a smiles", "CC(=O)Nc1ccc(O)cc1", "[Na+].[Cl-]
 def trained(tmp_path_factory):
     out = tmp_path_factory.mktemp("run")
     data = __import__("pathlib").Path(__file__).parent / "data" / "esol_120.csv"
-    run = train_from_file(data, ["logS"], model="gine", split="random", epochs=2, out=out,
+    run = train(data, ["logS"], model="gine", split="random", epochs=2, out=out,
                           model_options={"hidden_channels": 32}, cache_dir=False)
     return run, out
 

@@ -16,7 +16,7 @@ import pytest
 from screen_helpers import DATA, INVALID_ROWS, LIBRARY, N_ROWS, read_table, tiny_models
 
 from molgraph.inference.loading import load_model
-from molgraph.screening.screen import ScreenConfig, screen
+from molgraph.screening.screen import ScreenConfig, run_screen
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -30,7 +30,7 @@ def models(tmp_path_factory) -> list[Path]:
 def full_run(models, tmp_path_factory) -> tuple[pd.DataFrame, dict]:
     """One model, every row, in-process featurization, shards of 37 rows."""
     out = tmp_path_factory.mktemp("full") / "all.csv"
-    summary = screen(ScreenConfig([models[0]], [LIBRARY], out, workers=0, chunk_size=37))
+    summary = run_screen(ScreenConfig([models[0]], [LIBRARY], out, workers=0, chunk_size=37))
     return read_table(out), summary
 
 
@@ -54,7 +54,7 @@ def test_every_row_once_in_order_with_status(full_run, models):
 
 def test_side_files_list_invalid_rows_and_counts(full_run, tmp_path, models):
     out = tmp_path / "top.csv"
-    summary = screen(ScreenConfig([models[0]], [LIBRARY], out, workers=0, top_k=5))
+    summary = run_screen(ScreenConfig([models[0]], [LIBRARY], out, workers=0, top_k=5))
     invalid = read_table(tmp_path / "top.invalid.csv")
     assert dict(zip(invalid["row"], invalid["smiles"])) == INVALID_ROWS
     assert (invalid["status"] == "invalid").all() and invalid["reason"].str.len().gt(0).all()
@@ -67,7 +67,7 @@ def test_side_files_list_invalid_rows_and_counts(full_run, tmp_path, models):
 def test_top_k_and_threshold_rank_the_best(full_run, tmp_path, models):
     frame, _ = full_run
     ok = frame[frame["status"] == "ok"].sort_values(["logS", "row"], ascending=[False, True])
-    screen(ScreenConfig([models[0]], [LIBRARY], tmp_path / "top.csv", workers=0, top_k=10,
+    run_screen(ScreenConfig([models[0]], [LIBRARY], tmp_path / "top.csv", workers=0, top_k=10,
                         chunk_size=50))
     top = read_table(tmp_path / "top.csv")
     assert top["rank"].tolist() == list(range(1, 11))
@@ -75,13 +75,13 @@ def test_top_k_and_threshold_rank_the_best(full_run, tmp_path, models):
     np.testing.assert_array_equal(top["logS"], ok["logS"].head(10))
 
     cut = float(ok["logS"].iloc[24])
-    screen(ScreenConfig([models[0]], [LIBRARY], tmp_path / "hits.csv", workers=0,
+    run_screen(ScreenConfig([models[0]], [LIBRARY], tmp_path / "hits.csv", workers=0,
                         threshold=cut))
     hits = read_table(tmp_path / "hits.csv")
     assert set(hits["row"]) == set(ok.loc[ok["logS"] >= cut, "row"])
     assert hits["logS"].is_monotonic_decreasing
 
-    screen(ScreenConfig([models[0]], [LIBRARY], tmp_path / "low.csv", workers=0, top_k=3,
+    run_screen(ScreenConfig([models[0]], [LIBRARY], tmp_path / "low.csv", workers=0, top_k=3,
                         ascending=True))
     low = read_table(tmp_path / "low.csv")
     assert low["row"].tolist() == ok.sort_values(["logS", "row"])["row"].head(3).tolist()
@@ -89,9 +89,9 @@ def test_top_k_and_threshold_rank_the_best(full_run, tmp_path, models):
 
 def test_ensemble_gives_mean_and_std(full_run, tmp_path, models):
     single = [full_run[0]["logS"].to_numpy()]
-    screen(ScreenConfig([models[1]], [LIBRARY], tmp_path / "b.csv", workers=0))
+    run_screen(ScreenConfig([models[1]], [LIBRARY], tmp_path / "b.csv", workers=0))
     single.append(read_table(tmp_path / "b.csv")["logS"].to_numpy())
-    screen(ScreenConfig(models, [LIBRARY], tmp_path / "ens.parquet", workers=0))
+    run_screen(ScreenConfig(models, [LIBRARY], tmp_path / "ens.parquet", workers=0))
     ens = pd.read_parquet(tmp_path / "ens.parquet")
     assert {"logS_mean", "logS_std"} <= set(ens.columns) and "logS" not in ens.columns
     stack = np.stack(single)
@@ -101,7 +101,7 @@ def test_ensemble_gives_mean_and_std(full_run, tmp_path, models):
 
 
 def test_csv_and_parquet_hold_the_same_table(full_run, tmp_path, models):
-    screen(ScreenConfig([models[0]], [LIBRARY], tmp_path / "all.parquet", workers=0,
+    run_screen(ScreenConfig([models[0]], [LIBRARY], tmp_path / "all.parquet", workers=0,
                         chunk_size=37))
     parquet = pd.read_parquet(tmp_path / "all.parquet")
     csv = full_run[0]
@@ -112,12 +112,12 @@ def test_csv_and_parquet_hold_the_same_table(full_run, tmp_path, models):
 
 
 def test_worker_processes_give_the_same_result(full_run, tmp_path, models):
-    screen(ScreenConfig([models[0]], [LIBRARY], tmp_path / "w.csv", workers=2, chunk_size=37))
+    run_screen(ScreenConfig([models[0]], [LIBRARY], tmp_path / "w.csv", workers=2, chunk_size=37))
     pd.testing.assert_frame_equal(read_table(tmp_path / "w.csv"), full_run[0])
 
 
 def test_bf16_in_worker_processes_ranks_like_fp32(full_run, tmp_path, models):
-    screen(ScreenConfig([models[0]], [LIBRARY], tmp_path / "b.csv", workers=2, chunk_size=37,
+    run_screen(ScreenConfig([models[0]], [LIBRARY], tmp_path / "b.csv", workers=2, chunk_size=37,
                         precision="bf16"))
     bf16, fp32 = read_table(tmp_path / "b.csv"), full_run[0]
     assert bf16["row"].tolist() == fp32["row"].tolist()
@@ -130,7 +130,7 @@ def test_bf16_in_worker_processes_ranks_like_fp32(full_run, tmp_path, models):
 
 def test_other_formats_and_several_libraries(tmp_path, models):
     libraries = [DATA / "small.smi", DATA / "esol_20.sdf.gz"]
-    screen(ScreenConfig([models[0]], libraries, tmp_path / "two.csv", workers=0))
+    run_screen(ScreenConfig([models[0]], libraries, tmp_path / "two.csv", workers=0))
     frame = read_table(tmp_path / "two.csv")
     smi_rows = len((DATA / "small.smi").read_text().splitlines()) - 1  # minus the header line
     assert frame["library"].tolist() == ["small.smi"] * smi_rows + ["esol_20.sdf.gz"] * 20
@@ -146,7 +146,7 @@ def test_druglike_columns_and_filters(tmp_path, models):
                        "O=C1C(=Cc2ccccc2)SC(=S)N1 rhodanine_ene\n"
                        "CCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCC(=O)O greasy_acid\n"
                        "C1CC broken\n")
-    screen(ScreenConfig([models[0]], [library], tmp_path / "f.csv", workers=0, druglike=True,
+    run_screen(ScreenConfig([models[0]], [library], tmp_path / "f.csv", workers=0, druglike=True,
                         filters=["lipinski", "veber", "pains"]))
     frame = read_table(tmp_path / "f.csv").set_index("id")
     assert frame["status"].to_dict() == {"aspirin": "ok", "rhodanine_ene": "filtered",
@@ -155,22 +155,22 @@ def test_druglike_columns_and_filters(tmp_path, models):
     assert "Lipinski" in frame.loc["greasy_acid", "reason"]
     assert frame.loc["aspirin", "lipinski_pass"] and frame.loc["aspirin", "mol_weight"] > 180
     assert np.isfinite(frame.loc["rhodanine_ene", "logS"])  # filtered rows keep their score
-    screen(ScreenConfig([models[0]], [library], tmp_path / "t.csv", workers=0, top_k=5,
+    run_screen(ScreenConfig([models[0]], [library], tmp_path / "t.csv", workers=0, top_k=5,
                         filters=["lipinski", "pains"]))
     assert read_table(tmp_path / "t.csv")["id"].tolist() == ["aspirin"]
 
 
 def test_resume_refuses_other_settings(tmp_path, models):
     out = tmp_path / "r.csv"
-    screen(ScreenConfig([models[0]], [LIBRARY], out, workers=0, chunk_size=50, keep_parts=True))
+    run_screen(ScreenConfig([models[0]], [LIBRARY], out, workers=0, chunk_size=50, keep_parts=True))
     assert (tmp_path / "r.parts" / "manifest.json").exists()
     with pytest.raises(ValueError, match="chunk_size"):
-        screen(ScreenConfig([models[0]], [LIBRARY], out, workers=0, chunk_size=60, resume=True))
+        run_screen(ScreenConfig([models[0]], [LIBRARY], out, workers=0, chunk_size=60, resume=True))
     with pytest.raises(ValueError, match="precision"):  # bf16 scores must not mix with fp32
-        screen(ScreenConfig([models[0]], [LIBRARY], out, workers=0, chunk_size=50, resume=True,
+        run_screen(ScreenConfig([models[0]], [LIBRARY], out, workers=0, chunk_size=50, resume=True,
                             precision="bf16"))
     # the same settings re-select from the kept parts without scoring again
-    summary = screen(ScreenConfig([models[0]], [LIBRARY], out, workers=0, chunk_size=50,
+    summary = run_screen(ScreenConfig([models[0]], [LIBRARY], out, workers=0, chunk_size=50,
                                   resume=True, top_k=3))
     assert summary["resumed_rows"] == N_ROWS and summary["screened_rows"] == 0
     assert len(read_table(out)) == 3

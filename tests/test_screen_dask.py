@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 from screen_helpers import DATA, LIBRARY, read_table, tiny_models
 
-from molgraph.screening.screen import ScreenConfig, screen
+from molgraph.screening.screen import ScreenConfig, run_screen
 
 
 @pytest.fixture(scope="session")
@@ -22,11 +22,11 @@ def test_dask_cluster_gives_the_local_ranking(tmp_path, models):
     distributed = pytest.importorskip("distributed")
     libraries = [LIBRARY, DATA / "small.smi"]
     common = {"chunk_size": 40, "top_k": 50}
-    screen(ScreenConfig(models, libraries, tmp_path / "local.csv", workers=0, **common))
+    run_screen(ScreenConfig(models, libraries, tmp_path / "local.csv", workers=0, **common))
     started = time.perf_counter()
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
                                   host="127.0.0.1", dashboard_address=None) as cluster:
-        summary = screen(ScreenConfig(models, libraries, tmp_path / "dask.csv",
+        summary = run_screen(ScreenConfig(models, libraries, tmp_path / "dask.csv",
                                       scheduler=cluster.scheduler_address, **common))
         assert len(cluster.scheduler_info["workers"]) == 2
     assert summary["scheduler"].startswith("tcp://127.0.0.1") and summary["workers"] == 2

@@ -18,7 +18,7 @@ from screen_helpers import LIBRARY, tiny_models
 from molgraph.runtime.files import check_writable, exclusive_lock
 from molgraph.runtime.processes import process_identity
 from molgraph.screening.output import side_paths
-from molgraph.screening.screen import ScreenConfig, screen
+from molgraph.screening.screen import ScreenConfig, run_screen
 
 ROOT = Path(__file__).resolve().parents[1]
 ENV = {**os.environ, "PYTHONPATH": str(ROOT)}
@@ -97,7 +97,7 @@ def test_second_run_on_the_same_output_is_refused(tmp_path):
         assert holder.stdout.readline().strip() == "locked"
         config = ScreenConfig(["no-such-model"], [LIBRARY], out, workers=0)
         with pytest.raises(ValueError) as err:
-            screen(config)
+            run_screen(config)
         message = str(err.value)
         assert str(out) in message and "another molgraph screen" in message
         assert f"process {holder.pid}" in message and "--out" in message
@@ -151,7 +151,7 @@ def test_unwritable_output_is_refused_before_any_work(tmp_path, case):
         cause = "cannot write the output in"
     # a model that does not exist: the output is refused before models are loaded
     with pytest.raises(ValueError) as err:
-        screen(ScreenConfig(["no-such-model"], [LIBRARY], out, workers=0))
+        run_screen(ScreenConfig(["no-such-model"], [LIBRARY], out, workers=0))
     assert str(out) in str(err.value) and cause in str(err.value)
 
 
@@ -165,7 +165,7 @@ def test_parts_path_that_is_a_file_is_refused(tmp_path):
     out = tmp_path / "hits.csv"
     side_paths(out)["parts"].write_text("")
     with pytest.raises(ValueError, match="hits.parts: cannot keep the checkpoint parts"):
-        screen(ScreenConfig(["no-such-model"], [LIBRARY], out, workers=0))
+        run_screen(ScreenConfig(["no-such-model"], [LIBRARY], out, workers=0))
 
 
 @pytest.mark.parametrize(("option", "value", "message"), [

@@ -20,7 +20,7 @@ from molgraph.screening.pictures import (
     top_hits,
     write_screen_pictures,
 )
-from molgraph.screening.screen import ScreenConfig, screen
+from molgraph.screening.screen import ScreenConfig, run_screen
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 N_VALID = N_ROWS - 4  # moses_204 has four invalid rows
@@ -48,7 +48,7 @@ def models(tmp_path_factory) -> list[Path]:
 def full(models, tmp_path_factory) -> Path:
     """One model, every row, shards of 50 rows, pictures on (the default)."""
     out = tmp_path_factory.mktemp("pictures") / "all.csv"
-    screen(ScreenConfig([models[0]], [LIBRARY], out, workers=0, chunk_size=50))
+    run_screen(ScreenConfig([models[0]], [LIBRARY], out, workers=0, chunk_size=50))
     return out
 
 
@@ -79,7 +79,7 @@ def test_small_screen_writes_both_pictures(full):
 
 def test_no_pictures(models, tmp_path):
     out = tmp_path / "hits.parquet"
-    summary = screen(ScreenConfig([models[0]], [LIBRARY], out, workers=0, top_k=5,
+    summary = run_screen(ScreenConfig([models[0]], [LIBRARY], out, workers=0, top_k=5,
                                   pictures=False))
     assert "pictures" not in summary
     assert not (tmp_path / "hits_plots").exists()
@@ -104,7 +104,7 @@ def test_top_k_histogram_counts_every_scored_row(models, tmp_path, monkeypatch):
     (from the parts) and marks the score of the 10th; the grid shows the 10 written."""
     spy = _Spy(monkeypatch)
     out = tmp_path / "top.parquet"
-    summary = screen(ScreenConfig(models, [LIBRARY], out, workers=0, top_k=10, chunk_size=40,
+    summary = run_screen(ScreenConfig(models, [LIBRARY], out, workers=0, top_k=10, chunk_size=40,
                                   threshold=-10.0))
     top = read_table(out)
     assert len(top) == 10 and summary["rank_by"] == "logS_mean"
@@ -168,7 +168,7 @@ def test_a_plotting_failure_is_a_warning(models, tmp_path, monkeypatch, caplog):
     stale.parent.mkdir()
     stale.write_bytes(b"an earlier run's picture")
     with caplog.at_level(logging.WARNING, logger="molgraph.screening.pictures"):
-        summary = screen(ScreenConfig([models[0]], [LIBRARY], out, workers=0, top_k=3))
+        summary = run_screen(ScreenConfig([models[0]], [LIBRARY], out, workers=0, top_k=3))
     assert summary["written"] == 3 and len(read_table(out)) == 3
     assert "no Cairo here" in caplog.text
     assert summary["pictures"] == [str(tmp_path / "hits_plots" / "score_histogram.png")]

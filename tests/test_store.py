@@ -16,7 +16,7 @@ import pytest
 from screen_helpers import DATA, INVALID_ROWS, LIBRARY, N_ROWS, read_table, tiny_models
 
 from molgraph.chem.featurize import featurize_chunk
-from molgraph.screening.screen import ScreenConfig, screen
+from molgraph.screening.screen import ScreenConfig, run_screen
 from molgraph.screening.store import (
     STORE_FORMAT_VERSION,
     is_store,
@@ -82,7 +82,7 @@ def test_store_holds_graphs_rows_and_reasons(store):
 def test_rescreen_from_store_is_identical(store, models, tmp_path, options):
     libraries = [LIBRARY, DATA / "small.smi"]
     for name, source in (("smiles", libraries), ("store", [store])):
-        screen(ScreenConfig(models, source, tmp_path / f"{name}.parquet", workers=0,
+        run_screen(ScreenConfig(models, source, tmp_path / f"{name}.parquet", workers=0,
                             chunk_size=64, **options))
     from_smiles = pd.read_parquet(tmp_path / "smiles.parquet")
     from_store = pd.read_parquet(tmp_path / "store.parquet")
@@ -100,7 +100,7 @@ def test_store_from_another_featurizer_version_is_refused(store, models, tmp_pat
     info["featurizer"]["version"] = -1
     (copy / "store.json").write_text(json.dumps(info))
     with pytest.raises(ValueError, match="featurizer version"):
-        screen(ScreenConfig([models[0]], [copy], tmp_path / "x.csv", workers=0))
+        run_screen(ScreenConfig([models[0]], [copy], tmp_path / "x.csv", workers=0))
 
 
 def test_incomplete_store_is_refused_and_resumes(tmp_path, models):
@@ -111,7 +111,7 @@ def test_incomplete_store_is_refused_and_resumes(tmp_path, models):
     (path / "shard-000-000002.npz").unlink()
     _truncate(path / "shard-000-000001.npz")  # a done shard damaged since: featurized again
     with pytest.raises(ValueError, match="incomplete"):
-        screen(ScreenConfig([models[0]], [path], tmp_path / "x.csv", workers=0))
+        run_screen(ScreenConfig([models[0]], [path], tmp_path / "x.csv", workers=0))
     again = build_store([LIBRARY], path, chunk_size=100, workers=0, resume=True)
     assert again["complete"] and again["libraries"][0]["rows"] == N_ROWS
     assert again["libraries"][0]["invalid"] == 4
@@ -148,7 +148,7 @@ def test_rescreen_in_scoring_processes_is_identical(store, models, tmp_path):
     """On the CPU a store is scored in worker processes (one thread each): same table."""
     summaries = {}
     for workers in (0, 2):
-        summaries[workers] = screen(ScreenConfig(models, [store], tmp_path / f"w{workers}.csv",
+        summaries[workers] = run_screen(ScreenConfig(models, [store], tmp_path / f"w{workers}.csv",
                                                  workers=workers, top_k=30))
     assert summaries[2]["scoring"] == "processes" and summaries[0]["scoring"] == "main process"
     pd.testing.assert_frame_equal(read_table(tmp_path / "w2.csv"), read_table(tmp_path / "w0.csv"))
@@ -171,7 +171,7 @@ def _screen_fails(path: Path, models: list[Path], tmp_path: Path, capsys,
     from molgraph.cli.main import main
 
     with pytest.raises(ValueError, match=match):
-        screen(ScreenConfig([models[0]], [path], tmp_path / "x.csv", workers=0, chunk_size=64))
+        run_screen(ScreenConfig([models[0]], [path], tmp_path / "x.csv", workers=0, chunk_size=64))
     assert not (tmp_path / "x.csv").exists()
     capsys.readouterr()
     assert main(["screen", "--model", str(models[0]), "--library", str(path), "--out",
@@ -222,7 +222,7 @@ def test_version_1_store_screens_identically_with_a_warning(store, models, tmp_p
     (copy / "store.json").write_text(json.dumps({**info, "format_version": 1}))
     with caplog.at_level(logging.WARNING, logger="molgraph.screening.store"):
         for name, source in (("v2", store), ("v1", copy)):
-            screen(ScreenConfig(models, [source], tmp_path / f"{name}.parquet", workers=0))
+            run_screen(ScreenConfig(models, [source], tmp_path / f"{name}.parquet", workers=0))
     warnings = [r.getMessage() for r in caplog.records if "cannot be verified" in r.getMessage()]
     assert len(warnings) == 1 and "molgraph featurize" in warnings[0]
     pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / "v1.parquet"),

@@ -14,8 +14,8 @@ from optuna.trial import FixedTrial, TrialState
 
 from molgraph.cli.main import main
 from molgraph.sweep.space import default_space, load_space, space_from_dict
-from molgraph.sweep.study import STUDY_NAME, open_storage, run_sweep
-from molgraph.training.job import run_config
+from molgraph.sweep.study import STUDY_NAME, open_storage, run_study
+from molgraph.training.api import run_config
 
 EXPERIMENTS = Path(__file__).resolve().parents[1] / "experiments"
 TINY = """\
@@ -136,7 +136,7 @@ def test_stale_running_trial_is_failed_on_start(data_dir, tmp_path, tiny):
     out.mkdir()
     study = optuna.create_study(storage=open_storage(out, None), study_name=STUDY_NAME)
     study.ask()  # a trial whose process died: never told
-    result = run_sweep(_base(data_dir), out, tiny, trials=2, pruner="none")
+    result = run_study(_base(data_dir), out, tiny, trials=2, pruner="none")
     trials = optuna.load_study(study_name=STUDY_NAME, storage=open_storage(out, None)).trials
     assert [t.state for t in trials] == [TrialState.FAIL, TrialState.COMPLETE]
     assert trials[0].user_attrs["fail_reason"].startswith("stale")
@@ -147,7 +147,7 @@ def test_failing_trial_is_recorded_and_the_sweep_goes_on(data_dir, tmp_path):
     # GATv2 refuses 6 channels over 4 heads: training raises inside every trial of this space
     space = space_from_dict({"model.name": "gat", "model.hidden_channels": 6,
                              "model.heads": 4, "model.num_layers": [1, 2]})
-    result = run_sweep(_base(data_dir), tmp_path / "sweep", space, trials=2, pruner="none")
+    result = run_study(_base(data_dir), tmp_path / "sweep", space, trials=2, pruner="none")
     assert result["states"] == {"FAIL": 2} and result["best_trial"] is None
     failures = json.loads((tmp_path / "sweep" / "sweep.json").read_text())["failures"]
     assert len(failures) == 2 and all("divisible" in f["reason"] for f in failures)
@@ -156,7 +156,7 @@ def test_failing_trial_is_recorded_and_the_sweep_goes_on(data_dir, tmp_path):
 def test_nan_loss_fails_the_trial(data_dir, tmp_path):
     space = space_from_dict({"model.name": "gcn", "model.hidden_channels": 8,
                              "train.lr": 1.0e30, "train.warmup_epochs": 0})
-    result = run_sweep(_base(data_dir), tmp_path / "sweep", space, trials=1, pruner="none")
+    result = run_study(_base(data_dir), tmp_path / "sweep", space, trials=1, pruner="none")
     reason = json.loads((tmp_path / "sweep" / "sweep.json").read_text())["failures"][0]
     assert result["states"] == {"FAIL": 1}, reason
     assert "not finite" in reason["reason"] or "NaN" in reason["reason"]
@@ -187,7 +187,7 @@ class _Recorder:
 
 def test_epochs_reach_the_pruner_and_the_tracker(data_dir, tmp_path, tiny):
     recorder = _Recorder()
-    run_sweep(_base(data_dir, epochs=3), tmp_path / "a", tiny, trials=1, pruner="none",
+    run_study(_base(data_dir, epochs=3), tmp_path / "a", tiny, trials=1, pruner="none",
               tracker_factory=recorder, on_trial_end=[recorder.on_trial])
     trial = optuna.load_study(study_name=STUDY_NAME, storage=open_storage(tmp_path / "a", None)
                               ).trials[0]
@@ -198,20 +198,20 @@ def test_epochs_reach_the_pruner_and_the_tracker(data_dir, tmp_path, tiny):
     assert recorder.best == (0, trial.user_attrs["best_epoch"], trial.value)
     assert not any("test" in key for key in trial.user_attrs["val"])
     # a pruner that gives up at once: pruned after the first epoch, not failed
-    pruned = run_sweep(_base(data_dir, epochs=3), tmp_path / "b", tiny, trials=2,
+    pruned = run_study(_base(data_dir, epochs=3), tmp_path / "b", tiny, trials=2,
                        pruner=optuna.pruners.ThresholdPruner(upper=0.0))
     assert pruned["states"] == {"PRUNED": 2} and not (tmp_path / "b" / "best").exists()
 
 
 def test_resume_on_other_data_is_refused(data_dir, tmp_path, tiny):
-    run_sweep(_base(data_dir), tmp_path / "s", tiny, trials=1, pruner="none")
+    run_study(_base(data_dir), tmp_path / "s", tiny, trials=1, pruner="none")
     with pytest.raises(ValueError, match="other data"):
-        run_sweep(_base(data_dir, split="random"), tmp_path / "s", tiny, trials=2)
+        run_study(_base(data_dir, split="random"), tmp_path / "s", tiny, trials=2)
 
 
 def test_two_worker_processes_share_one_study(data_dir, tmp_path, tiny):
     out = tmp_path / "sweep"
-    result = run_sweep(_base(data_dir), out, tiny, trials=4, jobs=2, pruner="none",
+    result = run_study(_base(data_dir), out, tiny, trials=4, jobs=2, pruner="none",
                        keep_trials="best")
     trials = optuna.load_study(study_name=STUDY_NAME, storage=open_storage(out, None)).trials
     assert sorted(t.number for t in trials) == [0, 1, 2, 3] and result["trials_run"] == 4
@@ -234,9 +234,9 @@ def test_shared_rdb_study_fails_only_trials_whose_process_is_gone(data_dir, tmp_
                           capture_output=True, text=True, check=True).stdout.strip()
     study.ask().set_user_attr("worker", {**owner(), "pid": int(dead), "started": "1"})
     study.ask().set_user_attr("worker", owner())  # alive: another worker on this study
-    first = run_sweep(_base(data_dir), tmp_path / "a", tiny, trials=3, storage=url,
+    first = run_study(_base(data_dir), tmp_path / "a", tiny, trials=3, storage=url,
                       study_name="shared", pruner="median")
-    second = run_sweep(_base(data_dir), tmp_path / "b", tiny, trials=4, storage=url,
+    second = run_study(_base(data_dir), tmp_path / "b", tiny, trials=4, storage=url,
                        study_name="shared", pruner="median")
     states = [t.state for t in optuna.load_study(study_name="shared", storage=url).trials]
     assert states[:2] == [TrialState.FAIL, TrialState.RUNNING]
@@ -245,7 +245,7 @@ def test_shared_rdb_study_fails_only_trials_whose_process_is_gone(data_dir, tmp_
 
 
 def test_timeout_starts_no_trial_after_the_deadline(data_dir, tmp_path, tiny):
-    result = run_sweep(_base(data_dir), tmp_path / "s", tiny, trials=5, timeout=1e-6)
+    result = run_study(_base(data_dir), tmp_path / "s", tiny, trials=5, timeout=1e-6)
     assert result["trials_run"] == 0 and result["n_trials"] == 0
     assert result["best_trial"] is None and not (tmp_path / "s" / "best").exists()
 

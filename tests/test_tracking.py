@@ -75,7 +75,7 @@ def test_train_logs_to_a_local_store(data_dir, tmp_path, capsys):
     assert main(_train_args(data_dir, out, "--tracking-uri", "local", "--experiment", "esol",
                             "--run-name", "tiny")) == 0
     uri = f"sqlite:///{tmp_path / 'runs' / 'mlflow.db'}"
-    assert uri in capsys.readouterr().out
+    assert uri in capsys.readouterr().err  # logged: "MLflow run ... logged to URI"
     client = MlflowClient(tracking_uri=uri)
     run = _only_run(client, "esol")
     assert run.info.run_name == "tiny"

@@ -1,23 +1,33 @@
-"""``molgraph genes train|sweep|predict``: node classification on a gene network from the shell.
+"""``molgraph genes train|sweep|predict|explain``: node classification on a gene network.
 
-``genes train`` has one flag per :class:`~molgraph.genes.config.GeneRunConfig` field (built by
-:func:`~molgraph.cli.options.add_config_options`; the older spellings stay as aliases), plus
-the format-specific network reader options written here. ``--config DIR/run_config.json``
-repeats an earlier run; the flags given override it. ``--tracking-uri`` logs the run to MLflow
-as ``molgraph train`` does. torch is imported only to run.
+``genes train`` and ``genes sweep`` have one flag per
+:class:`~molgraph.genes.config.GeneRunConfig` field (the older spellings stay as aliases), plus
+the format-specific network reader options; ``--config DIR/run_config.json`` repeats an earlier
+run (the flags given override it); ``--tracking-uri`` logs to MLflow as ``molgraph train``
+does. Each verb calls one library function (``train_genes``, ``run_sweep``, ``rank_genes``,
+``explain_genes``). torch is imported only to run.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-from pathlib import Path
 
-from molgraph.cli.options import PREFIX, add_config_options, given_values
-from molgraph.cli.train import add_tracking_options, tracked
-from molgraph.genes.config import GeneDataConfig, GeneRunConfig
-from molgraph.runtime.configs import from_dict, with_values
-from molgraph.tracking.contracts import Tracker
+from molgraph.cli.options import (
+    PREFIX,
+    add_config_options,
+    add_tracking_options,
+    given_values,
+    tracking_config,
+)
+from molgraph.genes.config import (
+    GeneDataConfig,
+    GeneRunConfig,
+    load_gene_config,
+    network_options,
+)
+from molgraph.runtime.configs import with_values
+from molgraph.sweep.config import SweepConfig
 
 #: Dotted name → flags (the first is shown in ``--help``); other fields get ``--field-name``.
 ALIASES = {
@@ -29,6 +39,8 @@ ALIASES = {
 #: The inputs a run needs, unless ``--config`` names them.
 REQUIRED = {"data.network": "--network", "data.format": "--format"}
 NETWORK_FLAGS = ("string_info", "min_score", "organism", "id_type", "header")
+#: Where the sweep's own settings go in the namespace, apart from the run's.
+SWEEP = "sweep:"
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -77,23 +89,21 @@ def _register_train(verbs: argparse._SubParsersAction) -> None:
         description="Cross-validate a node model on the labelled genes, train it on all of them "
         "and write the model, run_config.json and metrics.json to DIR. Labels come from "
         "--labels or from --positives with --negatives.")
-    p.add_argument("--out", required=True, metavar="DIR", help="output directory")
+    p.add_argument("--out", required=True, metavar="DIR", help="output directory (required)")
     _add_run_options(p)
     add_tracking_options(p)
     p.set_defaults(func=run_train, error=p.error)
 
 
 def _register_sweep(verbs: argparse._SubParsersAction) -> None:
-    from molgraph.cli.sweep import add_sweep_options
-
     p = verbs.add_parser(
         "sweep", help="hyperparameter search for a node model (Optuna)",
         description="Search node-model and optimisation settings on the folds' validation "
         "genes (mean best validation AUPRC), then train the best configuration into DIR/best/ "
         "(as 'genes train' does). DIR/optuna.log holds the study: run again to continue it.")
-    p.add_argument("--out", required=True, metavar="DIR", help="sweep directory")
+    p.add_argument("--out", required=True, metavar="DIR", help="sweep directory (required)")
+    add_config_options(p, SweepConfig, title="sweep", store=SWEEP)
     _add_run_options(p)
-    add_sweep_options(p)
     add_tracking_options(p)
     p.set_defaults(func=run_sweep, error=p.error)
 
@@ -102,7 +112,7 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
     """One flag per ``GeneRunConfig`` field, and the network readers' own options."""
     p.add_argument("--config", metavar="FILE", help="run_config.json of an earlier run (or its "
                    "directory); the flags given override it (default: none)")
-    add_config_options(p, GeneRunConfig, aliases=ALIASES, require_missing=False)
+    add_config_options(p, GeneRunConfig, aliases=ALIASES, require_missing=False, title="run")
     p.add_argument("--keep-self-loops", dest=PREFIX + "data.self_loops", action="store_const",
                    const="keep", default=argparse.SUPPRESS,
                    help="same as --self-loops keep (default: drop)")
@@ -119,34 +129,11 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
                      help="edgelist: is the first row a header (default: auto)")
 
 
-def _network_options(args: argparse.Namespace, format: str) -> dict:
-    """``GeneDataConfig.network_options`` from the reader flags that apply to ``format``."""
-    options: dict = {}
-    if format == "string":
-        options.update(info=args.string_info, min_score=args.min_score or 0,
-                       organism=args.organism)
-    elif format in ("biogrid", "mitab"):
-        options.update(organism=args.organism)
-        if args.id_type:
-            options["id_type"] = args.id_type
-    elif format == "edgelist" and args.header not in (None, "auto"):
-        options["header"] = args.header == "yes"
-    return options
-
-
-def _config_file(path: str) -> GeneRunConfig:
-    file = Path(path) / "run_config.json" if Path(path).is_dir() else Path(path)
-    try:
-        return from_dict(GeneRunConfig, json.loads(file.read_text()))
-    except TypeError as err:  # a missing required setting
-        raise ValueError(f"{file}: not a gene run configuration ({err})") from err
-
-
-def run_config(args: argparse.Namespace) -> GeneRunConfig:
+def gene_run_config(args: argparse.Namespace) -> GeneRunConfig:
     """The run configuration: ``--config``'s file if given, overridden by the flags given."""
     values = given_values(args)
     if args.config:
-        base = _config_file(args.config)
+        base = load_gene_config(args.config)
     else:
         missing = [flag for name, flag in REQUIRED.items() if name not in values]
         if missing:
@@ -156,7 +143,9 @@ def run_config(args: argparse.Namespace) -> GeneRunConfig:
     if (not args.config or "data.format" in values
             or any(getattr(args, name) is not None for name in NETWORK_FLAGS)):
         format = values.get("data.format", base.data.format)
-        values["data.network_options"] = _network_options(args, format)
+        header = None if args.header in (None, "auto") else args.header == "yes"
+        values["data.network_options"] = network_options(
+            format, args.string_info, args.min_score, args.organism, args.id_type, header)
     config = with_values(base, values)
     data = config.data
     if not (data.labels or data.positives):
@@ -168,56 +157,12 @@ def run_config(args: argparse.Namespace) -> GeneRunConfig:
     return config
 
 
-def main_metrics(task: str) -> tuple[str, ...]:
-    """The columns of the printed table: argmax accuracy and macro-F1 lead for multi-class."""
-    if task == "multiclass":
-        return ("accuracy", "macro_f1", "roc_auc", "pr_auc")
-    return ("pr_auc", "roc_auc", "f1")
-
-
-def cv_table(metrics: dict) -> str:
-    """Mean CV test metrics of the GNN, each baseline, and GNN − the baseline chosen on
-    validation (marked ``*``), one row each."""
-    from molgraph.training.watch import metrics_table
-
-    columns = main_metrics(metrics["task"])
-    gnn = metrics["cv"]["mean"]
-    rows = {metrics["model"]: gnn}
-    baseline = metrics.get("baseline")
-    if baseline is not None:
-        best = baseline["best"]
-        rows.update({name + ("*" if name == best else ""): block["mean"]
-                     for name, block in baseline.items() if name != "best"})
-        rows[f"{metrics['model']} − {best}"] = {k: gnn[k] - baseline[best]["mean"][k]
-                                                for k in columns}
-    return metrics_table(rows, columns, tuple(rows))
-
-
-def _log_cv(tracker: Tracker, metrics: dict) -> None:
-    """The task is known once the labels are read; CV (and the best baseline) as one value."""
-    cv = metrics["cv"]
-    tracker.set_tags({"molgraph.task": f"genes/{metrics['task']}"})
-    values = {**{f"cv_{k}_mean": v for k, v in cv["mean"].items()},
-              **{f"cv_{k}_std": v for k, v in cv["std"].items()},
-              "final_epochs": metrics["final_epochs"]}
-    if "baseline" in metrics:
-        best = metrics["baseline"]["best"]
-        tracker.set_tags({"molgraph.baseline": best})
-        values.update({f"baseline_{k}_mean": v
-                       for k, v in metrics["baseline"][best]["mean"].items()})
-    tracker.log_metrics(values, step=0)
-
-
 def run_train(args: argparse.Namespace) -> int:
     """Train, then print the CV table (GNN, baselines, difference) and a JSON summary."""
+    from molgraph.genes.report import cv_table, main_metrics
     from molgraph.genes.workflow import train_genes
 
-    config = run_config(args)
-    tags = {"molgraph.data": config.data.network, "molgraph.model": config.model.name}
-    with tracked(args, tags) as tracker:
-        metrics = train_genes(config, args.out, tracker=tracker)
-        if tracker is not None:
-            _log_cv(tracker, metrics)
+    metrics = train_genes(gene_run_config(args), args.out, tracking=tracking_config(args))
     cv = metrics["cv"]
     summary = {k: (cv["mean"].get(k), cv["std"].get(k)) for k in main_metrics(metrics["task"])}
     print(cv_table(metrics))
@@ -227,12 +172,12 @@ def run_train(args: argparse.Namespace) -> int:
 
 
 def run_sweep(args: argparse.Namespace) -> int:
-    from molgraph.cli.sweep import sweep_command
-    from molgraph.sweep.genes import GeneProblem
+    from molgraph.sweep.run import run_sweep, sweep_report
 
-    config = run_config(args)
-    tags = {"molgraph.data": config.data.network, "molgraph.task": "genes"}
-    return sweep_command(args, GeneProblem(config), tags)
+    result = run_sweep(gene_run_config(args), args.out, SweepConfig(**given_values(args, SWEEP)),
+                       tracking_config(args), fixed=list(given_values(args)))
+    print(sweep_report(result, args.out))
+    return 0 if result["best_trial"] is not None else 1
 
 
 def run_predict(args: argparse.Namespace) -> int:

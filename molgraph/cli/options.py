@@ -1,10 +1,13 @@
 """Command-line flags derived from configuration dataclasses, in one place.
 
-Every field of a run configuration becomes a flag (``model.hidden_channels`` →
+Every field of a configuration becomes a flag (``model.hidden_channels`` →
 ``--hidden-channels``, with older short names kept as aliases), with its type, choices and help
-taken from the dataclass and its default shown in ``--help``. Flags the user did not give are
-absent from the namespace, so a configuration file (``--config``) is overridden only by the
-flags actually given. Fields marked ``derived`` (set from the data) get no flag.
+taken from the dataclass and its default shown in ``--help``; the fields of each nested
+configuration (``data``, ``model``, ``train``) form a group of their own in ``--help``. Flags
+the user did not give are absent from the namespace, so a configuration file (``--config``) is
+overridden only by the flags actually given. Fields marked ``derived`` (set from the data) get
+no flag. The flags of an MLflow run (:class:`~molgraph.tracking.config.TrackingConfig`) and the
+run configuration's older spellings are here too, so that no verb imports another.
 """
 
 from __future__ import annotations
@@ -16,8 +19,22 @@ import typing
 from typing import Any
 
 from molgraph.runtime.configs import field_help
+from molgraph.tracking.config import TrackingConfig
+from molgraph.training.config import RunConfig
 
 PREFIX = "config:"
+#: Titles of the ``--help`` groups of a nested configuration's fields.
+GROUPS = {"data": "input data", "model": "model", "train": "training (optimisation)"}
+#: Run-configuration flags that keep their older, shorter spellings (the first is shown).
+RUN_ALIASES = {
+    "data.path": ["--data"],
+    "data.cache": ["--cache"],
+    "model.name": ["--model"],
+    "model.hidden_channels": ["--hidden-channels", "--hidden"],
+    "model.num_layers": ["--num-layers", "--layers"],
+    "train.lr": ["--lr"],
+    "blend": ["--blend", "--blend-svm"],
+}
 
 
 def _default(f: dataclasses.Field) -> Any:
@@ -51,7 +68,8 @@ def _argument(hint: Any) -> dict[str, Any]:
 
 def add_config_options(parser: argparse.ArgumentParser | argparse._ArgumentGroup, cls: type,
                        prefix: str = "", aliases: dict[str, list[str]] | None = None,
-                       require_missing: bool = True) -> None:
+                       require_missing: bool = True, title: str | None = None,
+                       store: str = PREFIX) -> None:
     """Add a flag for every field of ``cls`` (nested dataclasses recursively).
 
     Args:
@@ -61,8 +79,17 @@ def add_config_options(parser: argparse.ArgumentParser | argparse._ArgumentGroup
         aliases: dotted name → flags to use instead of ``--field-name`` (the first is shown).
         require_missing: a field without a default is a required flag (``False`` when a
             ``--config`` file may give it instead).
+        title: with a parser, put the flags in a ``--help`` group of this title (nested
+            configurations get groups of their own, titled from :data:`GROUPS`).
+        store: prefix of the values' names in the namespace (:func:`given_values` reads
+            them back), so two configurations' flags on one verb do not mix.
     """
     aliases = aliases or {}
+    if title is not None and isinstance(parser, argparse.ArgumentParser):
+        top = parser
+        parser = parser.add_argument_group(title)
+    else:
+        top = None
     hints = typing.get_type_hints(cls)
     helps = field_help(cls)
     for f in dataclasses.fields(cls):
@@ -72,14 +99,16 @@ def add_config_options(parser: argparse.ArgumentParser | argparse._ArgumentGroup
         nested = next((c for c in (typing.get_args(hints[f.name]) or (hints[f.name],))
                        if dataclasses.is_dataclass(c)), None)
         if nested is not None:
-            add_config_options(parser, nested, dotted + ".", aliases, require_missing)
+            where = top if top is not None else parser
+            add_config_options(where, nested, dotted + ".", aliases, require_missing,
+                               GROUPS.get(f.name, f.name) if top is not None else None, store)
             continue
         default = _default(f)
         text = helps.get(f.name, "").rstrip(".")
         if f.metadata.get("required") or (default is dataclasses.MISSING
                                            and not require_missing):
             text += " (required, unless --config gives it)"
-        elif default is not dataclasses.MISSING and "default:" not in text:
+        elif default is not dataclasses.MISSING and "(default:" not in text:
             text += f" (default: {_shown(default)})"
         kwargs = _argument(hints[f.name])
         if kwargs.get("action") is not argparse.BooleanOptionalAction \
@@ -90,11 +119,50 @@ def add_config_options(parser: argparse.ArgumentParser | argparse._ArgumentGroup
         flags = aliases.get(dotted) or ["--" + f.name.replace("_", "-")]
         if default is dataclasses.MISSING and require_missing:
             kwargs["required"] = True
-        parser.add_argument(*flags, dest=PREFIX + dotted, default=argparse.SUPPRESS,
+        parser.add_argument(*flags, dest=store + dotted, default=argparse.SUPPRESS,
                             help=text.replace("%", "%%"), **kwargs)
 
 
-def given_values(args: argparse.Namespace) -> dict[str, Any]:
-    """The configuration values given on the command line, by dotted name."""
-    return {key[len(PREFIX):]: value for key, value in vars(args).items()
-            if key.startswith(PREFIX)}
+def given_values(args: argparse.Namespace, store: str = PREFIX) -> dict[str, Any]:
+    """The configuration values given on the command line, by dotted name (those added with
+    ``store``)."""
+    return {key[len(store):]: value for key, value in vars(args).items()
+            if key.startswith(store)}
+
+
+def add_tracking_options(p: argparse.ArgumentParser) -> None:
+    """``--tracking-uri``, ``--experiment``, ``--run-name``: where MLflow records the run."""
+    group = p.add_argument_group("MLflow tracking")
+    group.add_argument("--tracking-uri", nargs="?", const="", metavar="URI",
+                       help="log the run (settings, per-epoch and final metrics, the output "
+                       "directory, the model) to MLflow: http://HOST:PORT, sqlite:///FILE.db, "
+                       "a directory (DIR/mlflow.db), or 'local' for mlflow.db beside --out; "
+                       "without a value $MLFLOW_TRACKING_URI, else 'local' (default: not "
+                       "logged)")
+    group.add_argument("--experiment", default="molgraph", metavar="NAME",
+                       help="MLflow experiment, created when missing (default: molgraph)")
+    group.add_argument("--run-name", metavar="NAME",
+                       help="MLflow run name (default: one MLflow makes up)")
+
+
+def tracking_config(args: argparse.Namespace) -> TrackingConfig | None:
+    """The MLflow run the flags ask for, or ``None`` without ``--tracking-uri``."""
+    if args.tracking_uri is None:
+        return None
+    return TrackingConfig(args.tracking_uri, args.experiment, args.run_name)
+
+
+def add_run_options(p: argparse.ArgumentParser, cls: type) -> None:
+    """``--config JSON`` and one flag per field of the run configuration ``cls``, grouped."""
+    p.add_argument("--config", metavar="JSON", help="run configuration to start from (e.g. "
+                   "DIR/run_config.json of an earlier run); flags given override it "
+                   "(default: none)")
+    add_config_options(p, cls, aliases=RUN_ALIASES, title="run")
+
+
+def molecule_run_config(args: argparse.Namespace) -> RunConfig:
+    """The molecule run configuration: ``--config`` (or the defaults) with the flags given."""
+    base = RunConfig.load(args.config) if args.config else RunConfig()
+    config = base.with_values(given_values(args))
+    config.check_data()
+    return config

@@ -28,10 +28,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from molgraph.screening.screen import screen
+    from molgraph.screening.screen import run_screen
 
     config = ScreenConfig(**given_values(args))
-    summary = screen(config)
+    summary = run_screen(config)
     print(f"{summary['rows']:,} rows screened: {summary['ok']:,} ok, {summary['invalid']:,} "
           f"invalid, {summary['filtered']:,} filtered; {summary['written']:,} written to "
           f"{summary['output']} ({summary['molecules_per_s']:,.0f} molecules/s)")

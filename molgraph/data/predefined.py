@@ -46,12 +46,18 @@ def read_split_column(path: str | Path, column: str, n_rows: int) -> np.ndarray:
     values = pd.read_csv(path, sep=sep, usecols=[column], dtype=str, keep_default_na=False)[column]
     if len(values) != n_rows:
         raise ValueError(f"{path}: {len(values)} values in column {column!r} for {n_rows} rows")
+    return parts_from_values(values, column, str(path))
+
+
+def parts_from_values(values, column: str, where: str) -> np.ndarray:
+    """``[len(values)]`` int8 parts from a split column's strings (a ``pandas.Series``); a
+    value other than train/val/test is an error naming ``where``, the row and the value."""
     names = values.str.strip().str.lower()
     parts = names.map(PART_NAMES)
     bad = parts.isna().to_numpy()
     if bad.any():
         first = int(np.flatnonzero(bad)[0])
-        raise ValueError(f"{path}: row {first + 1}: split column {column!r} holds "
+        raise ValueError(f"{where}: row {first + 1}: split column {column!r} holds "
                          f"{values.iloc[first]!r} ({int(bad.sum())} such rows); every row needs "
                          "train, val or test")
     return parts.to_numpy(dtype=np.int8)

@@ -51,4 +51,4 @@ _PUBLIC = {
     "rank_genes": "molgraph.genes.workflow",
 }
 
-__getattr__, __all__ = lazy_exports(__name__, _PUBLIC)
+__getattr__, __dir__, __all__ = lazy_exports(__name__, _PUBLIC)

@@ -8,7 +8,9 @@ docstrings are the ``--help`` text. No torch here, so the CLI builds its parser 
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 #: Node model architectures (:func:`molgraph.genes.models.build_node_model` names).
@@ -162,3 +164,35 @@ class GeneRunConfig:
     val_fraction: float = 0.1
     seed: int = 0
     baseline: bool = True
+
+
+def network_options(format: str, info: str | None = None, min_score: int | None = None,
+                    organism: int | None = None, id_type: str | None = None,
+                    header: bool | None = None) -> dict[str, Any]:
+    """``GeneDataConfig.network_options`` for ``format``: the reader keywords that apply to it
+    (STRING's info file and score threshold and organism; BioGRID's and MITAB's organism and id
+    type; an edge list's header), the others left out."""
+    options: dict[str, Any] = {}
+    if format == "string":
+        options.update(info=info, min_score=min_score or 0, organism=organism)
+    elif format in ("biogrid", "mitab"):
+        options.update(organism=organism)
+        if id_type:
+            options["id_type"] = id_type
+    elif format == "edgelist" and header is not None:
+        options["header"] = header
+    return options
+
+
+def load_gene_config(path: str | Path) -> GeneRunConfig:
+    """A gene run's ``run_config.json`` (or the run directory holding it); a file that is not
+    one is an error naming it."""
+    from molgraph.runtime.configs import from_dict
+
+    file = Path(path) / "run_config.json" if Path(path).is_dir() else Path(path)
+    try:
+        return from_dict(GeneRunConfig, json.loads(file.read_text()))
+    except (OSError, json.JSONDecodeError) as err:
+        raise ValueError(f"{file}: cannot be read as a gene run configuration ({err})") from err
+    except TypeError as err:  # a missing required setting
+        raise ValueError(f"{file}: not a gene run configuration ({err})") from err

@@ -35,12 +35,14 @@ from molgraph.genes.labels import (
     read_label_table,
 )
 from molgraph.genes.parsers import read_network
+from molgraph.genes.report import log_cv
 from molgraph.genes.saved import TrainedGeneModel, load_gene_model
 from molgraph.genes.splits import Fold, kfold_splits, read_groups, read_split_assignments
 from molgraph.genes.train import cross_validate, fit_node_model, graph_tensors
 from molgraph.runtime.configs import flatten, to_dict
 from molgraph.runtime.files import write_json
 from molgraph.runtime.system import resolve_device
+from molgraph.tracking.config import TrackingConfig, tracked_run
 from molgraph.tracking.contracts import Callback, Tracker
 
 log = logging.getLogger(__name__)
@@ -120,7 +122,7 @@ def folds_table(folds: list[Fold], genes: Sequence[str]) -> pd.DataFrame:
 
 def train_genes(
     config: GeneRunConfig, out: PathLike, callbacks: Sequence[Callback] = (),
-    tracker: Tracker | None = None,
+    tracker: Tracker | None = None, tracking: TrackingConfig | None = None,
 ) -> dict:
     """Cross-validate, fit the baselines on the same folds, fit the final model on all
     labelled genes, save it and its records.
@@ -132,8 +134,15 @@ def train_genes(
     the GNN and the baselines share). The tracker gets the run's settings by dotted name, and
     it and the callbacks every epoch's metrics (prefixed ``fold{i}_`` in cross-validation,
     ``final_`` for the final model).
+    With ``tracking``, all of it is one MLflow run (the CV scores, the output directory).
     Returns the metrics dict that is written to ``out/metrics.json``.
     """
+    if tracking is not None:
+        tags = {"molgraph.data": config.data.network, "molgraph.model": config.model.name}
+        with tracked_run(tracking, out, tags) as opened:
+            metrics = train_genes(config, out, callbacks, opened)
+            log_cv(opened, metrics)
+        return metrics
     start = time.perf_counter()
     if tracker is not None:
         tracker.log_params(flatten(config))

@@ -22,4 +22,4 @@ _PUBLIC = {
     "predict_graphs": "molgraph.models.predict",
 }
 
-__getattr__, __all__ = lazy_exports(__name__, _PUBLIC)
+__getattr__, __dir__, __all__ = lazy_exports(__name__, _PUBLIC)

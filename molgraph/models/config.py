@@ -28,9 +28,9 @@ class ModelConfig:
         hidden_channels: width of atom/bond states and of the head.
         num_layers: message-passing steps.
         dropout: dropout in message passing and the head.
-        pooling: graph readout: mean, sum, max or norm (sum / 100, Chemprop's default: keeps
-            molecular size; better on ESOL, worse on FreeSolv and BACE). AttentiveFP has its
-            own attentive readout.
+        pooling: graph readout: mean, sum, max or norm (sum / 100, the readout Chemprop uses
+            by default, which keeps molecular size; better on ESOL, worse on FreeSolv and
+            BACE). AttentiveFP has its own attentive readout.
         heads: attention heads (gat).
         ffn_layers: layers of the feed-forward head.
         atom_vocab: vocabulary size of each atom feature column.

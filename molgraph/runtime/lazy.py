@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import importlib
+import sys
 from collections.abc import Callable
 from typing import Any
 
 
-def lazy_exports(package: str, names: dict[str, str]) -> tuple[Callable[[str], Any], list[str]]:
+def lazy_exports(package: str, names: dict[str, str]
+                 ) -> tuple[Callable[[str], Any], Callable[[], list[str]], list[str]]:
     """A module ``__getattr__`` that imports ``names[name]`` (a module path) when ``name`` is
-    first asked for, and the matching ``__all__``.
+    first asked for, a ``__dir__`` that lists those names too (so ``dir(package)`` and tab
+    completion show them before they are loaded), and the matching ``__all__``.
 
     Example (in a package's ``__init__.py``)::
 
-        __getattr__, __all__ = lazy_exports(__name__, PUBLIC)
+        __getattr__, __dir__, __all__ = lazy_exports(__name__, PUBLIC)
     """
 
     def __getattr__(name: str) -> Any:
@@ -21,4 +24,7 @@ def lazy_exports(package: str, names: dict[str, str]) -> tuple[Callable[[str], A
             return getattr(importlib.import_module(names[name]), name)
         raise AttributeError(f"module {package!r} has no attribute {name!r}")
 
-    return __getattr__, list(names)
+    def __dir__() -> list[str]:
+        return sorted(set(vars(sys.modules[package])) | set(names))
+
+    return __getattr__, __dir__, list(names)

@@ -18,8 +18,8 @@ slower.
 
 Example::
 
-    from molgraph.screening.screen import ScreenConfig, screen
-    summary = screen(ScreenConfig(models=["runs/a/model", "runs/b/model"],
+    from molgraph.screening.screen import ScreenConfig, run_screen
+    summary = run_screen(ScreenConfig(models=["runs/a/model", "runs/b/model"],
                                   libraries=["zinc.smi.gz"], out="hits.csv", top_k=1000))
 """
 
@@ -34,7 +34,6 @@ from molgraph import __version__
 from molgraph.chem.druglike import FILTERS, check_filters
 from molgraph.chem.vocabulary import FEATURIZER_VERSION
 from molgraph.inference.ensemble import Ensemble, rank_column
-from molgraph.inference.loading import load_models
 from molgraph.inference.model_dir import member_dirs, model_digest
 from molgraph.inference.precision import PRECISIONS, check_precision
 from molgraph.runtime.files import write_json
@@ -154,7 +153,7 @@ def _signature(config: ScreenConfig, libraries, mode: str | None) -> dict:
             "precision": config.precision}
 
 
-def screen(config: ScreenConfig) -> dict:
+def run_screen(config: ScreenConfig) -> dict:
     """Screen ``config.libraries`` with ``config.models``; write the output and its summary.
 
     The output is checked writable first, and locked for the whole run (a second run on it
@@ -171,11 +170,13 @@ def screen(config: ScreenConfig) -> dict:
 
 
 def _screen(config: ScreenConfig, paths: dict, started: float) -> dict:
-    """:func:`screen` once the output is known writable and locked."""
+    """:func:`run_screen` once the output is known writable and locked."""
     load_before = os.getloadavg()
     if _scores_in_processes(config, cuda=None):
         start_scoring_server()
     libraries = open_libraries(config.libraries, config.delimiter)
+    from molgraph.inference.loading import load_models  # torch: not when building the CLI
+
     ensemble = Ensemble(load_models(config.models, "cpu" if config.scheduler
                                     else config.device, config.precision))
     rank = rank_column(ensemble.target_names, len(ensemble.models), config.rank_by)

@@ -5,7 +5,7 @@ The objective returns the kept model's validation metric (RMSE or ROC-AUC for mo
 validation only, and nothing about the test set is stored in the study or written to a
 trial's directory. A trial that raises (a refused
 setting, NaN loss, out of memory) records why as the user attribute ``fail_reason`` and
-re-raises, so Optuna marks it FAILED; ``run_sweep`` lets the sweep go on.
+re-raises, so Optuna marks it FAILED; ``run_study`` lets the sweep go on.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """A sweep a person can watch: trials done out of the total and the best so far.
 
-:class:`TrialProgress` is an Optuna trial callback (``run_sweep(..., on_trial_end=[...])``).
+:class:`TrialProgress` is an Optuna trial callback (``run_study(..., on_trial_end=[...])``).
 On a terminal it draws a tqdm bar over the trials (``trials 8/40``, tqdm's rate and ETA) with
 the best value, its trial and the pruned and failed counts; in logs and CI (stderr not a
 terminal) it logs one plain line per finished trial::
@@ -41,7 +41,7 @@ class TrialProgress:
     """Counts the finished trials of a sweep and shows the best so far.
 
     Args:
-        total: trials the study should hold at the end (``run_sweep``'s ``trials``).
+        total: trials the study should hold at the end (``run_study``'s ``trials``).
         done_before: trials it held when this run started (where the bar starts).
         metric: name of the value, e.g. ``"val_rmse"``.
         direction: ``"minimize"`` or ``"maximize"`` (or Optuna's ``StudyDirection``).

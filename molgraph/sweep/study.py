@@ -1,4 +1,4 @@
-"""``run_sweep``: an Optuna study that lives beside its results and resumes where it stopped.
+"""``run_study``: an Optuna study that lives beside its results and resumes where it stopped.
 
 Embedded by default: the study is ``DIR/optuna.log`` (Optuna's journal file, safe for several
 processes on one machine), opened with ``load_if_exists``, so running the same command again
@@ -35,6 +35,7 @@ from optuna.trial import FrozenTrial
 
 from molgraph.genes.config import GeneRunConfig
 from molgraph.runtime.files import exclusive_lock
+from molgraph.sweep.config import PRUNERS, SAMPLERS, STUDY_NAME
 from molgraph.sweep.genes import GeneProblem
 from molgraph.sweep.molecules import MoleculeProblem
 from molgraph.sweep.objective import Objective, TrackerFactory
@@ -46,10 +47,7 @@ from molgraph.sweep.workers import run_in_processes
 from molgraph.training.config import RunConfig
 
 log = logging.getLogger(__name__)
-STUDY_NAME = "molgraph"
 SWEEP_LOCK = "sweep.lock"
-PRUNERS = ("hyperband", "median", "none")
-SAMPLERS = ("tpe", "random")
 TrialCallback = Callable[[optuna.Study, FrozenTrial], None]
 
 
@@ -144,7 +142,7 @@ def as_problem(base: RunConfig | GeneRunConfig | Problem) -> Problem:
     return base
 
 
-def run_sweep(base: RunConfig | GeneRunConfig | Problem, out: str | Path,
+def run_study(base: RunConfig | GeneRunConfig | Problem, out: str | Path,
               space: SearchSpace | str | Path | None = None, trials: int = 20,
               timeout: float | None = None, jobs: int = 1, storage: str | None = None,
               study_name: str = STUDY_NAME, pruner: str | optuna.pruners.BasePruner = "hyperband",

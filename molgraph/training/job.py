@@ -1,14 +1,15 @@
 """The training job: data set → split → model → fit → metrics → saved model and predictions.
 
-``molgraph train``, the Python API and (next) a sweep all describe a run as a
-:class:`~molgraph.training.config.RunConfig` and call :func:`train`; benchmarks that loop over
-seeds featurize once and call :func:`train_on_dataset`.
+A run is a :class:`~molgraph.training.config.RunConfig` and a featurized data set;
+:func:`train_on_dataset` trains and scores it, :func:`write_run` writes its directory. The
+public entry point, from a file, a DataFrame or SMILES, is ``molgraph.train``
+(``training.api``); sweeps and benchmarks that loop over settings or seeds featurize once and
+call :func:`train_on_dataset`.
 """
 
 from __future__ import annotations
 
 import logging
-import math
 import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
@@ -38,9 +39,9 @@ from molgraph.runtime.system import default_threads, seed_everything
 from molgraph.tracking.contracts import Callback, Tracker
 from molgraph.training.baseline import SVMFit
 from molgraph.training.blend import blend_members, blend_refusal
-from molgraph.training.config import DataConfig, RunConfig
+from molgraph.training.config import RunConfig
 from molgraph.training.loop import FitResult, fit
-from molgraph.training.metrics import compute_metrics, monitored_metric
+from molgraph.training.metrics import compute_metrics
 
 log = logging.getLogger(__name__)
 RUN_CONFIG = "run_config.json"
@@ -88,6 +89,13 @@ class TrainRun:
     blend: dict | None = None
     svm: SVMFit | None = None
 
+    def summary(self) -> str:
+        """What was chosen and why, and the scores as a table (what ``molgraph train``
+        prints)."""
+        from molgraph.training.report import run_summary
+
+        return run_summary(self)
+
 
 def train_on_dataset(dataset: MoleculeDataset, config: RunConfig,
                      callbacks: Sequence[Callback] = (),
@@ -112,7 +120,7 @@ def train_on_dataset(dataset: MoleculeDataset, config: RunConfig,
     train_idx, val_idx, test_idx = (make_split(dataset, index, y[index], config)
                                     if split is None else split)
     _check_split(y, train_idx, val_idx, test_idx, dataset.table.target_names, config,
-                 need_test=split is None)
+                 need_test=split is None and config.split_sizes[2] > 0)
     if config.blend:  # decided before the training, not after it
         refused = blend_refusal(len(train_idx) + len(val_idx))
         if refused:
@@ -348,36 +356,6 @@ def write_run(run: TrainRun, dataset: MoleculeDataset, out: str | Path) -> Path:
     return out
 
 
-def train(config: RunConfig, out: str | Path | None = None, callbacks: Sequence[Callback] = (),
-          tracker: Tracker | None = None, cache_dir: str | Path | None = None) -> TrainRun:
-    """Read ``config.data``, train, and with ``out`` write the run directory.
-
-    ``cache_dir``: where featurized graphs are cached when ``config.data.cache`` (default
-    ``$MOLGRAPH_CACHE``). ``tracker`` gets the settings, every epoch's metrics and, at the end,
-    the scores of the kept (best) epoch: ``best_val_*`` and ``test_*`` (the per-epoch
-    ``val_*`` history stays one value per epoch), plus ``best_epoch``. With MLflow::
-
-        with MlflowTracker.start(uri, "esol") as tracker:   # molgraph.tracking.mlflow_runs
-            train(config, out, tracker=tracker)
-            log_run_directory(tracker, out)
-    """
-    config.check_data()
-    if out is not None:  # found now, not after the training
-        check_writable(Path(out) / "metrics.json")
-    cache = (cache_dir or True) if config.data.cache else None
-    dataset = load_run_data(config, cache)
-    run = train_on_dataset(dataset, config, callbacks, tracker)
-    if config.baseline:
-        add_baseline(run, dataset)
-    if tracker is not None:
-        tracker.log_metrics(final_metrics(run), step=run.fit.best_epoch)
-    if out is not None:
-        write_run(run, dataset, out)
-    key, _ = monitored_metric(config.task)
-    log.info("test %s = %.4f", key, run.metrics["test"].get(key, math.nan))
-    return run
-
-
 def add_baseline(run: TrainRun, dataset: MoleculeDataset) -> TrainRun:
     """Fit the ECFP baselines (``training.baseline``) on ``run``'s split and labels."""
     from molgraph.training.baseline import fit_baselines
@@ -393,7 +371,7 @@ def final_metrics(run: TrainRun) -> dict[str, float]:
     ``best_epoch`` and ``epochs_run``, ``baseline_val_*``/``baseline_test_*`` (averages over
     targets) and, for a blend, ``gnn_*``/``svm_*`` (each part alone) and ``blend_weight_<i>``."""
     scores = {f"best_val_{k}": v for k, v in run.metrics["val"].items()}
-    scores.update({f"test_{k}": v for k, v in run.metrics["test"].items()})
+    scores.update({f"test_{k}": v for k, v in run.metrics.get("test", {}).items()})
     parts = {"baseline": run.baseline}
     if run.blend is not None:
         parts.update(gnn=run.blend["gnn"], svm=run.blend["svm"])
@@ -401,55 +379,8 @@ def final_metrics(run: TrainRun) -> dict[str, float]:
                        for i, w in enumerate(run.blend["weights"].values())})
     for name, scored in parts.items():
         for part in ("val", "test") if scored is not None else ():
+            if part not in scored:  # a run without a test part
+                continue
             scores.update({f"{name}_{part}_{k}": v for k, v in scored[part].items()
                            if not k.rsplit("_", 1)[-1].isdigit()})
     return {**scores, "best_epoch": run.fit.best_epoch, "epochs_run": len(run.fit.history)}
-
-
-def run_config(data: str | Path = "", target_columns: Sequence[str] = (),
-               task: str = "regression", model: str | None = None, split: str = "scaffold",
-               seed: int = 0, epochs: int | None = None, smiles_column: str | None = None,
-               model_options: dict | None = None, train_options: dict | None = None,
-               **settings) -> RunConfig:
-    """A :class:`RunConfig` from keyword arguments: ``model_options`` are ``ModelConfig``
-    fields, ``train_options`` ``TrainConfig`` fields, ``settings`` any other run fields
-    (``split_sizes=(0.7, 0.1, 0.2)``). A setting given twice with different values is an
-    error."""
-    values = {f"model.{k}": v for k, v in (model_options or {}).items()}
-    values.update({f"train.{k}": v for k, v in (train_options or {}).items()})
-    for name, value in (("model.name", model), ("train.epochs", epochs)):
-        if value is None:
-            continue
-        if name in values and values[name] != value:
-            raise ValueError(f"{name} given twice: {value!r} and {values[name]!r}")
-        values[name] = value
-    values.update(settings)
-    base = RunConfig(data=DataConfig(str(data), list(target_columns), smiles_column),
-                     task=task, split=split, seed=seed)
-    return base.with_values(values)
-
-
-def train_from_file(data: str | Path, target_columns: Sequence[str], task: str = "regression",
-                    model: str | None = None, split: str = "scaffold", seed: int = 0,
-                    epochs: int | None = None, out: str | Path | None = None,
-                    smiles_column: str | None = None, model_options: dict | None = None,
-                    train_options: dict | None = None, callbacks: Sequence[Callback] = (),
-                    tracker: Tracker | None = None, cache_dir: Path | bool | None = True,
-                    **settings) -> TrainRun:
-    """Train on a molecule file and, with ``out``, write the model, metrics and predictions.
-
-    ``cache_dir``: featurized-graph cache directory, ``True`` for ``$MOLGRAPH_CACHE``, ``None``
-    or ``False`` for none.
-
-    Example::
-
-        run = molgraph.train_from_file("delaney.csv", ["measured log solubility in mols per litre"],
-                                       model="dmpnn", split="scaffold", out="runs/esol",
-                                       train_options={"epochs": 30, "lr": 1e-3})
-        run.metrics["test"]["rmse"]
-    """
-    config = run_config(data, target_columns, task, model, split, seed, epochs, smiles_column,
-                        model_options, train_options, **settings)
-    config.data.cache = cache_dir not in (None, False)
-    directory = None if isinstance(cache_dir, bool) else cache_dir
-    return train(config, out, callbacks, tracker, directory)

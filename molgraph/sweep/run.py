@@ -1,0 +1,166 @@
+"""``molgraph.run_sweep``: a whole sweep in one call, as ``molgraph sweep`` runs it.
+
+The study (``study.run_study``), then with ``seeds`` the honest test evaluation of the best and
+the default configuration (``evaluate``), all logged, with ``tracking``, to one MLflow parent
+run with a child run per trial and the best model as an MLflow pyfunc model.
+
+Example (in a notebook)::
+
+    import molgraph
+    result = molgraph.run_sweep(molgraph.run_config("delaney.csv", ["logS"]), "runs/esol-sweep",
+                            molgraph.SweepConfig(trials=40, cv=5, seeds=[0, 1, 2]),
+                            tracking=molgraph.TrackingConfig("sqlite:///runs/mlflow.db"))
+    result["best_params"], result["evaluation"]["best"]["rmse"]
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from molgraph.genes.config import GeneRunConfig
+from molgraph.runtime.files import exclusive_lock
+from molgraph.sweep.config import SweepConfig
+from molgraph.sweep.evaluate import evaluate_seeds, table
+from molgraph.sweep.molecules import MoleculeProblem
+from molgraph.sweep.problems import Problem
+from molgraph.sweep.progress import TrialProgress
+from molgraph.sweep.report import shown_storage
+from molgraph.sweep.study import SWEEP_LOCK, as_problem, run_study
+from molgraph.tracking.config import TrackingConfig, tracked_run
+from molgraph.training.config import RunConfig
+
+log = logging.getLogger(__name__)
+#: What a sweep's parent MLflow run keeps of its directory (not every trial's model).
+PARENT_ARTIFACTS = ("sweep.json", "best_config.json", "evaluation.json", "plots", "best")
+
+
+def _problem(base: RunConfig | GeneRunConfig | Problem, config: SweepConfig) -> Problem:
+    """The problem to sweep; the scoring (``cv``, ``val_repeats``) applies to molecules."""
+    if isinstance(base, RunConfig):
+        return MoleculeProblem(base, cv=config.cv, val_repeats=config.val_repeats)
+    if config.cv or config.val_repeats:
+        raise ValueError("cv and val_repeats score molecule sweeps; a gene sweep is scored on "
+                         "its folds (--folds)")
+    return as_problem(base)
+
+
+def run_sweep(base: RunConfig | GeneRunConfig | Problem, out: str | Path,
+          config: SweepConfig | None = None, tracking: TrackingConfig | None = None,
+          fixed: Sequence[str] = (), progress: bool | None = None) -> dict[str, Any]:
+    """Search settings of ``base`` (a molecule ``RunConfig``, a ``GeneRunConfig`` or a
+    problem) on validation, keep the best model in ``out/best/``, and with ``config.seeds``
+    score the best and the default configuration on each seed's test set.
+
+    ``fixed``: dotted settings taken from ``base`` as they are, left out of the search space.
+    Returns the summary ``sweep.json`` holds (``best_trial``, ``best_value``, ``best_params``,
+    ``states``, ``trials_run``, ...) with ``"evaluation"`` (``evaluation.json``, or ``None``).
+    """
+    config = config or SweepConfig()
+    problem = _problem(base, config)
+    space = problem.space(config.space)
+    fixed = sorted(set(fixed) & set(space.names))
+    if fixed:
+        log.info("fixed, not searched: %s", ", ".join(fixed))
+        space = space.without(fixed)
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    seed = problem.base.seed if config.sampler_seed is None else config.sampler_seed
+    # one parent run per study: found again by these tags when the sweep starts again
+    resume = {"optuna.study": config.study_name, "molgraph.sweep_dir": str(out.resolve()),
+              "optuna.storage": shown_storage(config.storage)}
+    data = getattr(problem.base.data, "path", None) or getattr(problem.base.data, "network", "")
+    tags = {"molgraph.data": data, "molgraph.task": getattr(problem.base, "task", "genes")}
+    evaluation = None
+    # the embedded study's lock is held from here, so the parent run is only continued (and
+    # its dead children closed) by the one process that owns the sweep directory
+    with exclusive_lock(out / SWEEP_LOCK), \
+            tracked_run(tracking, out, tags, PARENT_ARTIFACTS, resume) as parent:
+        children = None if parent is None else _open_children(parent, tracking, space, config)
+        direction = "maximize" if problem.higher_is_better else "minimize"
+        with TrialProgress(config.trials, 0, f"val_{problem.metric}", direction,
+                           enabled=progress) as shown:
+            result = run_study(problem, out, space, trials=config.trials,
+                               timeout=config.timeout, jobs=config.jobs,
+                               storage=config.storage, study_name=config.study_name,
+                               sampler=config.sampler, pruner=config.pruner, seed=seed,
+                               keep_trials=config.keep_trials, tracker_factory=children,
+                               on_trial_end=[shown], locked=True)
+        if config.seeds and result["best_trial"] is not None:
+            best = json.loads((out / "best_config.json").read_text())
+            evaluation = evaluate_seeds(problem, best, config.seeds, out)
+        if parent is not None and result["best_trial"] is not None:
+            log_parent(parent, result, evaluation, out, problem)
+        if parent is not None and result["best_trial"] is None:
+            parent.set_tags({"molgraph.error": "no trial completed"})
+            parent.finish("FAILED")
+    return {**result, "evaluation": evaluation}
+
+
+def _open_children(parent: Any, tracking: TrackingConfig, space: Any,
+                   config: SweepConfig) -> Any:
+    """The per-trial MLflow child runs of ``parent``; dead children of an earlier run of the
+    same embedded sweep are closed first, and the parent's settings logged once."""
+    from molgraph.tracking.sweep_runs import ChildRuns, close_running_children
+
+    if config.storage is None:
+        closed = close_running_children(parent, "stale: its process ended while it ran")
+        if closed:
+            log.warning("closed %d MLflow child run(s) left RUNNING by a stopped sweep",
+                        len(closed))
+    # params cannot change in MLflow: what may differ between runs of one sweep (trials
+    # asked for, seeds) is a tag, and a resumed parent keeps its params
+    if not parent.client.get_run(parent.run_id).data.params:
+        parent.log_params({"sweep.space": space.to_dict(), "sweep.pruner": config.pruner,
+                           "sweep.sampler": config.sampler, "sweep.cv": config.cv,
+                           "sweep.val_repeats": config.val_repeats})
+    parent.set_tags({"sweep.trials": config.trials, "sweep.seeds": config.seeds})
+    return ChildRuns(parent.tracking_uri, tracking.experiment, parent.run_id)
+
+
+def log_parent(parent: Any, result: dict[str, Any], evaluation: dict[str, Any] | None,
+               out: Path, problem: Problem) -> None:
+    """The parent run's record: the best trial's settings (tags ``best.<setting>``: they
+    change as a sweep goes on) and validation metric, the test evaluation (mean and std per
+    configuration) and, for molecules, the best model as an MLflow pyfunc model
+    (``mlflow.pyfunc.load_model(uri).predict(df)``, ``mlflow models serve``)."""
+    parent.set_tags({f"best.{k}": v for k, v in result["best_params"].items()})
+    metrics = {f"best_{result['metric']}": result["best_value"],
+               "best_trial": result["best_trial"], "n_trials": result["n_trials"]}
+    if evaluation is not None:
+        for label in ("best", "default", "baseline"):
+            for name, cell in evaluation.get(label, {}).items():
+                if cell["mean"] is not None:
+                    metrics[f"{label}_test_{name}_mean"] = cell["mean"]
+                    metrics[f"{label}_test_{name}_std"] = cell["std"]
+    parent.log_metrics(metrics, step=0)
+    if problem.kind == "molecules" and result["best_model"]:
+        from molgraph.inference.mlflow_model import log_pyfunc_model
+
+        uri = log_pyfunc_model(out / "best", parent.tracking_uri, parent.run_id)
+        parent.set_tags({"molgraph.best_model_uri": uri})
+        log.info("best model logged to MLflow as %s (mlflow.pyfunc.load_model)", uri)
+
+
+def sweep_report(result: dict[str, Any], out: str | Path) -> str:
+    """What ``molgraph sweep`` prints of :func:`run_sweep`'s ``result``: the trials' states,
+    the best trial and where its model is, and the evaluation table (with ``seeds``)."""
+    lines = [json.dumps({"states": result["states"], "trials_run": result["trials_run"],
+                         "trials_per_hour": result["trials_per_hour"]})]
+    if result["best_trial"] is None:
+        return "\n".join([*lines, f"no trial completed; see {out}/sweep.json for the failures"])
+    lines.append(json.dumps({"best_trial": result["best_trial"],
+                             result["metric"]: round(result["best_value"], 4),
+                             "params": result["best_params"]}))
+    where = f"{out}/best" if result["best_model"] else "(not in this directory: it ran elsewhere)"
+    lines.append(f"best model: {where}; its configuration: {out}/best_config.json")
+    evaluation = result["evaluation"]
+    if evaluation is not None:
+        metric = evaluation["metric"].removeprefix("test_")
+        main = [metric, *(m for m in ("mae", "r2", "pr_auc", "roc_auc")
+                          if m != metric and m in evaluation["best"])][:3]
+        lines += [table(evaluation, main), f"evaluation runs and {out}/evaluation.json written"]
+    return "\n".join(lines)
