@@ -6,9 +6,14 @@ that only featurize never import torch, and optuna, mlflow and deepchem load onl
 
 from __future__ import annotations
 
+import warnings
+
 from molgraph.runtime.lazy import lazy_exports
 
 __version__ = "0.1.0"
+# torch_geometric imports tqdm.auto, which warns in a notebook without ipywidgets; molgraph's
+# own bars fall back to text there (runtime.progress), so the warning says nothing useful
+warnings.filterwarnings("ignore", message="IProgress not found", module="tqdm")
 
 _PUBLIC = {
     # molecules in, graphs out

@@ -52,6 +52,8 @@ def test_train_reports_the_baseline_beside_the_model(data_dir, tmp_path, capsys)
     baseline = metrics["baseline"]
     assert baseline["features"].startswith("ECFP4") and baseline["best"] in ("rf", "svm")
     assert np.isfinite(baseline["test"]["rmse"]) and f"baseline {baseline['best']} test" in printed
-    assert "test − baseline" in printed
+    verdict = "better than" if metrics["test"]["rmse"] < baseline["test"]["rmse"] else "worse than"
+    assert f"on test the model is {verdict} the ECFP4 baseline ({baseline['best']})" in printed
+    assert printed.startswith("model: ")  # what was kept and why comes first
     assert main([*args[:-1], str(tmp_path / "plain"), "--no-baseline"]) == 0
     assert "baseline" not in json.loads((tmp_path / "plain" / "metrics.json").read_text())

@@ -59,9 +59,8 @@ def main(argv: list[str] | None = None) -> int:
         _verb_parser(parser, args).error(f"unrecognized arguments: {' '.join(unknown)}")
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
                         format="%(levelname)s %(name)s: %(message)s", force=True)
-    if not args.verbose:  # a line per epoch and Optuna's per trial: the bars show them
+    if not args.verbose:  # a line per epoch: the bar shows them
         logging.getLogger("molgraph.training.loop").setLevel(logging.WARNING)
-        logging.getLogger("optuna").setLevel(logging.WARNING)
     name = " ".join(v for v in (args.command, getattr(args, "genes_command", None)) if v)
     try:
         return args.func(args)

@@ -166,3 +166,12 @@ def molecule_run_config(args: argparse.Namespace) -> RunConfig:
     config = base.with_values(given_values(args))
     config.check_data()
     return config
+
+
+def quiet_optuna(args: argparse.Namespace) -> None:
+    """Optuna's own line per trial off (without ``-v``): the sweep reports each trial itself.
+    Called once Optuna is imported, which sets its logger to INFO."""
+    import logging
+
+    if not args.verbose:
+        logging.getLogger("optuna").setLevel(logging.WARNING)

@@ -17,6 +17,7 @@ from molgraph.cli.options import (
     add_tracking_options,
     given_values,
     molecule_run_config,
+    quiet_optuna,
     tracking_config,
 )
 from molgraph.sweep.config import SweepConfig
@@ -43,6 +44,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from molgraph.sweep.run import run_sweep, sweep_report
 
+    quiet_optuna(args)
     config = SweepConfig(**given_values(args, SWEEP))
     result = run_sweep(molecule_run_config(args), args.out, config, tracking_config(args),
                        fixed=list(given_values(args)))

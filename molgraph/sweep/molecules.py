@@ -4,7 +4,8 @@ once per process.
 A trial is scored on the run's validation part (the validation metric reported every epoch,
 for the pruner), or, less noisily, by cross-validation inside the training part: ``cv`` folds
 (``--cv K``) or ``val_repeats`` validation parts drawn again from it (``--val-repeats R``),
-the running mean reported after each fold. The test part is never used by a trial."""
+every epoch of every fold reported to the pruner (so a bad setting is still pruned within its
+first fold). The test part is never used by a trial."""
 
 from __future__ import annotations
 
@@ -51,6 +52,28 @@ class _StepReporter:
             self.on_step(epoch, value)
 
 
+class _FoldSteps(_StepReporter):
+    """The pruner's view of a cross-validated trial: a step per epoch of every fold (fold
+    ``k``'s epoch ``e`` is step ``k·epochs + e``), valued at the mean of the folds' best
+    validation metric so far (the finished folds' kept values and this fold's best yet). A bad
+    setting is then pruned within its first fold, as a trial scored on one validation part is,
+    not only after whole folds."""
+
+    def __init__(self, key: str, on_step: StepHook | None, fold: int, epochs: int,
+                 finished: list[float], higher_is_better: bool) -> None:
+        super().__init__(key, None)
+        self.report, self.offset, self.finished = on_step, fold * epochs, finished
+        self.better = max if higher_is_better else min
+        self.best: float | None = None
+
+    def on_epoch_end(self, epoch: int, metrics: dict[str, float]) -> None:
+        super().on_epoch_end(epoch, metrics)
+        value = metrics[self.key]
+        self.best = value if self.best is None else self.better(self.best, value)
+        if self.report is not None:
+            self.report(self.offset + epoch, float(np.mean([*self.finished, self.best])))
+
+
 class _FoldTracker:
     """A trial's tracker seen by one fold: its metrics as ``fold<k>_<name>`` per epoch, the
     settings once (from the first fold)."""
@@ -68,8 +91,8 @@ class _FoldTracker:
 
 class MoleculeProblem:
     """Molecular property models: a ``RunConfig`` per trial, the molecules featurized once per
-    process; one value per epoch for the pruner, or one per fold with ``cv`` or
-    ``val_repeats``.
+    process; one value per epoch for the pruner (per epoch of every fold with ``cv`` or
+    ``val_repeats``).
 
     Args:
         base: the configuration every trial starts from.
@@ -128,16 +151,15 @@ class MoleculeProblem:
         return data
 
     def max_steps(self, space: SearchSpace) -> int:
-        """The pruner's resource: epochs, the most the space can give; folds with ``cv`` or
-        ``val_repeats``."""
-        if self.cv or self.val_repeats:
-            return self.cv or self.val_repeats
+        """The pruner's resource: epochs, the most the space can give (times the folds with
+        ``cv`` or ``val_repeats``)."""
+        folds = self.cv or self.val_repeats or 1
         param = next((p for p in space.params if p.name == "train.epochs"), None)
         if param is None:
-            return self.base.train.epochs
+            return folds * self.base.train.epochs
         values = {"fixed": [param.value], "categorical": list(param.choices)}.get(
             param.kind, [param.high])
-        return int(max(values))
+        return folds * int(max(values))
 
     def load(self) -> None:
         """Read (or featurize) the molecules now; they are kept for every trial."""
@@ -188,16 +210,16 @@ class MoleculeProblem:
     def _cross_validate(self, config: RunConfig, tracker: Tracker | None,
                         on_step: StepHook | None) -> TrialOutcome:
         """Train ``config`` on every fold; the mean of the folds' kept validation metric,
-        handed to ``on_step`` after each fold (step = folds done)."""
+        handed to ``on_step`` every epoch (see :class:`_FoldSteps`)."""
         runs: list[TrainRun] = []
         key = f"val_{self.metric}"
         for k, split in enumerate(self.folds()):
             fold_tracker = None if tracker is None else _FoldTracker(tracker, k)
-            runs.append(train_on_dataset(self.dataset, config, [_StepReporter(key, None)],
-                                         fold_tracker, split=split))
-            value = float(np.mean([r.metrics["val"][self.metric] for r in runs]))
-            if on_step is not None:
-                on_step(k + 1, value)
+            finished = [r.metrics["val"][self.metric] for r in runs]
+            steps = _FoldSteps(key, on_step, k, config.train.epochs, finished,
+                               self.higher_is_better)
+            runs.append(train_on_dataset(self.dataset, config, [steps], fold_tracker,
+                                         split=split))
         names = [n for n in runs[0].metrics["val"] if not n.rsplit("_", 1)[-1].isdigit()]
         val = {n: float(np.nanmean([r.metrics["val"][n] for r in runs])) for n in names}
         val.update({f"{self.metric}_fold{k}": float(r.metrics["val"][self.metric])

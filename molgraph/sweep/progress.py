@@ -19,7 +19,7 @@ import logging
 import math
 from typing import IO, Any
 
-from molgraph.runtime.progress import wants_bar
+from molgraph.runtime.progress import bar_class, wants_bar
 
 log = logging.getLogger(__name__)
 FINISHED = ("COMPLETE", "PRUNED", "FAIL")
@@ -106,12 +106,10 @@ class TrialProgress:
         self.best, self.best_trial = best, best_trial
 
     def _open_bar(self) -> Any:
-        if self._bar is None:
-            from tqdm import tqdm
-
-            self._bar = tqdm(total=self.total, initial=min(self.done_before, self.total),
-                             desc="trials", unit="trial", file=self.file, dynamic_ncols=True,
-                             leave=True)
+        if self._bar is None:  # a widget in Jupyter, a text bar in a terminal
+            self._bar = bar_class()(total=self.total, initial=min(self.done_before, self.total),
+                                    desc="trials", unit="trial", file=self.file,
+                                    dynamic_ncols=True, leave=True)
         return self._bar
 
     def postfix(self) -> str:

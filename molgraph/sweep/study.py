@@ -87,7 +87,8 @@ def make_pruner(pruner: str | optuna.pruners.BasePruner,
     if pruner == "hyperband":
         return optuna.pruners.HyperbandPruner(min_resource=1, max_resource=max(epochs, 1))
     if pruner == "median":
-        return optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=1)
+        # steps count from 1: the first step (an epoch or a fold) is never pruned on
+        return optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=2)
     return optuna.pruners.NopPruner()
 
 

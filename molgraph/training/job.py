@@ -208,8 +208,10 @@ def make_split(dataset: MoleculeDataset, index: np.ndarray, labels: np.ndarray,
     ``config.split`` with its sizes and seed."""
     smiles = dataset.smiles
     if dataset.parts is None:
-        parts = split_indices([smiles[i] for i in index], config.split, config.split_sizes,
-                              config.seed, labels)
+        with step(f"{config.split} split of {len(index):,} molecules", log,
+                  announce=len(index) > MANY_MOLECULES, report_above=5.0):
+            parts = split_indices([smiles[i] for i in index], config.split, config.split_sizes,
+                                  config.seed, labels)
         log.info("split %s (seed %d): %d train, %d validation, %d test molecules",
                  config.split, config.seed, *map(len, parts))
         return tuple(index[p] for p in parts)
