@@ -34,7 +34,8 @@ from molgraph.data.split import split_indices
 from molgraph.inference.artifact import TrainedModel
 from molgraph.inference.ensemble import EnsembleModel, member_predictions
 from molgraph.models.registry import build_model
-from molgraph.runtime.files import check_writable, write_json
+from molgraph.runtime.files import write_json
+from molgraph.runtime.progress import MANY_MOLECULES, step
 from molgraph.runtime.system import default_threads, seed_everything
 from molgraph.tracking.contracts import Callback, Tracker
 from molgraph.training.baseline import SVMFit
