@@ -22,7 +22,8 @@ from molgraph.sweep.progress import TrialProgress
 from molgraph.tracking.contracts import StopTraining
 from molgraph.training.config import TrainConfig
 from molgraph.training.loop import fit
-from molgraph.training.watch import EpochProgress, metrics_table
+from molgraph.training.report import metrics_table
+from molgraph.training.watch import EpochProgress
 
 DATA = Path(__file__).parent / "data"
 
@@ -168,14 +169,15 @@ def test_without_a_bar_at_most_one_line_every_log_every_seconds(caplog):
     assert lines[2] == "4/4 epochs in 0:00:00 (0.00 s/epoch), best val_roc_auc=0.8 (epoch 2)"
 
 
-def test_metrics_table_is_aligned_with_4_significant_digits():
+def test_metrics_table_has_fixed_decimals_so_columns_line_up():
     table = metrics_table({"val": {"rmse": 1.234567, "mae": 0.98765, "r2": 0.5},
                            "test": {"rmse": 12.3456, "mae": 0.001234567}}, ["rmse", "mae", "r2"])
     lines = table.splitlines()
     assert lines[0].split() == ["rmse", "mae", "r2"]
-    assert lines[1].split() == ["val", "1.235", "0.9877", "0.5"]
-    assert lines[2].split() == ["test", "12.35", "0.001235", "nan"]
+    assert lines[1].split() == ["val", "1.2346", "0.9877", "0.5000"]
+    assert lines[2].split() == ["test", "12.3456", "0.0012", "n/a"]
     assert len({len(line) for line in lines}) == 1  # right-aligned columns
+    assert len({line.index(".", 12) for line in lines[1:]}) == 1  # decimal points aligned
 
 
 def _objective(trial: optuna.Trial) -> float:

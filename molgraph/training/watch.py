@@ -9,7 +9,7 @@ the log, above the bar: the first and last epochs, and otherwise at most one lin
 ``log_every`` seconds. In logs and CI (stderr not a terminal) there is no bar: those lines, a
 line within a long epoch (molecules done, molecules/s, ETA) at most every ``log_every`` seconds
 too, and a closing line. Epochs count from 1, as in ``history.csv`` and ``metrics.json``.
-:func:`metrics_table` is the small aligned table ``molgraph train`` prints at the end.
+The table ``molgraph train`` prints at the end is ``training.report``'s.
 """
 
 from __future__ import annotations
@@ -17,7 +17,6 @@ from __future__ import annotations
 import logging
 import math
 import time
-from collections.abc import Sequence
 from typing import IO, Any
 
 from molgraph.runtime.progress import COUNTS_FORMAT, bar_class, duration, wants_bar
@@ -261,19 +260,3 @@ class EpochProgress:
     def __exit__(self, kind, value, traceback) -> None:
         self.close(error=kind is not None)
 
-
-def metrics_table(metrics: dict[str, dict[str, float]], columns: Sequence[str],
-                  rows: Sequence[str] = ("val", "test")) -> str:
-    """An aligned table of ``metrics[row][column]``, 4 significant digits::
-
-                rmse     mae      r2
-        val    1.032  0.8123  0.6411
-        test   1.104  0.8502   0.598
-    """
-    cells = [["", *columns]]
-    cells += [[row, *(_number(metrics.get(row, {}).get(c, math.nan)) for c in columns)]
-              for row in rows]
-    widths = [max(len(line[i]) for line in cells) for i in range(len(cells[0]))]
-    return "\n".join(
-        "  ".join([line[0].ljust(widths[0])] + [v.rjust(w) for v, w in zip(line[1:], widths[1:])])
-        .rstrip() for line in cells)
