@@ -16,7 +16,7 @@ N_ROWS = 204
 
 def tiny_models(base: Path) -> list[Path]:
     """Two 2-epoch DMPNNs (hidden 32, seeds 0 and 1) on 120 ESOL molecules, trained once per
-    test session (cached under ``base``); the second is blended with its SVM (``--blend-svm``),
+    test session (cached under ``base``); the second is blended with its SVM (``blend=True``),
     so every screening path carries a model whose SVM travels with it."""
     out = base / "screen_models"
     models = [out / f"seed{seed}" / "model" for seed in (0, 1)]

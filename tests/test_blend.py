@@ -1,5 +1,5 @@
-"""The GNN blended with a Tanimoto-kernel SVM (``train --blend-svm``): the SVM saved as numbers
-predicts what scikit-learn predicts, the weight is chosen on validation, and every way of
+"""The GNN blended with a Tanimoto-kernel SVM (``train`` unless ``--no-blend``): the SVM saved as
+numbers predicts what scikit-learn predicts, the weight is chosen on validation, and every way of
 predicting (Python, ``predict``, ``screen`` workers, ensembles) gives the blend."""
 
 from __future__ import annotations
@@ -172,7 +172,7 @@ def test_an_ensemble_blends_its_mean_and_shrinks_its_spread(tmp_path):
 
     out = tmp_path / "run"
     assert main(["train", "--data", str(ESOL), "--target-columns", "logS", "--epochs", "2",
-                 "--hidden", "16", "--blend-svm", "--ensemble-size", "2", "--no-baseline",
+                 "--hidden", "16", "--blend", "--ensemble-size", "2", "--no-baseline",
                  "--threads", "1", "--device", "cpu", "--out", str(out)]) == 0
     w = json.loads((out / "metrics.json").read_text())["blend"]["weights"]["logS"]
     saved = pd.read_csv(out / "test_predictions.csv")

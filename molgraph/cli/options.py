@@ -33,7 +33,6 @@ RUN_ALIASES = {
     "model.hidden_channels": ["--hidden-channels", "--hidden"],
     "model.num_layers": ["--num-layers", "--layers"],
     "train.lr": ["--lr"],
-    "blend": ["--blend", "--blend-svm"],
 }
 
 
@@ -66,6 +65,12 @@ def _argument(hint: Any) -> dict[str, Any]:
     return {"type": hint}
 
 
+def _nested(hint: Any) -> type | None:
+    """The configuration dataclass a field holds (``X`` or ``X | None``), else ``None``."""
+    return next((c for c in (typing.get_args(hint) or (hint,)) if dataclasses.is_dataclass(c)),
+                None)
+
+
 def add_config_options(parser: argparse.ArgumentParser | argparse._ArgumentGroup, cls: type,
                        prefix: str = "", aliases: dict[str, list[str]] | None = None,
                        require_missing: bool = True, title: str | None = None,
@@ -85,19 +90,19 @@ def add_config_options(parser: argparse.ArgumentParser | argparse._ArgumentGroup
             them back), so two configurations' flags on one verb do not mix.
     """
     aliases = aliases or {}
-    if title is not None and isinstance(parser, argparse.ArgumentParser):
-        top = parser
-        parser = parser.add_argument_group(title)
-    else:
-        top = None
+    top = parser if title is not None and isinstance(parser, argparse.ArgumentParser) else None
     hints = typing.get_type_hints(cls)
     helps = field_help(cls)
-    for f in dataclasses.fields(cls):
+    fields = dataclasses.fields(cls)
+    if top is not None:  # in --help the nested groups (data, model, ...) come first
+        fields = sorted(fields, key=lambda f: _nested(hints[f.name]) is None)
+    for f in fields:
         dotted = prefix + f.name
         if f.metadata.get("derived"):
             continue
-        nested = next((c for c in (typing.get_args(hints[f.name]) or (hints[f.name],))
-                       if dataclasses.is_dataclass(c)), None)
+        nested = _nested(hints[f.name])
+        if nested is None and top is not None and parser is top:  # this class's own group
+            parser = top.add_argument_group(title)
         if nested is not None:
             where = top if top is not None else parser
             add_config_options(where, nested, dotted + ".", aliases, require_missing,

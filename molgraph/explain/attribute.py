@@ -57,7 +57,7 @@ class Explanation:
         task: ``regression`` or ``classification`` (logits are explained for the latter).
         targets: the explained target names.
         signed: whether the values have a sign (saliency's do not).
-        gnn_weights: for a blended model (``train --blend-svm``), each explained target's
+        gnn_weights: for a blended model (``train``, unless ``--no-blend``), each explained target's
             weight of the GNN in the blend; the attributions explain the GNN's prediction
             (``<target>_gnn_pred``), the SVM's share is no atom's. Empty for a plain model.
     """

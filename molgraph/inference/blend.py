@@ -3,8 +3,8 @@
 On small activity sets a fingerprint SVM is hard to beat (MoleculeACE: SVM on ECFP, mean test
 RMSE 0.675 over 30 ChEMBL sets, no GNN of the paper below 0.9), and its errors are not the
 GNN's, so a weighted mean of the two (a consensus model, as QSAR practice builds them) can beat
-both. ``molgraph train --blend-svm`` fits the SVM on the training split, chooses ``w`` per target
-on validation, and saves the SVM beside the network.
+both. ``molgraph train`` (unless ``--no-blend``) fits the SVM on the training split, chooses
+``w`` per target on validation, and saves the SVM beside the network.
 
 The SVM is saved as numbers, never as a pickle (``svm.npz``, read with ``allow_pickle=False``):
 the fingerprints of its support molecules, packed to bits, and one column of dual coefficients

@@ -26,7 +26,7 @@ DATA = GeneDataConfig("net.tsv", "edgelist", features=["a.tsv"], label_columns=[
 
 def _config(*argv: str) -> GeneRunConfig:
     argv = ["genes", "train", "--out", "o", *argv]
-    return genes_cli.run_config(build_parser(argv).parse_args(argv))
+    return genes_cli.gene_run_config(build_parser(argv).parse_args(argv))
 
 
 def test_defaults_are_unchanged():
