@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from molgraph.inference.domain import DEFAULT_THRESHOLD, IN_DOMAIN
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser("predict", help="predict with a trained model",
@@ -21,6 +23,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="auto (CUDA when present), cpu, cuda[:N] (default: auto)")
     p.add_argument("--batch-size", type=int, default=256,
                    help="molecules per forward pass (default: 256)")
+    p.add_argument("--domain-threshold", type=float, default=DEFAULT_THRESHOLD, metavar="SIM",
+                   help="the least Tanimoto similarity (ECFP4) to the nearest training molecule "
+                   f"that is in_domain (default: {DEFAULT_THRESHOLD})")
     p.set_defaults(func=run)
 
 
@@ -28,7 +33,9 @@ def run(args: argparse.Namespace) -> int:
     from molgraph.inference.predict import predict_file
 
     frame = predict_file(args.model, args.data, args.out, args.smiles_column, args.id_column,
-                         args.device, args.batch_size, args.delimiter)
+                         args.device, args.batch_size, args.delimiter, args.domain_threshold)
     n_bad = int((frame["error"] != "").sum())
-    print(f"{len(frame)} rows predicted ({n_bad} invalid, kept with an error) → {args.out}")
+    n_out = int((~frame[IN_DOMAIN]).sum())  # missing (no domain, invalid) counts as neither
+    print(f"{len(frame)} rows predicted ({n_bad} invalid, kept with an error; {n_out} outside "
+          f"the applicability domain) → {args.out}")
     return 0

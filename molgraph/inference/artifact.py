@@ -20,9 +20,10 @@ from molgraph.chem.graphs import MolGraphs
 from molgraph.chem.molfeatures import molecule_features
 from molgraph.chem.vocabulary import FEATURIZER_VERSION, featurizer_spec
 from molgraph.inference.blend import Blend
-from molgraph.inference.model_dir import CONFIG, SVM_FILE, WEIGHTS, model_dir
+from molgraph.inference.domain import Domain, notice_missing
+from molgraph.inference.model_dir import CONFIG, DOMAIN_FILE, SVM_FILE, WEIGHTS, model_dir
 from molgraph.inference.precision import check_precision
-from molgraph.inference.smiles import predict_smiles
+from molgraph.inference.smiles import predict_smiles, smiles_similarity
 from molgraph.models.base import GraphModel
 from molgraph.models.config import ModelConfig
 from molgraph.models.predict import predict_graphs
@@ -54,14 +55,18 @@ class TrainedModel:
         device: where the model runs.
         precision: ``fp32`` or ``bf16`` (inference only; see the module docstring).
         blend: an SVM on ECFP4 bits blended with the network's predictions
-            (``molgraph.inference.blend``; ``train --blend-svm``), or None.
+            (``molgraph.inference.blend``; ``train``, unless ``--no-blend``), or None.
+        domain: the ECFP4 bits of the molecules it learned from
+            (``molgraph.inference.domain``), or None for a model saved before them.
     """
 
     def __init__(self, model: GraphModel, task: str, target_names: Sequence[str],
                  scaler: Scaler, device: torch.device | str = "cpu",
-                 precision: str = "fp32", blend: Blend | None = None) -> None:
+                 precision: str = "fp32", blend: Blend | None = None,
+                 domain: Domain | None = None) -> None:
         self.model = model.eval()
         self.blend = blend
+        self.domain = domain
         self.task = task
         self.target_names = list(target_names)
         self.scaler = scaler
@@ -73,8 +78,8 @@ class TrainedModel:
         self.model.to(self.device, DTYPES[precision])
 
     def save(self, directory: str | Path) -> Path:
-        """Write ``weights.pt`` and ``config.json`` (and a blend's ``svm.npz``) into
-        ``directory``."""
+        """Write ``weights.pt`` and ``config.json`` (and a blend's ``svm.npz``, the domain's
+        ``domain.npz``) into ``directory``."""
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
         state = {k: v.detach().cpu().float() if v.is_floating_point() else v.detach().cpu()
@@ -93,6 +98,10 @@ class TrainedModel:
             config["blend"] = self.blend.save(directory)
         else:  # no SVM of an earlier model saved here
             (directory / SVM_FILE).unlink(missing_ok=True)
+        if self.domain is not None:
+            config["domain"] = self.domain.save(directory)
+        else:
+            (directory / DOMAIN_FILE).unlink(missing_ok=True)
         write_json(directory / CONFIG, config)
         return directory
 
@@ -121,8 +130,11 @@ class TrainedModel:
                              "directory again") from err
         model.load_state_dict(_read_weights(directory / WEIGHTS, model))
         blend = Blend.load(directory, config["blend"], task) if "blend" in config else None
+        domain = Domain.load(directory, config["domain"]) if "domain" in config else None
+        if domain is None:
+            notice_missing(str(directory))
         return cls(model, task, targets, scaler, device=resolve_device(device),
-                   precision=precision, blend=blend)
+                   precision=precision, blend=blend, domain=domain)
 
     def predict_graphs(self, graphs: MolGraphs, batch_size: int = 256,
                        smiles: Sequence[str] | None = None,
@@ -141,6 +153,11 @@ class TrainedModel:
     def predict(self, smiles: Sequence[str], batch_size: int = 256) -> np.ndarray:
         """Predictions ``[len(smiles), n_targets]``; rows of invalid SMILES are NaN."""
         return predict_smiles(self, smiles, batch_size)
+
+    def train_similarity(self, smiles: Sequence[str]) -> np.ndarray:
+        """``[len(smiles)]`` Tanimoto similarity (ECFP4) of each molecule to the nearest one the
+        model learned from; NaN for invalid SMILES, or throughout without a domain."""
+        return smiles_similarity(self.domain, smiles)
 
 
 def with_molecule_features(config: ModelConfig, graphs: MolGraphs,

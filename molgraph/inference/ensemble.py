@@ -14,8 +14,9 @@ from pathlib import Path
 import numpy as np
 
 from molgraph.chem.graphs import MolGraphs
+from molgraph.inference.domain import Domain
 from molgraph.inference.model_dir import CONFIG, MEMBERS, WEIGHTS
-from molgraph.inference.smiles import predict_smiles
+from molgraph.inference.smiles import predict_smiles, smiles_similarity
 from molgraph.runtime.files import write_json
 
 #: written beside the members of a saved ensemble
@@ -39,10 +40,12 @@ def rank_column(target_names: Sequence[str], n_models: int, target: str | None) 
 
 
 def member_predictions(models: Sequence, graphs: MolGraphs, batch_size: int = 256,
-                       smiles: Sequence[str] | None = None) -> np.ndarray:
+                       smiles: Sequence[str] | None = None,
+                       cache: dict | None = None) -> np.ndarray:
     """Each model's predictions ``[n_models, len(graphs), n_targets]``; molecule-level
-    features are computed once for the models that share them."""
-    cache: dict = {}
+    features (and fingerprints) are computed once for the models that share them, in
+    ``cache`` when given (to share them with the caller)."""
+    cache = {} if cache is None else cache
     return np.stack([m.predict_graphs(graphs, batch_size, smiles, cache) for m in models])
 
 
@@ -54,6 +57,8 @@ class Ensemble:
         target_names: targets, shared by all models.
         task: ``regression`` or ``classification``.
         columns: output column names (see :func:`score_columns`).
+        domain: the molecules any of the models learned from (``None`` when one model has
+            no domain).
     """
 
     def __init__(self, models: Sequence) -> None:
@@ -69,17 +74,18 @@ class Ensemble:
         self.target_names = list(first.target_names)
         self.task = first.task
         self.columns = score_columns(self.target_names, len(self.models))
+        self.domain = Domain.union([m.domain for m in self.models])
 
     @property
     def device(self):
         return self.models[0].device
 
     def predict(self, graphs: MolGraphs, batch_size: int = 256,
-                smiles: Sequence[str] | None = None) -> np.ndarray:
+                smiles: Sequence[str] | None = None, cache: dict | None = None) -> np.ndarray:
         """Scores ``[len(graphs), len(columns)]`` float32 (mean and std across models, the
         population std, interleaved per target as in ``columns``). ``smiles`` (one per graph)
-        for models with molecule-level features."""
-        preds = member_predictions(self.models, graphs, batch_size, smiles)
+        for models with molecule-level features; ``cache`` as :func:`member_predictions`."""
+        preds = member_predictions(self.models, graphs, batch_size, smiles, cache)
         if len(self.models) == 1:
             return preds[0].astype(np.float32)
         out = np.empty((len(graphs), 2 * len(self.target_names)), dtype=np.float32)
@@ -95,7 +101,7 @@ class EnsembleModel:
 
     Attributes:
         members: the ``TrainedModel`` of each member.
-        task, target_names, device: shared by every member.
+        task, target_names, device, domain: shared by every member.
     """
 
     def __init__(self, members: Sequence) -> None:
@@ -104,20 +110,29 @@ class EnsembleModel:
         self.task = self.members[0].task
         self.target_names = list(self.members[0].target_names)
         self.device = self.members[0].device
+        self.domain = Domain.union([m.domain for m in self.members])
 
     def predict_members(self, graphs: MolGraphs, batch_size: int = 256,
-                        smiles: Sequence[str] | None = None) -> np.ndarray:
+                        smiles: Sequence[str] | None = None,
+                        cache: dict | None = None) -> np.ndarray:
         """Every member's predictions, ``[n_members, len(graphs), n_targets]``."""
-        return member_predictions(self.members, graphs, batch_size, smiles)
+        return member_predictions(self.members, graphs, batch_size, smiles, cache)
 
     def predict_graphs(self, graphs: MolGraphs, batch_size: int = 256,
-                       smiles: Sequence[str] | None = None) -> np.ndarray:
+                       smiles: Sequence[str] | None = None,
+                       cache: dict | None = None) -> np.ndarray:
         """The members' mean ``[len(graphs), n_targets]`` (probabilities for classification)."""
-        return self.predict_members(graphs, batch_size, smiles).mean(axis=0).astype(np.float32)
+        return self.predict_members(graphs, batch_size, smiles, cache).mean(axis=0).astype(
+            np.float32)
 
     def predict(self, smiles: Sequence[str], batch_size: int = 256) -> np.ndarray:
         """Mean predictions ``[len(smiles), n_targets]``; rows of invalid SMILES are NaN."""
         return predict_smiles(self, smiles, batch_size)
+
+    def train_similarity(self, smiles: Sequence[str]) -> np.ndarray:
+        """``[len(smiles)]`` Tanimoto similarity (ECFP4) to the nearest training molecule; NaN
+        for invalid SMILES, or throughout without a domain."""
+        return smiles_similarity(self.domain, smiles)
 
     def save(self, directory: str | Path) -> Path:
         """Write ``directory/members/<k>/`` and ``directory/ensemble.json``."""

@@ -13,9 +13,11 @@ from pathlib import Path
 WEIGHTS = "weights.pt"
 CONFIG = "config.json"
 FILES = (CONFIG, WEIGHTS)
-#: a blend's SVM (``molgraph.inference.blend``), the one file a model may have beside them
+#: a blend's SVM (``molgraph.inference.blend``) and the fingerprints of the molecules the model
+#: learned from (``molgraph.inference.domain``), the files a model may have beside them
 SVM_FILE = "svm.npz"
-OPTIONAL_FILES = (SVM_FILE,)
+DOMAIN_FILE = "domain.npz"
+OPTIONAL_FILES = (SVM_FILE, DOMAIN_FILE)
 MEMBERS = "members"
 
 

@@ -1,7 +1,8 @@
 """Predict with a saved model on a molecule file, keeping every input row in order.
 
 An invalid row keeps its place: its predictions are empty and ``error`` says why, so the
-output lines up with the input row for row.
+output lines up with the input row for row. Each valid row says how near it is to the molecules
+the model learned from (``train_similarity``, ``in_domain``: ``molgraph.inference.domain``).
 """
 
 from __future__ import annotations
@@ -15,6 +16,14 @@ from molgraph.chem.featurize import valid_smiles
 from molgraph.chem.parse import read_molecules
 from molgraph.chem.sources import resolve_data_path
 from molgraph.data.dataset import featurize_cached, report_invalid
+from molgraph.inference.domain import (
+    DEFAULT_THRESHOLD,
+    IN_DOMAIN,
+    SIMILARITY,
+    check_threshold,
+    in_domain,
+    train_similarity,
+)
 from molgraph.inference.ensemble import EnsembleModel
 from molgraph.inference.loading import load_model
 from molgraph.runtime.files import check_writable
@@ -23,10 +32,12 @@ from molgraph.runtime.files import check_writable
 def predict_file(model: str | Path, data: str | Path, out: str | Path | None = None,
                  smiles_column: str | None = None, id_column: str | None = None,
                  device: str = "auto", batch_size: int = 256,
-                 delimiter: str | None = None) -> pd.DataFrame:
+                 delimiter: str | None = None,
+                 domain_threshold: float = DEFAULT_THRESHOLD) -> pd.DataFrame:
     """Predictions for each row of ``data``: ``row``, (``id``), ``smiles``, one column per
-    target (``<target>_pred``; an ensemble adds ``<target>_std``) and ``error`` (empty when the
-    row is valid).
+    target (``<target>_pred``; an ensemble adds ``<target>_std``), ``train_similarity`` and
+    ``in_domain`` (empty for invalid rows, and for a model saved without a domain) and
+    ``error`` (empty when the row is valid).
 
     Args:
         model: a model directory written by ``molgraph train``.
@@ -37,9 +48,11 @@ def predict_file(model: str | Path, data: str | Path, out: str | Path | None = N
         device: ``auto``, ``cpu`` or ``cuda``.
         batch_size: molecules per forward pass.
         delimiter: CSV/TSV field delimiter (default: found from the file's first lines).
+        domain_threshold: the least ``train_similarity`` that is ``in_domain``.
     """
     if batch_size < 1:
         raise ValueError(f"batch size (--batch-size) must be at least 1, not {batch_size}")
+    check_threshold(domain_threshold)
     if out is not None:  # found now, not after the predictions
         check_writable(out)
     trained = load_model(model, device)
@@ -51,12 +64,14 @@ def predict_file(model: str | Path, data: str | Path, out: str | Path | None = N
     n_targets = len(trained.target_names)
     pred = np.full((len(table), n_targets), np.nan, dtype=np.float32)
     std = np.full_like(pred, np.nan) if isinstance(trained, EnsembleModel) else None
-    smiles = valid_smiles(table.smiles, chunk.valid)
+    smiles, cache = valid_smiles(table.smiles, chunk.valid), {}  # cache: ECFP4 bits, shared
     if std is not None:  # an ensemble: the members' mean and, as uncertainty, their spread
-        members = trained.predict_members(chunk.graphs, batch_size, smiles)
+        members = trained.predict_members(chunk.graphs, batch_size, smiles, cache)
         pred[chunk.valid], std[chunk.valid] = members.mean(axis=0), members.std(axis=0)
     else:
-        pred[chunk.valid] = trained.predict_graphs(chunk.graphs, batch_size, smiles)
+        pred[chunk.valid] = trained.predict_graphs(chunk.graphs, batch_size, smiles, cache)
+    similarity = np.full(len(table), np.nan, dtype=np.float32)
+    similarity[chunk.valid] = train_similarity(trained.domain, smiles, cache)
     frame = pd.DataFrame({"row": table.rows})
     if table.ids is not None:
         frame["id"] = table.ids
@@ -65,6 +80,8 @@ def predict_file(model: str | Path, data: str | Path, out: str | Path | None = N
         frame[f"{name}_pred"] = pred[:, j]
         if std is not None:
             frame[f"{name}_std"] = std[:, j]
+    frame[SIMILARITY] = similarity
+    frame[IN_DOMAIN] = in_domain(similarity, domain_threshold)
     frame["error"] = [errors.get(i, "") for i in range(len(table))]
     if out is not None:
         Path(out).parent.mkdir(parents=True, exist_ok=True)

@@ -32,6 +32,7 @@ from molgraph.data.predefined import (
 )
 from molgraph.data.split import split_indices
 from molgraph.inference.artifact import TrainedModel
+from molgraph.inference.domain import Domain
 from molgraph.inference.ensemble import EnsembleModel, member_predictions
 from molgraph.models.registry import build_model
 from molgraph.runtime.files import write_json
@@ -137,6 +138,7 @@ def train_on_dataset(dataset: MoleculeDataset, config: RunConfig,
         tracker.log_params(config.flat())
     parts = {"val": val_idx, **({"test": test_idx} if len(test_idx) else {})}
     members, fits = [], []
+    domain = Domain.from_smiles([dataset.smiles[i] for i in (*train_idx, *val_idx)])
     for k in range(config.ensemble_size):  # the first member reports to callbacks and tracker
         seed = config.seed + k
         seed_everything(seed)
@@ -145,7 +147,8 @@ def train_on_dataset(dataset: MoleculeDataset, config: RunConfig,
                      (graphs.take(val_idx), y[val_idx]), config.train, config.task, seed,
                      callbacks if k == 0 else (), tracker if k == 0 else None)
         members.append(TrainedModel(network, config.task, dataset.table.target_names,
-                                    result.scaler, device=next(network.parameters()).device))
+                                    result.scaler, device=next(network.parameters()).device,
+                                    domain=domain))
         fits.append(result)
         if config.ensemble_size > 1:
             log.info("ensemble member %d/%d (seed %d): best epoch %d", k + 1,
