@@ -4,7 +4,6 @@ SQLite store, loaded with ``mlflow.pyfunc.load_model`` and served by ``mlflow mo
 from __future__ import annotations
 
 import json
-import math
 import os
 import shutil
 import signal
@@ -73,13 +72,22 @@ def _own_predictions(run_dir: Path, smiles: list[str], tmp_path: Path) -> pd.Dat
     return predict_file(run_dir, path, device="cpu")
 
 
+COLUMNS = ["logS_pred", "train_similarity", "in_domain", "valid", "error"]
+
+
 def _check_answer(frame: pd.DataFrame, own: pd.DataFrame) -> None:
-    assert list(frame.columns) == ["logS_pred", "valid", "error"]
+    """The answer for ``SMILES``, as ``molgraph predict`` gives it, its invalid row empty
+    (``None``, which MLflow's server writes as JSON ``null``)."""
+    assert list(frame.columns) == COLUMNS
     assert frame["valid"].tolist() == [True, False, True]
     assert frame["error"][0] == "" and frame["error"][2] == ""
     assert "not a smiles" in frame["error"][1] and own["error"][1] == frame["error"][1]
-    assert math.isnan(frame["logS_pred"][1])
-    np.testing.assert_allclose(frame["logS_pred"][[0, 2]], own["logS_pred"][[0, 2]], rtol=1e-6)
+    assert frame.loc[1, ["logS_pred", "train_similarity", "in_domain"]].tolist() == [None] * 3
+    for column in ("logS_pred", "train_similarity"):
+        np.testing.assert_allclose(frame[column][[0, 2]].astype(float), own[column][[0, 2]],
+                                   rtol=1e-6)
+    assert frame["in_domain"][[0, 2]].tolist() == own["in_domain"][[0, 2]].tolist()
+    assert 0 < frame["train_similarity"][0] <= 1
 
 
 def test_logged_model_belongs_to_the_run(tracking):
@@ -95,14 +103,14 @@ def test_logged_model_belongs_to_the_run(tracking):
     assert "python_function" in info.flavors
     assert info.flavors["python_function"]["loader_module"] == "mlflow.pyfunc.loaders.code_model"
     assert info.signature.inputs.input_names() == ["smiles"]
-    assert info.signature.outputs.input_names() == ["logS_pred", "valid", "error"]
+    assert info.signature.outputs.input_names() == COLUMNS
     files = Path(mlflow.artifacts.download_artifacts(model_uri))
     example = json.loads((files / "input_example.json").read_text())
     assert example["columns"] == ["smiles"] and len(example["data"]) == 2
     assert "molgraph==" in (files / "requirements.txt").read_text()
     assert (files / "mlflow_model.py").exists()  # the model's code, not a pickle
     assert {p.name for p in (files / "artifacts" / "model").iterdir()} == {
-        "config.json", "weights.pt", "svm.npz"}
+        "config.json", "weights.pt", "svm.npz", "domain.npz"}
 
 
 def test_pyfunc_predict_flags_invalid_rows(tracking, run_dir, tmp_path):
@@ -111,7 +119,10 @@ def test_pyfunc_predict_flags_invalid_rows(tracking, run_dir, tmp_path):
     own = _own_predictions(run_dir, SMILES, tmp_path)
     _check_answer(frame, own)
     trained = TrainedModel.load(run_dir, device="cpu")
-    np.testing.assert_allclose(frame["logS_pred"], trained.predict(SMILES)[:, 0], rtol=1e-6)
+    np.testing.assert_allclose(frame["logS_pred"].astype(float), trained.predict(SMILES)[:, 0],
+                               rtol=1e-6)
+    np.testing.assert_allclose(frame["train_similarity"].astype(float),
+                               trained.train_similarity(SMILES), rtol=1e-6)
     records = model.predict([{"smiles": s} for s in SMILES])
     pd.testing.assert_frame_equal(records, frame)
     with_none = model.predict(pd.DataFrame({"smiles": ["CCO", None]}))
@@ -134,6 +145,23 @@ def test_python_model_reads_smiles_from_any_usual_input(run_dir):
         smiles_from_input(pd.DataFrame({"a": ["C"], "b": ["C"]}))
 
 
+def test_domain_threshold_is_a_model_setting(run_dir):
+    """``model_config["domain_threshold"]`` decides ``in_domain``; a training molecule has
+    similarity 1."""
+    model = MolgraphPyfunc()
+    model.trained = TrainedModel.load(run_dir, device="cpu")
+    training = pd.read_csv(Path(__file__).parent / "data" / "esol_120.csv")["smiles"][:20]
+    seen = model.predict(None, training.tolist())["train_similarity"]
+    assert max(seen) == 1.0  # most are training or validation molecules (a random split)
+    for threshold in (0.0, 0.3, 1.0):
+        model.domain_threshold = threshold
+        frame = model.predict(None, SMILES)
+        assert frame["in_domain"].tolist() == [None if s is None else s >= threshold
+                                               for s in frame["train_similarity"]]
+    model.domain_threshold = 0.0
+    assert model.predict(None, SMILES)["in_domain"].tolist() == [True, None, True]
+
+
 def test_classification_predicts_probabilities(tmp_path, monkeypatch):
     data = Path(__file__).parent / "data" / "tox21_150.csv"
     out = tmp_path / "tox"
@@ -152,8 +180,9 @@ def test_classification_predicts_probabilities(tmp_path, monkeypatch):
         frame = model.predict(pd.DataFrame({"mol": SMILES}))
     finally:
         mlflow.set_tracking_uri(None)
-    assert list(frame.columns) == ["NR-AR_pred", "SR-MMP_pred", "valid", "error"]
-    probabilities = frame.loc[frame["valid"], ["NR-AR_pred", "SR-MMP_pred"]].to_numpy()
+    assert list(frame.columns) == ["NR-AR_pred", "SR-MMP_pred", "train_similarity",
+                                   "in_domain", "valid", "error"]
+    probabilities = frame.loc[frame["valid"], ["NR-AR_pred", "SR-MMP_pred"]].to_numpy(float)
     assert ((probabilities >= 0) & (probabilities <= 1)).all()
     assert frame.loc[~frame["valid"], "NR-AR_pred"].isna().all()
 
@@ -170,12 +199,18 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+def _refuse(token: str):
+    raise ValueError(f"not JSON: {token}")
+
+
 def _post(url: str, body: dict) -> dict:
+    """The answer to ``body``, parsed as strict JSON (a bare ``NaN`` is refused, as
+    ``JSON.parse`` refuses it)."""
     request = urllib.request.Request(url, data=json.dumps(body).encode(), method="POST",
                                      headers={"Content-Type": "application/json"})
     with urllib.request.urlopen(request, timeout=60) as reply:
         assert reply.status == 200
-        return json.loads(reply.read())
+        return json.loads(reply.read(), parse_constant=_refuse)
 
 
 def test_mlflow_models_serve_answers_invocations(logged, run_dir, tmp_path):
@@ -207,9 +242,8 @@ def test_mlflow_models_serve_answers_invocations(logged, run_dir, tmp_path):
             time.sleep(0.5)
         answer = _post(f"{url}/invocations", {
             "dataframe_split": {"columns": ["smiles"], "data": [[s] for s in SMILES]}})
-        frame = pd.DataFrame(answer["predictions"])
-        frame["logS_pred"] = frame["logS_pred"].astype(float)  # NaN comes back as null
-        _check_answer(frame, _own_predictions(run_dir, SMILES, tmp_path))
+        _check_answer(pd.DataFrame(answer["predictions"], dtype=object),
+                      _own_predictions(run_dir, SMILES, tmp_path))
     finally:
         try:  # the server and the worker it started
             os.killpg(server.pid, signal.SIGTERM)

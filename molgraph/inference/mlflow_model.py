@@ -2,12 +2,16 @@
 
 MLflow 3's models-from-code: this file itself is what is logged as ``python_model``; MLflow
 runs it when the model is loaded, and it ends with ``mlflow.models.set_model(...)``. The saved
-model directory (``config.json`` and ``weights.pt``) travels as the artifact ``model``, so
-nothing is pickled. Predictions keep every input row in order: an invalid SMILES gets NaN
-predictions, ``valid`` false and the reason in ``error`` (as ``molgraph predict`` does).
+model directory (``config.json``, ``weights.pt`` and the optional ``svm.npz``, ``domain.npz``)
+travels as the artifact ``model``, so nothing is pickled. Predictions keep every input row in
+order: an invalid SMILES gets empty predictions (``null`` in the served JSON, never ``NaN``,
+which strict JSON parsers such as ``JSON.parse`` reject), ``valid`` false and the reason in
+``error`` (as ``molgraph predict`` does).
 
-Output columns: ``<target>_pred`` for each target (probabilities for classification), then
-``valid`` (bool) and ``error`` (empty when valid). Input: a DataFrame with the signature's
+Output columns: ``<target>_pred`` for each target (probabilities for classification),
+``train_similarity`` and ``in_domain`` (the applicability domain, ``molgraph.inference.domain``;
+the threshold is ``model_config["domain_threshold"]``), then ``valid`` (bool) and ``error``
+(empty when valid). Input: a DataFrame with the signature's
 string column (``smiles``, or the ``smiles_column`` given when logging), or a list of
 ``{"smiles": ...}`` records. A loaded model checks its input against the signature first;
 called directly, :class:`MolgraphPyfunc` also reads a list of SMILES strings and a frame whose
@@ -23,9 +27,9 @@ Example::
     mlflow.set_tracking_uri("sqlite:///runs/mlflow.db")
     model = mlflow.pyfunc.load_model(uri)
     model.predict(pd.DataFrame({"smiles": ["CCO", "not a smiles"]}))
-    #    logS_pred  valid                          error       (values illustrative)
-    # 0      -0.61   True
-    # 1        NaN  False  invalid SMILES 'not a smiles'
+    #   logS_pred train_similarity in_domain  valid                         error  (illustrative)
+    # 0     -0.61             0.42      True   True
+    # 1      None             None      None  False  invalid SMILES 'not a smiles'
 
     # served:  MLFLOW_TRACKING_URI=sqlite:///runs/mlflow.db \\
     #          mlflow models serve -m <uri> --env-manager local -h 127.0.0.1 -p 5001
@@ -61,21 +65,46 @@ def prediction_columns(target_names: Sequence[str]) -> list[str]:
     return [f"{name}_pred" for name in target_names]
 
 
-def predict_frame(trained: Any, smiles: Sequence[Any], batch_size: int = 256) -> pd.DataFrame:
-    """Predictions of ``trained`` (a :class:`~molgraph.inference.artifact.TrainedModel`) for
-    each SMILES, in input order: ``<target>_pred`` (NaN where invalid), ``valid``, ``error``."""
+def predict_frame(trained: Any, smiles: Sequence[Any], batch_size: int = 256,
+                  domain_threshold: float | None = None) -> pd.DataFrame:
+    """Predictions of ``trained`` (a ``TrainedModel`` or an ``EnsembleModel``) for each SMILES,
+    in input order: ``<target>_pred`` (NaN where invalid), ``train_similarity`` (NaN where
+    invalid or the model has no domain), ``in_domain`` (nullable boolean: similarity at least
+    ``domain_threshold``, default ``molgraph.inference.domain.DEFAULT_THRESHOLD``), ``valid``,
+    ``error``."""
     from molgraph.chem.featurize import featurize_smiles, valid_smiles
+    from molgraph.inference.domain import (
+        DEFAULT_THRESHOLD,
+        IN_DOMAIN,
+        SIMILARITY,
+        in_domain,
+        train_similarity,
+    )
 
     smiles = list(smiles)
     chunk = featurize_smiles(smiles)
     pred = np.full((len(smiles), len(trained.target_names)), np.nan, dtype=np.float64)
+    similarity = np.full(len(smiles), np.nan, dtype=np.float32)
     if chunk.valid.any():
-        pred[chunk.valid] = trained.predict_graphs(chunk.graphs, batch_size,
-                                                   valid_smiles(smiles, chunk.valid))
+        good, cache = valid_smiles(smiles, chunk.valid), {}  # the blend's ECFP4 bits, shared
+        pred[chunk.valid] = trained.predict_graphs(chunk.graphs, batch_size, good, cache)
+        similarity[chunk.valid] = train_similarity(trained.domain, good, cache)
     frame = pd.DataFrame(pred, columns=prediction_columns(trained.target_names))
+    frame[SIMILARITY] = similarity.astype(np.float64)
+    frame[IN_DOMAIN] = in_domain(similarity, DEFAULT_THRESHOLD if domain_threshold is None
+                                 else domain_threshold)
     frame[VALID] = np.asarray(chunk.valid, dtype=bool)
     frame[ERROR] = [chunk.errors.get(i, "") for i in range(len(smiles))]
     return frame
+
+
+def json_safe(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` with every missing value as ``None`` (its column then of object dtype; the
+    others as they are). MLflow's server writes ``None`` as JSON ``null``, but a float NaN as a
+    bare ``NaN``, which is not JSON (``JSON.parse`` and strict parsers reject the answer)."""
+    missing = frame.isna()
+    return frame.assign(**{column: frame[column].astype(object).where(~missing[column], None)
+                           for column in frame.columns[missing.any()]})
 
 
 def smiles_from_input(model_input: Any, column: str | None = None) -> list[Any]:
@@ -113,13 +142,17 @@ class MolgraphPyfunc(PythonModel):
     """A molgraph model behind MLflow's ``pyfunc`` interface.
 
     ``model_config`` (optional, given when logging): ``smiles_column``, ``device`` (``auto``,
-    ``cpu``, ``cuda``), ``batch_size``, ``precision`` (``fp32``, ``bf16``).
+    ``cpu``, ``cuda``), ``batch_size``, ``precision`` (``fp32``, ``bf16``),
+    ``domain_threshold`` (default ``molgraph.inference.domain.DEFAULT_THRESHOLD``).
+
+    Its answers are :func:`predict_frame` made :func:`json_safe`: missing values are ``None``.
     """
 
     def __init__(self) -> None:
         self.trained = None
         self.smiles_column: str | None = None
         self.batch_size = 256
+        self.domain_threshold: float | None = None
 
     def load_context(self, context) -> None:
         from molgraph.inference.loading import load_model
@@ -127,6 +160,7 @@ class MolgraphPyfunc(PythonModel):
         config = dict(getattr(context, "model_config", None) or {})
         self.smiles_column = config.get("smiles_column")
         self.batch_size = int(config.get("batch_size", 256))
+        self.domain_threshold = config.get("domain_threshold")
         self.trained = load_model(context.artifacts[ARTIFACT],
                                   device=config.get("device", "auto"),
                                   precision=config.get("precision", "fp32"))
@@ -136,19 +170,25 @@ class MolgraphPyfunc(PythonModel):
         if self.trained is None:
             self.load_context(context)
         smiles = smiles_from_input(model_input, self.smiles_column)
-        return predict_frame(self.trained, smiles, self.batch_size)
+        return json_safe(predict_frame(self.trained, smiles, self.batch_size,
+                                       self.domain_threshold))
 
 
 def model_signature(target_names: Sequence[str], smiles_column: str = SMILES):
-    """Input: one string column ``smiles_column``; output: a double per target, then
+    """Input: one string column ``smiles_column``; output: a double per target, the domain's
+    ``train_similarity`` (double) and ``in_domain`` (boolean), all null for invalid rows, then
     ``valid`` (boolean) and ``error`` (string)."""
     from mlflow.models.signature import ModelSignature
     from mlflow.types.schema import ColSpec, Schema
 
-    outputs = [ColSpec("double", name) for name in prediction_columns(target_names)]
+    from molgraph.inference.domain import IN_DOMAIN, SIMILARITY
+
+    outputs = [ColSpec("double", name, required=False)
+               for name in [*prediction_columns(target_names), SIMILARITY]]
     return ModelSignature(
         inputs=Schema([ColSpec("string", smiles_column)]),
-        outputs=Schema([*outputs, ColSpec("boolean", VALID), ColSpec("string", ERROR)]))
+        outputs=Schema([*outputs, ColSpec("boolean", IN_DOMAIN, required=False),
+                        ColSpec("boolean", VALID), ColSpec("string", ERROR)]))
 
 
 def default_pip_requirements() -> list[str]:
