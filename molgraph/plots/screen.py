@@ -15,6 +15,9 @@ import numpy as np
 
 from molgraph.plots.figures import DPI, _figure, _save, qualified, wrap
 
+#: the shade of a top hit outside the model's applicability domain (RGB)
+OUTSIDE_COLOUR = (1.0, 0.72, 0.72)
+
 
 def score_histogram(counts: Any, edges: Any, path: str | Path, column: str,
                     threshold: float | None = None, top_k_cutoff: float | None = None, *,
@@ -67,10 +70,15 @@ def score_histogram(counts: Any, edges: Any, path: str | Path, column: str,
 
 
 def top_hits_grid(smiles: Sequence[str], scores: Sequence[float], path: str | Path, column: str,
-                  n: int = 24, per_row: int = 6) -> Path:
+                  n: int = 24, per_row: int = 6, similarity: Sequence[float] | None = None,
+                  outside: Sequence[bool] | None = None) -> Path:
     """The first ``n`` molecules of ``smiles`` (best first) drawn in a grid, each labelled
     ``rank i: <column> <score>``. A SMILES that does not parse is drawn as an empty cell with
-    its label. ``ValueError`` when there is nothing to draw."""
+    its label. ``ValueError`` when there is nothing to draw.
+
+    ``similarity`` (one per molecule, NaN when unknown): the Tanimoto similarity to the nearest
+    training molecule, added to each label; ``outside``: which molecules are outside the
+    model's applicability domain, labelled so and shaded red."""
     from rdkit import Chem, RDLogger
     from rdkit.Chem.Draw import rdMolDraw2D
 
@@ -86,11 +94,20 @@ def top_hits_grid(smiles: Sequence[str], scores: Sequence[float], path: str | Pa
     finally:
         RDLogger.EnableLog("rdApp.*")
     legends = [f"rank {i}: {column} {score:.3g}" for i, score in enumerate(scores, 1)]
+    outside = [bool(o) for o in list(outside)[:n]] if outside is not None else [False] * len(mols)
+    if similarity is not None:
+        legends = [legend + (f"\ntrain similarity {sim:.2f}" if np.isfinite(sim) else "")
+                   + (" (outside domain)" if out else "")
+                   for legend, sim, out in zip(legends, np.asarray(similarity, float), outside)]
+    shade = [[a.GetIdx() for a in m.GetAtoms()] if out else [] for m, out in zip(mols, outside)]
+    bonds = [[b.GetIdx() for b in m.GetBonds()] if out else [] for m, out in zip(mols, outside)]
     side = int(round(2.0 * DPI))  # 2 inches a molecule at the figures' resolution
     columns = min(per_row, len(mols))
     # the Cairo drawer itself: Draw.MolsToGridImage returns an IPython image inside a notebook
     drawer = rdMolDraw2D.MolDraw2DCairo(columns * side, -(-len(mols) // columns) * side, side, side)
-    drawer.DrawMolecules(mols, legends=legends)
+    drawer.DrawMolecules(mols, legends=legends, highlightAtoms=shade, highlightBonds=bonds,
+                         highlightAtomColors=[dict.fromkeys(a, OUTSIDE_COLOUR) for a in shade],
+                         highlightBondColors=[dict.fromkeys(b, OUTSIDE_COLOUR) for b in bonds])
     drawer.FinishDrawing()
     png = drawer.GetDrawingText()
     path = Path(path)

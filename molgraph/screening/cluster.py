@@ -8,7 +8,12 @@ and only when a scheduler is given.
 from __future__ import annotations
 
 from molgraph.screening.library import Shard
-from molgraph.screening.workers import model_payload, run_shard_tasks, screen_remote_shard
+from molgraph.screening.workers import (
+    model_payload,
+    run_shard_tasks,
+    screen_remote_shard,
+    shard_options,
+)
 
 
 def _import_distributed():
@@ -25,9 +30,7 @@ def screen_on_dask(config, refs, parts, mode: str | None, keys: list, progress, 
     """Send the shards not yet in ``parts`` to the cluster at ``config.scheduler`` (at most
     two per worker thread at a time) and write each result as it arrives."""
     distributed = _import_distributed()
-    options = {"threads": config.threads or 1, "device": config.device,
-               "descriptors": mode, "filters": config.filters, "batch_size": config.batch_size,
-               "precision": config.precision}
+    options = shard_options(config, mode, config.device, config.batch_size)
     with distributed.Client(config.scheduler, set_as_default=False) as client:
         payloads = client.scatter([[model_payload(m) for m in config.models]],
                                   broadcast=True)[0]

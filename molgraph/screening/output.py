@@ -29,6 +29,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from molgraph.inference.domain import (
+    DEFAULT_THRESHOLD,
+    IN_DOMAIN,
+    SIMILARITY,
+    Domain,
+    in_domain,
+    train_similarity,
+)
 from molgraph.runtime.files import (
     TEMPORARY_PREFIX,
     FileLocked,
@@ -206,14 +214,30 @@ def _rank(frame: pd.DataFrame, rank: str, ascending: bool) -> pd.DataFrame:
                              kind="mergesort")
 
 
+def with_domain(frame: pd.DataFrame, domain: Domain | None, threshold: float) -> pd.DataFrame:
+    """``frame`` (rows of a screening table) with ``train_similarity`` for every row with a
+    graph (computed where it is still missing) and ``in_domain``, as its last columns."""
+    if SIMILARITY in frame:
+        similarity = frame[SIMILARITY].to_numpy(dtype=np.float32, copy=True)
+    else:
+        similarity = np.full(len(frame), np.nan, dtype=np.float32)
+    todo = np.flatnonzero(np.isnan(similarity) & (frame["status"] != "invalid").to_numpy())
+    if domain is not None and len(todo):
+        similarity[todo] = train_similarity(domain, frame["smiles"].iloc[todo].tolist())
+    return frame.assign(**{SIMILARITY: similarity, IN_DOMAIN: in_domain(similarity, threshold)})
+
+
 def assemble(parts: PartStore, keys: Sequence[tuple[int, int]], library_names: Sequence[str],
              out: str | Path, rank: str, top_k: int | None = None,
-             threshold: float | None = None, ascending: bool = False) -> dict:
+             threshold: float | None = None, ascending: bool = False,
+             domain: Domain | None = None, domain_threshold: float = DEFAULT_THRESHOLD) -> dict:
     """Write the final output from the parts of ``keys`` (in input order) and the invalid-rows
     table beside it; return the counts.
 
     Without ``top_k`` and ``threshold`` the output has every row in input order; otherwise it
-    has the selected rows, best first, with a ``rank`` column.
+    has the selected rows, best first, with a ``rank`` column. Written rows end with
+    ``train_similarity`` and ``in_domain`` against ``domain`` (empty without one), and
+    ``out_of_domain`` counts those below ``domain_threshold``.
     """
     paths = side_paths(out)
     several = len(library_names) > 1
@@ -221,6 +245,7 @@ def assemble(parts: PartStore, keys: Sequence[tuple[int, int]], library_names: S
     writer = TableWriter(out)
     invalid = TableWriter(paths["invalid"])
     counts: Counter[str] = Counter()
+    outside = 0
     per_library: dict[str, Counter[str]] = {name: Counter() for name in library_names}
     best: pd.DataFrame | None = None
     columns: list[str] | None = None
@@ -236,6 +261,8 @@ def assemble(parts: PartStore, keys: Sequence[tuple[int, int]], library_names: S
         invalid.write(bad[[c for c in ("library", "row", "id", "smiles", "status", "reason")
                            if c in frame.columns]])
         if not select:
+            frame = with_domain(frame, domain, domain_threshold)
+            outside += int((~frame[IN_DOMAIN]).sum())
             writer.write(frame)
             continue
         chosen = _select(frame, rank, ascending, threshold).assign(_library=key[0])
@@ -247,7 +274,7 @@ def assemble(parts: PartStore, keys: Sequence[tuple[int, int]], library_names: S
             best = _rank(best, rank, ascending).head(top_k)
     if columns is None:  # no rows at all
         columns = (["library"] if several else []) + ["row", "id", "smiles", rank, "status",
-                                                      "reason"]
+                                                      "reason", SIMILARITY, IN_DOMAIN]
         invalid.write(pd.DataFrame(columns=["row", "id", "smiles", "status", "reason"]))
         if not select:
             writer.write(pd.DataFrame(columns=columns))
@@ -255,6 +282,8 @@ def assemble(parts: PartStore, keys: Sequence[tuple[int, int]], library_names: S
         best = best if best is not None else pd.DataFrame(columns=columns + ["_library"])
         best = _rank(best, rank, ascending).drop(columns="_library").reset_index(drop=True)
         best.insert(0, "rank", np.arange(1, len(best) + 1))
+        best = with_domain(best, domain, domain_threshold)
+        outside = int((~best[IN_DOMAIN]).sum())
         writer.write(best)
     writer.close()
     invalid.close()
@@ -262,6 +291,8 @@ def assemble(parts: PartStore, keys: Sequence[tuple[int, int]], library_names: S
     return {"rows": total, "ok": counts.get("ok", 0), "invalid": counts.get("invalid", 0),
             "filtered": counts.get("filtered", 0),
             "written": len(best) if select else total,
+            "out_of_domain": None if domain is None else outside,
+            "domain_threshold": domain_threshold,
             "libraries": {name: {"rows": sum(c.values()), **dict(c)}
                           for name, c in per_library.items()},
             "output": str(out), "invalid_rows_file": str(paths["invalid"])}

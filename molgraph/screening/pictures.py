@@ -9,7 +9,9 @@ counts), and the top hits are a running best-``n``.
 The histogram covers every scored molecule of the run: it reads the checkpoint parts (every
 row, before they are removed) when given, otherwise the output itself, which with ``top_k`` or
 ``threshold`` holds only the selected rows. The grid shows the best ``ok`` rows of the output,
-i.e. the hits that were written. Rows without a score (invalid SMILES) are left out of both.
+i.e. the hits that were written, each with its similarity to the nearest training molecule,
+those outside the applicability domain marked. Rows without a score (invalid SMILES) are left
+out of both.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from molgraph.inference.domain import IN_DOMAIN, SIMILARITY
 from molgraph.screening.output import output_stem
 
 log = logging.getLogger(__name__)
@@ -116,17 +119,20 @@ def score_counts(paths: Sequence[str | Path], column: str, bins: int | None = No
 def top_hits(path: str | Path, column: str, ascending: bool = False, n: int = N_HITS,
              chunk_rows: int = CHUNK_ROWS) -> tuple[pd.DataFrame, int, float | None]:
     """The best ``n`` ``ok`` rows of the output ``path`` with a finite score (ties: the earlier
-    row first, as the output ranks them): ``(frame with smiles and column, rows with a score,
-    worst score among them)``, read in chunks."""
-    best = pd.DataFrame(columns=["smiles", column])
+    row first, as the output ranks them): ``(frame with smiles, column and the domain's
+    columns when the output has them, rows with a score, worst score among them)``, read in
+    chunks."""
+    present = table_columns(path)
+    keep = ["smiles", column] + [c for c in (SIMILARITY, IN_DOMAIN) if c in present]
+    best = pd.DataFrame(columns=keep)
     kept, worst = 0, None
-    columns = ["smiles", column] + (["status"] if "status" in table_columns(path) else [])
+    columns = keep + (["status"] if "status" in present else [])
     for chunk in read_chunks(path, columns, chunk_rows):
         chunk = chunk.assign(**{column: _scores(chunk, column)})
         good = np.isfinite(chunk[column].to_numpy())
         if "status" in chunk:
             good &= (chunk["status"] == "ok").to_numpy()
-        chunk = chunk.loc[good, ["smiles", column]]
+        chunk = chunk.loc[good, keep]
         if chunk.empty:
             continue
         kept += len(chunk)
@@ -168,8 +174,11 @@ def write_screen_pictures(out: str | Path, column: str, *, ascending: bool = Fal
         if hits.empty:
             log.info("%s: no scored hits to draw", out)
         else:
+            domain = ({"similarity": _scores(hits, SIMILARITY),
+                       "outside": (hits[IN_DOMAIN].astype(str) == "False").to_numpy()}
+                      if SIMILARITY in hits and IN_DOMAIN in hits else {})
             written.append(top_hits_grid(hits["smiles"].tolist(), hits[column].tolist(),
-                                         directory / TOP_HITS, column, n=n_hits))
+                                         directory / TOP_HITS, column, n=n_hits, **domain))
     except Exception as err:  # noqa: BLE001
         log.warning("%s not written: %s: %s", directory / TOP_HITS, type(err).__name__, err)
     try:

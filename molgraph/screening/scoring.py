@@ -2,6 +2,12 @@
 
 The same functions run in the main process, in local worker processes and on Dask workers, so
 every way of screening produces identical tables. No torch import here.
+
+The applicability domain (``train_similarity``, ``in_domain``: ``molgraph.inference.domain``)
+costs a second parse of every SMILES, about a third of the rest of the screen, so it is computed
+only for the rows written: by the workers, shard by shard, when every row is written; when a
+selection (top-k, threshold) is written, for the selected rows only as they are assembled
+(``molgraph.screening.output.with_domain``, which also fills in any row a shard left without).
 """
 
 from __future__ import annotations
@@ -13,6 +19,7 @@ import pandas as pd
 
 from molgraph.chem.druglike import DESCRIPTOR_COLUMNS, PAINS_COLUMN, filter_reasons
 from molgraph.chem.featurize import valid_smiles
+from molgraph.inference.domain import Domain, train_similarity
 from molgraph.inference.ensemble import Ensemble
 from molgraph.screening.library import Shard
 
@@ -28,13 +35,27 @@ def default_batch_size(ensemble: Ensemble) -> int:
     return int(min(256, max(16, 2 ** round(math.log2(8192 / hidden)))))
 
 
-def score_shard(shard: Shard, ensemble: Ensemble, batch_size: int) -> np.ndarray:
-    """Scores ``[len(shard), len(ensemble.columns)]``; NaN for rows without a graph."""
+def score_shard(shard: Shard, ensemble: Ensemble, batch_size: int,
+                cache: dict | None = None) -> np.ndarray:
+    """Scores ``[len(shard), len(ensemble.columns)]``; NaN for rows without a graph.
+    ``cache`` keeps what the models computed from the SMILES (a blend's ECFP4 bits)."""
     scores = np.full((len(shard), len(ensemble.columns)), np.nan, dtype=np.float32)
     if shard.valid.any():
         scores[shard.valid] = ensemble.predict(shard.graphs, batch_size,
-                                               valid_smiles(shard.smiles, shard.valid))
+                                               valid_smiles(shard.smiles, shard.valid), cache)
     return scores
+
+
+def shard_similarity(shard: Shard, domain: Domain | None, cache: dict | None = None
+                     ) -> np.ndarray:
+    """``[len(shard)]`` float32 ``train_similarity`` of the rows with a graph, NaN elsewhere
+    (and throughout without a domain)."""
+    out = np.full(len(shard), np.nan, dtype=np.float32)
+    if shard.valid.any():
+        out[shard.valid] = train_similarity(domain, valid_smiles(shard.smiles, shard.valid),
+                                            cache)
+    return out
+
 
 
 def shard_frame(shard: Shard, scores: np.ndarray, columns: list[str],

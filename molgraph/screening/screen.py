@@ -33,6 +33,7 @@ from dataclasses import dataclass, field
 from molgraph import __version__
 from molgraph.chem.druglike import FILTERS, check_filters
 from molgraph.chem.vocabulary import FEATURIZER_VERSION
+from molgraph.inference.domain import DEFAULT_THRESHOLD, check_threshold
 from molgraph.inference.ensemble import Ensemble, rank_column
 from molgraph.inference.model_dir import member_dirs, model_digest
 from molgraph.inference.precision import PRECISIONS, check_precision
@@ -99,6 +100,9 @@ class ScreenConfig:
         pictures: draw ``<stem>_plots/score_histogram.png`` (every scored molecule, the
             threshold and top-k cutoff marked) and ``<stem>_plots/top_hits.png`` (the best 24
             written, with their scores) beside ``out``; a failure is only a warning.
+        domain_threshold: the least Tanimoto similarity (ECFP4) to the nearest training
+            molecule that is ``in_domain`` (``molgraph.inference.domain``); the summary counts
+            the rows written below it (``out_of_domain``).
     """
 
     models: list[str]
@@ -124,6 +128,7 @@ class ScreenConfig:
     scheduler: str | None = None
     progress: bool | None = None
     pictures: bool = True
+    domain_threshold: float = DEFAULT_THRESHOLD
 
     def __post_init__(self) -> None:
         # an ensemble directory (train --ensemble-size) screens as its members
@@ -132,6 +137,7 @@ class ScreenConfig:
         self.out = str(self.out)
         self.filters = check_filters(self.filters)
         check_precision(self.precision)
+        self.domain_threshold = check_threshold(self.domain_threshold)
         if not self.models or not self.libraries:
             raise ValueError("screening needs at least one model and one library")
         for name, least in (("top_k", 1), ("workers", 0), ("batch_size", 1), ("threads", 1),
@@ -202,7 +208,8 @@ def _screen(config: ScreenConfig, paths: dict, started: float) -> dict:
         progress.close()
     scored_seconds = time.perf_counter() - started
     summary = assemble(parts, sorted(keys), [lib.name for lib in libraries], config.out, rank,
-                       config.top_k, config.threshold, config.ascending)
+                       config.top_k, config.threshold, config.ascending, ensemble.domain,
+                       config.domain_threshold)
     seconds = time.perf_counter() - started
     new_rows = progress.done - progress.resumed
     summary.update({

@@ -23,12 +23,18 @@ from pathlib import Path
 
 import pandas as pd
 
+from molgraph.inference.domain import SIMILARITY
 from molgraph.inference.ensemble import Ensemble
 from molgraph.inference.model_dir import model_digest, model_files
 from molgraph.runtime.processes import process_pool
 from molgraph.screening.library import Shard
 from molgraph.screening.prepare import ShardRef, prepare_shard
-from molgraph.screening.scoring import default_batch_size, score_shard, shard_frame
+from molgraph.screening.scoring import (
+    default_batch_size,
+    score_shard,
+    shard_frame,
+    shard_similarity,
+)
 
 _MODELS: dict[tuple[str, ...], Ensemble] = {}
 
@@ -55,15 +61,28 @@ def _ensemble(payloads: list[dict], device: str, precision: str) -> Ensemble:
 
 
 def screen_remote_shard(shard: Shard, payloads: list[dict], options: dict) -> pd.DataFrame:
-    """Featurize (if needed) and score one shard; its result table as a local run makes it."""
+    """Featurize (if needed) and score one shard; its result table as a local run makes it,
+    with ``train_similarity`` when ``options["domain"]`` (every row will be written)."""
     import torch
 
     torch.set_num_threads(options["threads"])
     ensemble = _ensemble(payloads, options["device"], options["precision"])
     shard = prepare_shard(shard, options["descriptors"])
     batch_size = options["batch_size"] or default_batch_size(ensemble)
-    scores = score_shard(shard, ensemble, batch_size)
-    return shard_frame(shard, scores, ensemble.columns, options["filters"])
+    cache: dict = {}
+    scores = score_shard(shard, ensemble, batch_size, cache)
+    frame = shard_frame(shard, scores, ensemble.columns, options["filters"])
+    if options.get("domain"):
+        frame[SIMILARITY] = shard_similarity(shard, ensemble.domain, cache)
+    return frame
+
+
+def shard_options(config, mode: str | None, device: str, batch_size: int | None) -> dict:
+    """What a shard task needs of ``config`` (a ``ScreenConfig``) besides the models;
+    ``mode``: the drug-likeness descriptors (``screening.prepare.descriptor_mode``)."""
+    return {"threads": config.threads or 1, "device": device, "descriptors": mode,
+            "filters": config.filters, "batch_size": batch_size, "precision": config.precision,
+            "domain": config.top_k is None and config.threshold is None}
 
 
 def run_shard_tasks(refs: Iterable[ShardRef], parts, keys: list, progress, skip,
@@ -113,9 +132,7 @@ def start_scoring_server() -> None:
 def screen_in_processes(config, refs, parts, mode: str | None, keys: list, progress, skip,
                         workers: int, batch_size: int) -> dict:
     """Score shards in ``workers`` local processes with one torch thread each."""
-    options = {"threads": config.threads or 1, "device": "cpu", "descriptors": mode,
-               "filters": config.filters, "batch_size": batch_size,
-               "precision": config.precision}
+    options = shard_options(config, mode, "cpu", batch_size)
     payloads = [model_payload(m) for m in config.models]
     pool = process_pool(workers)
     try:
