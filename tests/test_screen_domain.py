@@ -77,3 +77,13 @@ def test_a_model_saved_before_the_domain_screens_with_empty_columns(tmp_path):
 def test_threshold_outside_zero_to_one_is_refused(models, tmp_path):
     with pytest.raises(ValueError, match="--domain-threshold .* between 0 and 1"):
         ScreenConfig([models[0]], [LIBRARY], tmp_path / "x.csv", domain_threshold=35)
+
+
+def test_top_hits_grid_labels_similarity_and_shades_outside(tmp_path):
+    """Unknown similarities (NaN) and unparsable SMILES are drawn without failing."""
+    from molgraph.plots.screen import top_hits_grid
+
+    path = top_hits_grid(["CCO", "c1ccccc1O", "not_a_smiles"], [3.0, 2.0, 1.0],
+                         tmp_path / "grid.png", "pIC50", similarity=[0.72, 0.21, np.nan],
+                         outside=[False, True, False])
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
