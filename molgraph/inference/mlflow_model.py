@@ -28,13 +28,16 @@ Example::
     model = mlflow.pyfunc.load_model(uri)
     model.predict(pd.DataFrame({"smiles": ["CCO", "not a smiles"]}))
     #   logS_pred train_similarity in_domain  valid                         error  (illustrative)
-    # 0     -0.61             0.42      True   True
+    # 0     -0.61             0.62      True   True
     # 1      None             None      None  False  invalid SMILES 'not a smiles'
 
-    # served:  MLFLOW_TRACKING_URI=sqlite:///runs/mlflow.db \\
-    #          mlflow models serve -m <uri> --env-manager local -h 127.0.0.1 -p 5001
-    #          curl -X POST 127.0.0.1:5001/invocations -H 'Content-Type: application/json' \\
-    #               -d '{"dataframe_split": {"columns": ["smiles"], "data": [["CCO"]]}}'
+    # served (MLFLOW_TRACKING_URI: the store the model was logged to, an absolute path; -t: a
+    # request's time limit, MLflow's default 60 s is too short for 10,000 SMILES of a model
+    # with rdkit2d descriptors on a small machine; experiments/RESULTS_serving.md):
+    #   MLFLOW_TRACKING_URI=sqlite:////abs/runs/mlflow.db mlflow models serve -m <uri> \\
+    #       --env-manager local -h 127.0.0.1 -p 5001 -t 600
+    #   curl -X POST 127.0.0.1:5001/invocations -H 'Content-Type: application/json' \\
+    #       -d '{"dataframe_split": {"columns": ["smiles"], "data": [["CCO"]]}}'
 """
 
 from __future__ import annotations
