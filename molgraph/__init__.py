@@ -40,6 +40,7 @@ _PUBLIC = {
     "MolGraphRegressor": "molgraph.training.estimator",
     "MolGraphClassifier": "molgraph.training.estimator",
     "load_model": "molgraph.inference.loading",
+    "predict": "molgraph.inference.predict",
     "predict_file": "molgraph.inference.predict",
     "screen": "molgraph.screening.frame",
     "run_sweep": "molgraph.sweep.run",

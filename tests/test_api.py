@@ -50,6 +50,20 @@ def test_smiles_with_labels_train_and_predict_in_memory(esol):
     assert np.isfinite(pred[0]).all() and np.isnan(pred[1]).all()
 
 
+def test_predict_gives_every_row_its_prediction_domain_and_error(esol, tmp_path):
+    run = molgraph.train(esol, ["logS"], split="random", out=tmp_path / "run", **FAST)
+    trained_on = esol["smiles"][int(run.split[0][0])]  # every row is valid: index = row
+    frame = pd.DataFrame({"smiles": ["CCO", "not a smiles", trained_on],
+                          "id": ["a", "b", "c"]})
+    for model in (run.model, tmp_path / "run"):
+        table = molgraph.predict(model, frame)
+        assert list(table["row"]) == [1, 2, 3] and list(table["id"]) == ["a", "b", "c"]
+        assert table["error"][1].startswith("invalid SMILES") and table["error"][0] == ""
+        assert np.isnan(table["logS_pred"][1]) and np.isfinite(table["logS_pred"][0])
+        assert table["train_similarity"][2] == pytest.approx(1.0)  # a training molecule
+        assert bool(table["in_domain"][2]) and pd.isna(table["in_domain"][1])
+
+
 def test_a_series_names_its_target_and_a_bad_label_count_is_refused(esol):
     run = molgraph.train(esol["smiles"], y=esol["logS"], split="random", **FAST)
     assert run.model.target_names == ["logS"]

@@ -71,33 +71,21 @@ def prediction_columns(target_names: Sequence[str]) -> list[str]:
 def predict_frame(trained: Any, smiles: Sequence[Any], batch_size: int = 256,
                   domain_threshold: float | None = None) -> pd.DataFrame:
     """Predictions of ``trained`` (a ``TrainedModel`` or an ``EnsembleModel``) for each SMILES,
-    in input order: ``<target>_pred`` (NaN where invalid), ``train_similarity`` (NaN where
-    invalid or the model has no domain), ``in_domain`` (nullable boolean: similarity at least
-    ``domain_threshold``, default ``molgraph.inference.domain.DEFAULT_THRESHOLD``), ``valid``,
-    ``error``."""
-    from molgraph.chem.featurize import featurize_smiles, valid_smiles
-    from molgraph.inference.domain import (
-        DEFAULT_THRESHOLD,
-        IN_DOMAIN,
-        SIMILARITY,
-        in_domain,
-        train_similarity,
-    )
+    in input order, as the signature says: ``<target>_pred`` (NaN where invalid),
+    ``train_similarity``, ``in_domain``, ``valid``, ``error`` (``inference.predict``'s
+    ``predict_table``, without its row and SMILES columns)."""
+    from molgraph.chem.table import MoleculeTable
+    from molgraph.inference.domain import DEFAULT_THRESHOLD, IN_DOMAIN, SIMILARITY
+    from molgraph.inference.predict import predict_table
 
-    smiles = list(smiles)
-    chunk = featurize_smiles(smiles)
-    pred = np.full((len(smiles), len(trained.target_names)), np.nan, dtype=np.float64)
-    similarity = np.full(len(smiles), np.nan, dtype=np.float32)
-    if chunk.valid.any():
-        good, cache = valid_smiles(smiles, chunk.valid), {}  # the blend's ECFP4 bits, shared
-        pred[chunk.valid] = trained.predict_graphs(chunk.graphs, batch_size, good, cache)
-        similarity[chunk.valid] = train_similarity(trained.domain, good, cache)
-    frame = pd.DataFrame(pred, columns=prediction_columns(trained.target_names))
-    frame[SIMILARITY] = similarity.astype(np.float64)
-    frame[IN_DOMAIN] = in_domain(similarity, DEFAULT_THRESHOLD if domain_threshold is None
-                                 else domain_threshold)
-    frame[VALID] = np.asarray(chunk.valid, dtype=bool)
-    frame[ERROR] = [chunk.errors.get(i, "") for i in range(len(smiles))]
+    smiles = ["" if s is None else str(s) for s in smiles]
+    table = MoleculeTable(smiles, np.arange(1, len(smiles) + 1, dtype=np.int64))
+    full = predict_table(trained, table, "the request", batch_size,
+                         DEFAULT_THRESHOLD if domain_threshold is None else domain_threshold)
+    frame = full[[*prediction_columns(trained.target_names), SIMILARITY, IN_DOMAIN]].astype(
+        {name: np.float64 for name in [*prediction_columns(trained.target_names), SIMILARITY]})
+    frame[VALID] = (full["error"] == "").to_numpy()
+    frame[ERROR] = full["error"]
     return frame
 
 
