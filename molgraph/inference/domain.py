@@ -71,13 +71,19 @@ class Domain:
     @classmethod
     def from_smiles(cls, smiles: Sequence[str]) -> Domain:
         """The domain of ``smiles`` (valid molecules: the training and validation ones)."""
-        bits = np.unique(morgan_bits(list(smiles)), axis=0)
+        return cls.from_bits(morgan_bits(list(smiles)))
+
+    @classmethod
+    def from_bits(cls, fingerprints: np.ndarray) -> Domain:
+        """The domain of molecules given as their ECFP4 bits ``[n, 2048]`` (any numeric
+        dtype), e.g. the ones a data set computed once for the blend and the baseline."""
+        bits = np.unique(np.asarray(fingerprints, dtype=np.uint8), axis=0)
         if len(bits) > MAX_MOLECULES:
             log.info("applicability domain: %d of %d distinct fingerprints kept (a seeded "
                      "sample), so screening stays fast", MAX_MOLECULES, len(bits))
             keep = np.random.default_rng(0).choice(len(bits), MAX_MOLECULES, replace=False)
             bits = bits[np.sort(keep)]
-        return cls(bits, len(smiles))
+        return cls(bits, len(fingerprints))  # the molecules, before duplicates are merged
 
     @cached_property
     def _bank(self):

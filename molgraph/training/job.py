@@ -138,7 +138,8 @@ def train_on_dataset(dataset: MoleculeDataset, config: RunConfig,
         tracker.log_params(config.flat())
     parts = {"val": val_idx, **({"test": test_idx} if len(test_idx) else {})}
     members, fits = [], []
-    domain = Domain.from_smiles([dataset.smiles[i] for i in (*train_idx, *val_idx)])
+    seen = np.concatenate([train_idx, val_idx])  # ECFP4 bits computed once per data set
+    domain = Domain.from_bits(dataset.molecule_features(("morgan",))[seen])
     for k in range(config.ensemble_size):  # the first member reports to callbacks and tracker
         seed = config.seed + k
         seed_everything(seed)
