@@ -129,3 +129,8 @@ def test_a_tracked_sweep_is_one_library_call(tmp_path):
     client = MlflowClient(f"sqlite:///{tmp_path / 'mlflow.db'}")
     runs = client.search_runs([client.get_experiment_by_name("api-sweep").experiment_id])
     assert len(runs) == 3  # the parent and one child per trial
+    parent = next(r for r in runs if "mlflow.parentRunId" not in r.data.tags)
+    assert parent.info.run_name == "sweep molgraph on esol_120"
+    history = client.get_metric_history(parent.info.run_id, "best_val_rmse")  # a line chart
+    assert [m.step for m in history] == [0, 1]
+    assert history[1].value <= history[0].value

@@ -139,7 +139,8 @@ def train_genes(
     """
     if tracking is not None:
         tags = {"molgraph.data": config.data.network, "molgraph.model": config.model.name}
-        with tracked_run(tracking, out, tags) as opened:
+        name = f"{config.model.name} on {Path(config.data.network).stem}"
+        with tracked_run(tracking, out, tags, name=name) as opened:
             metrics = train_genes(config, out, callbacks, opened)
             log_cv(opened, metrics)
         return metrics

@@ -78,9 +78,11 @@ def run_sweep(base: RunConfig | GeneRunConfig | Problem, out: str | Path,
     # the embedded study's lock is held from here, so the parent run is only continued (and
     # its dead children closed) by the one process that owns the sweep directory
     with exclusive_lock(out / SWEEP_LOCK), \
-            tracked_run(tracking, out, tags, PARENT_ARTIFACTS, resume) as parent:
+            tracked_run(tracking, out, tags, PARENT_ARTIFACTS, resume,
+                        name=f"sweep {config.study_name} on {Path(data).stem}") as parent:
         children = None if parent is None else _open_children(parent, tracking, space, config)
         direction = "maximize" if problem.higher_is_better else "minimize"
+        heard: list[Any] = [] if parent is None else [SearchHistory(parent, problem.metric)]
         with TrialProgress(config.trials, 0, f"val_{problem.metric}", direction,
                            enabled=progress) as shown:
             result = run_study(problem, out, space, trials=config.trials,
@@ -88,7 +90,7 @@ def run_sweep(base: RunConfig | GeneRunConfig | Problem, out: str | Path,
                                storage=config.storage, study_name=config.study_name,
                                sampler=config.sampler, pruner=config.pruner, seed=seed,
                                keep_trials=config.keep_trials, tracker_factory=children,
-                               on_trial_end=[shown], locked=True)
+                               on_trial_end=[shown, *heard], locked=True)
         if config.seeds and result["best_trial"] is not None:
             best = json.loads((out / "best_config.json").read_text())
             evaluation = evaluate_seeds(problem, best, config.seeds, out)
@@ -98,6 +100,22 @@ def run_sweep(base: RunConfig | GeneRunConfig | Problem, out: str | Path,
             parent.set_tags({"molgraph.error": "no trial completed"})
             parent.finish("FAILED")
     return {**result, "evaluation": evaluation}
+
+
+class SearchHistory:
+    """An Optuna trial callback that logs the search to the parent run, one step per trial
+    number: each completed trial's ``trial_val_<metric>`` and ``best_val_<metric>`` so far,
+    which MLflow draws as the optimisation history (line charts, not single bars)."""
+
+    def __init__(self, parent: Any, metric: str) -> None:
+        self.parent, self.metric = parent, metric
+
+    def __call__(self, study: Any, trial: Any) -> None:
+        if trial.state.name != "COMPLETE":
+            return
+        self.parent.log_metrics({f"trial_val_{self.metric}": trial.value,
+                                 f"best_val_{self.metric}": study.best_value},
+                                step=trial.number)
 
 
 def _open_children(parent: Any, tracking: TrackingConfig, space: Any,
@@ -128,8 +146,9 @@ def log_parent(parent: Any, result: dict[str, Any], evaluation: dict[str, Any] |
     configuration) and, for molecules, the best model as an MLflow pyfunc model
     (``mlflow.pyfunc.load_model(uri).predict(df)``, ``mlflow models serve``)."""
     parent.set_tags({f"best.{k}": v for k, v in result["best_params"].items()})
-    metrics = {f"best_{result['metric']}": result["best_value"],
-               "best_trial": result["best_trial"], "n_trials": result["n_trials"]}
+    # best_val_<metric> itself is a line over the trials (SearchHistory), whose last point
+    # is the best value
+    metrics = {"best_trial": result["best_trial"], "n_trials": result["n_trials"]}
     if evaluation is not None:
         for label in ("best", "default", "baseline"):
             for name, cell in evaluation.get(label, {}).items():

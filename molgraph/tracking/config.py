@@ -48,12 +48,14 @@ class TrackingConfig:
 @contextmanager
 def tracked_run(tracking: TrackingConfig | None, out: str | Path | None,
                 tags: dict[str, Any], upload: Sequence[str] | None = None,
-                resume: dict[str, str] | None = None) -> Iterator[Any]:
+                resume: dict[str, str] | None = None, name: str | None = None
+                ) -> Iterator[Any]:
     """An MLflow tracker (``tracking.mlflow_runs.MlflowTracker``) for the block, or ``None``
     without ``tracking``. The run ends FAILED (the error as a tag) when the block raises;
     after the block the output directory ``out`` (or only its files and folders named in
     ``upload``) is uploaded as the run's artifacts. ``resume``: tags of an earlier top-level
-    run to continue instead of starting one (a sweep started again)."""
+    run to continue instead of starting one (a sweep started again). ``name``: the run's name
+    when ``tracking`` gives none (rather than one MLflow makes up)."""
     if tracking is None:
         yield None
         return
@@ -67,7 +69,7 @@ def tracked_run(tracking: TrackingConfig | None, out: str | Path | None,
     if tracker is not None:
         log.info("continuing MLflow run %s", tracker.run_id)
     else:
-        tracker = runs.MlflowTracker.start(uri, tracking.experiment, tracking.run_name,
+        tracker = runs.MlflowTracker.start(uri, tracking.experiment, tracking.run_name or name,
                                            tags={**tags, **(resume or {})})
     with tracker:
         yield tracker

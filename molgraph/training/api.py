@@ -148,7 +148,9 @@ def train_config(config: RunConfig, out: str | Path | None = None, *,
     from molgraph.tracking.mlflow_runs import config_tags
     from molgraph.training.watch import EpochProgress
 
-    with tracked_run(tracking, out, config_tags(config.flat())) as opened:
+    source = Path(config.data.path).stem if config.data.path else "a DataFrame"
+    with tracked_run(tracking, out, config_tags(config.flat()),
+                     name=f"{config.model.name} on {source}") as opened:
         tracker = opened or tracker
         cache = (cache_dir or True) if config.data.cache else None
         if frame is None:
@@ -165,6 +167,8 @@ def train_config(config: RunConfig, out: str | Path | None = None, *,
             add_baseline(run, dataset)
         if tracker is not None:
             tracker.log_metrics(final_metrics(run), step=run.fit.best_epoch)
+        if opened is not None:  # the run page's description: what was kept, and the scores
+            opened.set_tags({"mlflow.note.content": f"```\n{run.summary()}\n```"})
         if out is not None:
             write_run(run, dataset, out)
         if opened is not None and out is not None:  # the model, for `mlflow models serve`
