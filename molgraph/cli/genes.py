@@ -90,7 +90,7 @@ def _register_train(verbs: argparse._SubParsersAction) -> None:
         description="Cross-validate a node model on the labelled genes, train it on all of them "
         "and write the model, run_config.json and metrics.json to DIR. Labels come from "
         "--labels or from --positives with --negatives.")
-    p.add_argument("--out", required=True, metavar="DIR", help="output directory (required)")
+    p.add_argument("--out", required=True, metavar="DIR", help="output directory")
     _add_run_options(p)
     add_tracking_options(p)
     p.set_defaults(func=run_train, error=p.error)
@@ -102,7 +102,7 @@ def _register_sweep(verbs: argparse._SubParsersAction) -> None:
         description="Search node-model and optimisation settings on the folds' validation "
         "genes (mean best validation AUPRC), then train the best configuration into DIR/best/ "
         "(as 'genes train' does). DIR/optuna.log holds the study: run again to continue it.")
-    p.add_argument("--out", required=True, metavar="DIR", help="sweep directory (required)")
+    p.add_argument("--out", required=True, metavar="DIR", help="sweep directory")
     add_config_options(p, SweepConfig, title="sweep", store=SWEEP)
     _add_run_options(p)
     add_tracking_options(p)

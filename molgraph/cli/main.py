@@ -12,6 +12,7 @@ import logging
 import sys
 
 from molgraph import __version__
+from molgraph.cli.options import mark_required
 
 #: Sub-command modules (``molgraph.cli.<name>``), imported when the parser is built, not when
 #: this module is: worker processes started with ``forkserver`` re-import the main module, and
@@ -35,6 +36,7 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     subparsers = parser.add_subparsers(dest="command", required=True)
     for name in _verbs_to_register(sys.argv[1:] if argv is None else argv):
         importlib.import_module(f"molgraph.cli.{name}").register(subparsers)
+    mark_required(parser)
     return parser
 
 

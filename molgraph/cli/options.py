@@ -180,3 +180,14 @@ def quiet_optuna(args: argparse.Namespace) -> None:
 
     if not args.verbose:
         logging.getLogger("optuna").setLevel(logging.WARNING)
+
+
+def mark_required(parser: argparse.ArgumentParser) -> None:
+    """Say "(required)" in the help of every required flag of ``parser`` and its sub-verbs,
+    so each verb marks them the same way."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for sub in action.choices.values():
+                mark_required(sub)
+        elif action.required and action.help and "(required" not in action.help:
+            action.help += " (required)"

@@ -36,6 +36,7 @@ def run(args: argparse.Namespace) -> int:
                          args.device, args.batch_size, args.delimiter, args.domain_threshold)
     n_bad = int((frame["error"] != "").sum())
     n_out = int((~frame[IN_DOMAIN]).sum())  # missing (no domain, invalid) counts as neither
-    print(f"{len(frame)} rows predicted ({n_bad} invalid, kept with an error; {n_out} outside "
-          f"the applicability domain) → {args.out}")
+    invalid = f"{n_bad} invalid, kept with their error" if n_bad else "none invalid"
+    print(f"{len(frame)} rows predicted ({invalid}; {n_out} outside the applicability domain) "
+          f"→ {args.out}")
     return 0

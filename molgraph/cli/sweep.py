@@ -34,7 +34,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "inside the training part, --cv), and write DIR/best/ (the best trial's model, for "
         "predict and screen), DIR/best_config.json, DIR/sweep.json and the study "
         "DIR/optuna.log (run again to continue it; optuna-dashboard DIR/optuna.log shows it).")
-    p.add_argument("--out", required=True, metavar="DIR", help="sweep directory (required)")
+    p.add_argument("--out", required=True, metavar="DIR", help="sweep directory")
     add_config_options(p, SweepConfig, title="sweep", store=SWEEP)
     add_run_options(p, RunConfig)
     add_tracking_options(p)

@@ -25,7 +25,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description="Train a GNN on a molecule file (blended with an SVM on ECFP4 when that "
         "wins on validation) and write DIR/model/, DIR/run_config.json, DIR/metrics.json, "
         "DIR/split.json, DIR/history.csv, DIR/test_predictions.csv and DIR/plots/.")
-    p.add_argument("--out", required=True, metavar="DIR", help="output directory (required)")
+    p.add_argument("--out", required=True, metavar="DIR", help="output directory")
     add_run_options(p, RunConfig)
     add_tracking_options(p)
     p.set_defaults(func=run)
