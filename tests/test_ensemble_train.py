@@ -19,7 +19,7 @@ from molgraph.inference.loading import load_model
 DATA = Path(__file__).parent / "data"
 ESOL = DATA / "esol_120.csv"
 ARGS = ["train", "--data", str(ESOL), "--target-columns", "logS", "--epochs", "2",
-        "--hidden", "16", "--no-baseline", "--threads", "1", "--device", "cpu"]
+        "--hidden", "16", "--no-baseline", "--no-blend", "--threads", "1", "--device", "cpu"]
 
 
 @pytest.fixture(scope="module")
