@@ -71,6 +71,15 @@ def test_a_series_names_its_target_and_a_bad_label_count_is_refused(esol):
         molgraph.train(esol["smiles"], y=[1.0, 2.0, 3.0], **FAST)
 
 
+def test_labels_missing_or_given_twice_are_refused_with_what_to_do(esol):
+    with pytest.raises(ValueError, match="give target_columns"):
+        molgraph.train(esol, **FAST)  # which columns are labels is not guessed
+    with pytest.raises(ValueError, match="give them as y"):
+        molgraph.train(esol["smiles"].tolist(), **FAST)
+    with pytest.raises(ValueError, match="name them in target_columns"):
+        molgraph.train(esol, ["logS"], y=esol["logS"], **FAST)
+
+
 def test_screen_takes_a_list_and_a_model_in_memory(esol, tmp_path):
     run = molgraph.train(esol, ["logS"], split="random", baseline=False, **FAST)
     smiles = ["CCO", "not a smiles", "c1ccccc1O", "CC(=O)Oc1ccccc1C(=O)O"]

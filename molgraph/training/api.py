@@ -109,18 +109,20 @@ def train(data: str | Path | pd.DataFrame | Sequence[str] | RunConfig,
             raise TypeError("give the run as a RunConfig or as keyword settings, not both")
         config, frame = data, None
     else:
-        frame = None
-        if _in_memory(data):
-            frame = data if isinstance(data, pd.DataFrame) else frame_of(
-                data, y, [target_columns] if isinstance(target_columns, str)
-                else target_columns)
-            if target_columns is None or not isinstance(data, pd.DataFrame):
-                target_columns = [c for c in frame.columns if c != "smiles"]
-            data = ""
-        elif y is not None:
-            raise ValueError("y labels SMILES given in memory; a file's labels are its "
-                             "target_columns")
         targets = [target_columns] if isinstance(target_columns, str) else target_columns
+        frame = None
+        if isinstance(data, pd.DataFrame) or not _in_memory(data):
+            if y is not None:
+                raise ValueError("y labels SMILES given as a list; the labels of a file or a "
+                                 "DataFrame are its columns: name them in target_columns")
+            frame = data if isinstance(data, pd.DataFrame) else None
+        else:  # SMILES with their labels
+            if y is None:
+                raise ValueError("SMILES without labels: give them as y (one per SMILES)")
+            frame = frame_of(data, y, targets)
+            targets = [c for c in frame.columns if c != "smiles"]
+        if frame is not None:
+            data = ""
         config = run_config(data, targets or (), **settings)
         config.data.cache = cache_dir not in (None, False)
     if isinstance(tracking, str):
