@@ -35,6 +35,9 @@ def run(args: argparse.Namespace) -> int:
     print(f"{summary['rows']:,} rows screened: {summary['ok']:,} ok, {summary['invalid']:,} "
           f"invalid, {summary['filtered']:,} filtered; {summary['written']:,} written to "
           f"{summary['output']} ({summary['molecules_per_s']:,.0f} molecules/s)")
+    if summary.get("out_of_domain") is not None:
+        print(f"{summary['out_of_domain']:,} of them outside the applicability domain (nearest "
+              f"training molecule's Tanimoto similarity below {config.domain_threshold})")
     if config.top_k is not None or config.threshold is not None:
         _print_top(summary["output"], summary["rank_by"])
     return 0
@@ -46,7 +49,8 @@ def _print_top(path: str, rank: str, n: int = 10) -> None:
     frame = (pd.read_parquet(path) if path.endswith((".parquet", ".pq"))
              else pd.read_csv(path, sep="\t" if path.endswith(".tsv") else ",", nrows=n,
                               keep_default_na=False))
-    columns = [c for c in ("rank", "library", "row", "id", "smiles", rank) if c in frame.columns
+    columns = [c for c in ("rank", "library", "row", "id", "smiles", rank, "train_similarity",
+                           "in_domain") if c in frame.columns
                and (c != "id" or frame[c].astype(str).str.len().gt(0).any())]
     if len(frame):
         print(frame.head(n)[columns].to_string(index=False))

@@ -158,9 +158,11 @@ def train_on_dataset(dataset: MoleculeDataset, config: RunConfig,
                for name, idx in parts.items()}
     blended = None
     if config.blend:
-        blended = blend_members(members, stacked, dataset.molecule_features(("morgan",)), y,
-                                (train_idx, val_idx, test_idx), config.task,
-                                dataset.table.target_names, config.seed)
+        with step(f"blending with an SVM on ECFP4 ({len(train_idx) + len(val_idx):,} training "
+                  "and validation molecules)", log, report_above=0.0):
+            blended = blend_members(members, stacked, dataset.molecule_features(("morgan",)),
+                                    y, (train_idx, val_idx, test_idx), config.task,
+                                    dataset.table.target_names, config.seed)
         stacked = blended.stacked
     predictions = {name: p.mean(axis=0) for name, p in stacked.items()}
     metrics = {name: compute_metrics(config.task, y[idx], predictions[name])
