@@ -18,8 +18,8 @@ from molgraph.cli.options import (
     add_config_options,
     add_tracking_options,
     given_values,
-    quiet_optuna,
     tracking_config,
+    verbose_optuna,
 )
 from molgraph.genes.config import (
     GeneDataConfig,
@@ -175,7 +175,7 @@ def run_train(args: argparse.Namespace) -> int:
 def run_sweep(args: argparse.Namespace) -> int:
     from molgraph.sweep.run import run_sweep, sweep_report
 
-    quiet_optuna(args)
+    verbose_optuna(args)
     result = run_sweep(gene_run_config(args), args.out, SweepConfig(**given_values(args, SWEEP)),
                        tracking_config(args), fixed=list(given_values(args)))
     print(sweep_report(result, args.out))

@@ -173,14 +173,13 @@ def molecule_run_config(args: argparse.Namespace) -> RunConfig:
     return config
 
 
-def quiet_optuna(args: argparse.Namespace) -> None:
-    """Optuna's own line per trial off (without ``-v``): the sweep reports each trial itself.
-    Called once Optuna is imported, which sets its logger to INFO."""
+def verbose_optuna(args: argparse.Namespace) -> None:
+    """With ``-v``, Optuna's own line per trial too (a sweep silences Optuna's INFO default
+    while it runs). Called once Optuna is imported, which sets its logger to INFO."""
     import logging
 
-    if not args.verbose:
-        logging.getLogger("optuna").setLevel(logging.WARNING)
-
+    if args.verbose:
+        logging.getLogger("optuna").setLevel(logging.DEBUG)
 
 def mark_required(parser: argparse.ArgumentParser) -> None:
     """Say "(required)" in the help of every required flag of ``parser`` and its sub-verbs,

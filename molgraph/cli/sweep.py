@@ -17,8 +17,8 @@ from molgraph.cli.options import (
     add_tracking_options,
     given_values,
     molecule_run_config,
-    quiet_optuna,
     tracking_config,
+    verbose_optuna,
 )
 from molgraph.sweep.config import SweepConfig
 from molgraph.training.config import RunConfig
@@ -44,7 +44,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from molgraph.sweep.run import run_sweep, sweep_report
 
-    quiet_optuna(args)
+    verbose_optuna(args)
     config = SweepConfig(**given_values(args, SWEEP))
     result = run_sweep(molecule_run_config(args), args.out, config, tracking_config(args),
                        fixed=list(given_values(args)))

@@ -232,10 +232,9 @@ def log_pyfunc_model(model_dir: str | Path, tracking_uri: str, run_id: str,
 
     from molgraph.inference.loading import load_model
     from molgraph.inference.model_dir import model_root
-    from molgraph.runtime.progress import wants_bar
-
-    if not wants_bar():  # MLflow's artifact bars are noise in logs and CI
-        os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+    # MLflow's bars over the few files it copies back to check the input example are noise
+    # in a terminal, a log and a notebook alike
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     directory = model_root(model_dir)
     trained = load_model(directory, device="cpu")  # refuses a damaged or stale model
     column = smiles_column or SMILES

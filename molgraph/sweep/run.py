@@ -17,7 +17,8 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -83,7 +84,7 @@ def run_sweep(base: RunConfig | GeneRunConfig | Problem, out: str | Path,
         children = None if parent is None else _open_children(parent, tracking, space, config)
         direction = "maximize" if problem.higher_is_better else "minimize"
         heard: list[Any] = [] if parent is None else [SearchHistory(parent, problem.metric)]
-        with TrialProgress(config.trials, 0, f"val_{problem.metric}", direction,
+        with _optuna_quiet(), TrialProgress(config.trials, 0, f"val_{problem.metric}", direction,
                            enabled=progress) as shown:
             result = run_study(problem, out, space, trials=config.trials,
                                timeout=config.timeout, jobs=config.jobs,
@@ -100,6 +101,21 @@ def run_sweep(base: RunConfig | GeneRunConfig | Problem, out: str | Path,
             parent.set_tags({"molgraph.error": "no trial completed"})
             parent.finish("FAILED")
     return {**result, "evaluation": evaluation}
+
+
+@contextmanager
+def _optuna_quiet() -> Iterator[None]:
+    """Optuna's own INFO line per trial off while the sweep runs (its trials bar or log line
+    says the same), unless someone set Optuna's logger to another level than its INFO default
+    (``molgraph -v`` sets DEBUG)."""
+    logger = logging.getLogger("optuna")
+    before = logger.level
+    if before == logging.INFO:
+        logger.setLevel(logging.WARNING)
+    try:
+        yield
+    finally:
+        logger.setLevel(before)
 
 
 class SearchHistory:
