@@ -131,3 +131,29 @@ def test_flags_are_in_the_help(flag, capsys):
     with pytest.raises(SystemExit):
         main(["train", "--help"])
     assert flag in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("key", ["valid", "validation", "Val"])
+def test_split_file_takes_the_part_names_of_the_split_column(key, tmp_path):
+    path = tmp_path / "splits.json"
+    path.write_text(json.dumps({"training": "0-89", key: "90-104", "test": "105-119"}))
+    parts = read_split_file(path, 120)
+    assert (parts[:90] == TRAIN).all() and (parts[90:105] == VAL).all()
+    assert (parts[105:] == TEST).all()
+
+
+@pytest.mark.parametrize("split, words", [
+    ({"train": "0-89", "val": "104-90", "test": "105-119"},
+     ["'val'", "'104-90'", "runs backwards", "90-104"]),
+    ({"train": "0-89", "holdout": "90-104", "test": "105-119"},
+     ["'holdout'", "not a part", "train", "val", "valid", "test"]),
+    ({"train": "0-89", "val": [90], "valid": [91], "test": "105-119"},
+     ["'val' and 'valid'", "same part"]),
+])
+def test_split_file_refuses_what_would_drop_rows_silently(split, words, tmp_path):
+    path = tmp_path / "splits.json"
+    path.write_text(json.dumps(split))
+    with pytest.raises(ValueError) as err:
+        read_split_file(path, 120)
+    message = str(err.value)
+    assert message.startswith(str(path)) and all(w in message for w in words), message

@@ -21,9 +21,17 @@ from molgraph.chem.parse import file_kind
 log = logging.getLogger(__name__)
 TRAIN, VAL, TEST, UNUSED = 0, 1, 2, -1
 PART_KEYS = ("train", "val", "test")
-#: spellings of a part accepted in a split column (case-insensitive)
+#: what a part may be called, in a split column's cells and as a split file's keys alike (any
+#: case, spaces around ignored): the two must never disagree on which rows a part holds
 PART_NAMES = {"train": TRAIN, "training": TRAIN, "val": VAL, "valid": VAL,
               "validation": VAL, "test": TEST, "testing": TEST}
+#: keys ``split.json`` records beside the parts; a split file may hold them, they are not read
+RECORD_KEYS = ("files", "rows")
+
+
+def part_of(name: str) -> int | None:
+    """The part ``name`` stands for (``TRAIN``, ``VAL``, ``TEST``), or ``None``."""
+    return PART_NAMES.get(name.strip().lower())
 
 
 def read_split_column(path: str | Path, column: str, n_rows: int) -> np.ndarray:
@@ -52,8 +60,7 @@ def read_split_column(path: str | Path, column: str, n_rows: int) -> np.ndarray:
 def parts_from_values(values, column: str, where: str) -> np.ndarray:
     """``[len(values)]`` int8 parts from a split column's strings (a ``pandas.Series``); a
     value other than train/val/test is an error naming ``where``, the row and the value."""
-    names = values.str.strip().str.lower()
-    parts = names.map(PART_NAMES)
+    parts = values.map(part_of)
     bad = parts.isna().to_numpy()
     if bad.any():
         first = int(np.flatnonzero(bad)[0])
@@ -73,12 +80,42 @@ def _indices(value: object, key: str, path: Path) -> list[int]:
         for piece in filter(None, (p.strip() for p in value.split(","))):
             low, _, high = piece.partition("-")
             try:
-                out += list(range(int(low), int(high or low) + 1))
+                first, last = int(low), int(high or low)
             except ValueError:
                 raise ValueError(f"{path}: {key!r}: {piece!r} is not an index or a range "
                                  "like 10-20") from None
+            if first > last:
+                raise ValueError(f"{path}: {key!r}: the range {piece!r} runs backwards and "
+                                 f"would hold no row; write it as {last}-{first}")
+            out += range(first, last + 1)
         return out
     raise ValueError(f"{path}: {key!r} must be a list of row indices or a string of ranges")
+
+
+def _keys_by_part(split: object, path: Path) -> dict[int, tuple[str, object]]:
+    """``{part: (key, indices)}`` of a split file's object. A key that names no part, or a
+    second key for one part, is refused: its rows would be dropped silently and validation
+    redrawn from the training rows."""
+    shape = ('a split file is {"train": [...], "val": [...], "test": [...]} '
+             "(val may be left out)")
+    if not isinstance(split, dict):
+        raise ValueError(f"{path}: {shape}")
+    found: dict[int, tuple[str, object]] = {}
+    for key, value in split.items():
+        if key in RECORD_KEYS:
+            continue
+        part = part_of(key)
+        if part is None:
+            raise ValueError(f"{path}: {key!r} is not a part of a split; the keys are "
+                             f"{', '.join(PART_NAMES)} (any case), and {' and '.join(RECORD_KEYS)}"
+                             " as split.json writes them")
+        if part in found:
+            raise ValueError(f"{path}: {found[part][0]!r} and {key!r} name the same part; "
+                             "keep one of them")
+        found[part] = (key, value)
+    if TRAIN not in found or TEST not in found:
+        raise ValueError(f"{path}: {shape}")
+    return found
 
 
 def read_split_file(path: str | Path, n_rows: int) -> np.ndarray:
@@ -97,12 +134,9 @@ def read_split_file(path: str | Path, n_rows: int) -> np.ndarray:
             raise ValueError(f"{path}: holds {len(split)} splits; molgraph trains on one per "
                              "run: write each split to its own file")
         split = split[0]
-    if not isinstance(split, dict) or not {"train", "test"} <= set(split):
-        raise ValueError(f'{path}: a split file is {{"train": [...], "val": [...], '
-                         '"test": [...]}} (val may be left out)')
     parts = np.full(n_rows, UNUSED, dtype=np.int8)
-    for key, part in zip(PART_KEYS, (TRAIN, VAL, TEST)):
-        index = np.asarray(_indices(split.get(key, []), key, path), dtype=np.int64)
+    for part, (key, value) in sorted(_keys_by_part(split, path).items()):
+        index = np.asarray(_indices(value, key, path), dtype=np.int64)
         outside = index[(index < 0) | (index >= n_rows)]
         if len(outside):
             raise ValueError(f"{path}: {key!r} lists row index {int(outside[0])}, outside the "
