@@ -99,6 +99,25 @@ class FeaturizedChunk:
 #: (``[H]``, ``[2H]``: removed from the graph). Any other SMILES is parsed and sanitized only.
 _NEEDS_FULL_PARSE = re.compile(r"[@/\\]|\[\d*H[^a-z]")
 _SANITIZED = Chem.SanitizeFlags.SANITIZE_NONE
+_WHITESPACE = re.compile(r"\s")
+#: a SMILES with a CXSMILES extension (``CC |$R1;$|``): the one space a SMILES may hold
+_CXSMILES = re.compile(r"\S+ \|[^|]*\|")
+#: bumped when the rules for which SMILES give a graph change (cached graphs key on it)
+PARSE_VERSION = 2
+
+
+def smiles_problem(smiles: str) -> str | None:
+    """Why the stripped ``smiles`` is not one molecule's SMILES, found before RDKit parses it;
+    ``None`` when there is nothing to say.
+
+    Whitespace inside it: RDKit reads the text after a space as the molecule's name, so
+    ``CC(=O)O c1ccccc1`` would silently become acetic acid. The ``.smi`` reader splits a
+    line's name off first, so a SMILES with a space here came from a table cell or a list."""
+    if not _WHITESPACE.search(smiles) or _CXSMILES.fullmatch(smiles):
+        return None
+    what = "a space" if " " in smiles else "whitespace"
+    return (f"SMILES holds {what}: {smiles!r} — a table cell holds one SMILES (RDKit would "
+            "read the rest as a name): remove it, or put names in a column of their own")
 
 
 def _parse(smiles: str) -> tuple[Chem.Mol | None, str | None]:
@@ -106,8 +125,12 @@ def _parse(smiles: str) -> tuple[Chem.Mol | None, str | None]:
     hydrogen removal) that cannot change this SMILES' features: about 20 % of the parse."""
     if not isinstance(smiles, str):  # e.g. NaN from a table read without keep_default_na
         return None, f"not a SMILES string: {smiles!r}"
+    smiles = smiles.strip()
     if not smiles:
         return None, "empty SMILES"
+    problem = smiles_problem(smiles)
+    if problem is not None:
+        return None, problem
     if _NEEDS_FULL_PARSE.search(smiles):
         mol = Chem.MolFromSmiles(smiles)
     else:

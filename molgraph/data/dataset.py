@@ -18,7 +18,12 @@ from pathlib import Path
 
 import numpy as np
 
-from molgraph.chem.featurize import FeaturizedChunk, featurize_smiles, valid_smiles
+from molgraph.chem.featurize import (
+    PARSE_VERSION,
+    FeaturizedChunk,
+    featurize_smiles,
+    valid_smiles,
+)
 from molgraph.chem.graphs import MolGraphs
 from molgraph.chem.molfeatures import molecule_features
 from molgraph.chem.parse import read_molecules
@@ -121,7 +126,7 @@ def default_cache_dir() -> Path:
 
 
 def _cache_key(smiles: Sequence[str]) -> str:
-    digest = hashlib.sha256(f"featurizer-v{FEATURIZER_VERSION}\n".encode())
+    digest = hashlib.sha256(f"featurizer-v{FEATURIZER_VERSION}-{PARSE_VERSION}\n".encode())
     for smi in smiles:
         digest.update(smi.encode())
         digest.update(b"\n")

@@ -15,7 +15,7 @@ from concurrent.futures import Future
 import numpy as np
 
 from molgraph.chem.druglike import PAINS_COLUMN, describe_smiles
-from molgraph.chem.featurize import featurize_chunk, valid_smiles
+from molgraph.chem.featurize import featurize_chunk, smiles_problem, valid_smiles
 from molgraph.chem.graphs import MolGraphs
 from molgraph.runtime.processes import process_pool
 from molgraph.screening.library import Library, Shard, ShardLoader, iter_shards
@@ -57,6 +57,8 @@ def prepare_shard(shard: Shard, descriptors: str | None = None) -> Shard:
         errors = {s * FEATURIZE_PIECE + i: why for s, p in enumerate(pieces)
                   for i, why in p.errors.items()}
         shard.reasons = {**errors, **shard.reasons}
+    else:
+        _drop_refused_rows(shard)
     if needs_work(shard, descriptors):
         shard.descriptors = describe_smiles(valid_smiles(shard.smiles, shard.valid),
                                             pains=descriptors == "full")
@@ -65,6 +67,23 @@ def prepare_shard(shard: Shard, descriptors: str | None = None) -> Shard:
     elif descriptors == "basic" and PAINS_COLUMN in shard.descriptors:
         shard.descriptors = {k: v for k, v in shard.descriptors.items() if k != PAINS_COLUMN}
     return shard
+
+
+def _drop_refused_rows(shard: Shard) -> None:
+    """Make invalid the rows of a stored shard whose SMILES the featurizer now refuses (a
+    space inside a cell: see ``smiles_problem``); a store featurized before that rule holds a
+    graph of the text before the space for them."""
+    kept = np.flatnonzero(shard.valid)
+    problems = [smiles_problem(shard.smiles[i]) for i in kept]
+    refused = np.array([why is not None for why in problems], dtype=bool)
+    if not refused.any():
+        return
+    shard.graphs = shard.graphs.take(np.flatnonzero(~refused))
+    if shard.descriptors is not None:
+        shard.descriptors = {k: v[~refused] for k, v in shard.descriptors.items()}
+    shard.valid = shard.valid.copy()
+    shard.valid[kept[refused]] = False
+    shard.reasons = {**shard.reasons, **{int(i): why for i, why in zip(kept, problems) if why}}
 
 
 def shard_refs(libraries: Sequence[Library], chunk_size: int, smiles_column: str | None = None,
