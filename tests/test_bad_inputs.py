@@ -124,6 +124,8 @@ CASES: list[tuple[str, Callable[[Path], list[str]], list[str]]] = [
      ["bace_80.csv", "training part (20 molecules", "only the label 1", "--seed"]),
     ("train one row", lambda t: TRAIN + ["--data", str(write("o.csv", "smiles,logS\nCCO,1\n")(t))],
      ["o.csv", "split is empty", "--split-sizes"]),
+    ("train target twice", lambda t: [*TRAIN[:2], "logS", "logS", *TRAIN[3:], "--data",
+                                      str(ESOL)], ["'logS' is named twice"]),
     ("train zero epochs", lambda t: [*TRAIN, "--data", str(ESOL), "--epochs", "0"],
      ["epochs must be at least 1"]),
     ("train missing file", lambda t: TRAIN + ["--data", str(t / "nope.csv")],

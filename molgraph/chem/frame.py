@@ -13,7 +13,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from molgraph.chem.parse import ID_COLUMN_NAMES, SMILES_COLUMN_NAMES, _numeric_targets, find_column
+from molgraph.chem.parse import (
+    ID_COLUMN_NAMES,
+    SMILES_COLUMN_NAMES,
+    _numeric_targets,
+    check_target_names,
+    find_column,
+)
 from molgraph.chem.table import MoleculeTable
 
 #: How an in-memory table is named in messages.
@@ -62,6 +68,7 @@ def table_from_frame(frame: pd.DataFrame, smiles_column: str | None = None,
         raise ValueError(f"{where}: no SMILES column found among {columns}; name it with "
                          "smiles_column")
     targets = [str(t) for t in target_columns]
+    check_target_names(targets, where)
     for name in targets:
         find_column(columns, name, (), "target", where)
     id_col = find_column(columns, id_column, ID_COLUMN_NAMES, "id", where)

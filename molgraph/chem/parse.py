@@ -64,6 +64,18 @@ def find_column(columns: Sequence[str], wanted: str | None, candidates: Sequence
     return None
 
 
+def check_target_names(names: Sequence[str], where: str = "") -> None:
+    """Refuse a target named twice: the model would get one output per name, while its
+    predictions, named by target, keep only one of them."""
+    seen: set[str] = set()
+    for name in names:
+        if name in seen:
+            raise ValueError(f"{where}{': ' if where else ''}target {name!r} is named twice "
+                             f"(target columns {' '.join(map(str, names))}); give each target "
+                             "once")
+        seen.add(name)
+
+
 def iter_molecule_chunks(
     path: str | Path,
     smiles_column: str | None = None,
@@ -91,6 +103,7 @@ def iter_molecule_chunks(
         raise ValueError(f"{path}: is a directory, not a molecule file")
     kind = file_kind(path)
     targets = list(target_columns or [])
+    check_target_names(targets, str(path))
     if kind == "sdf":
         chunks = iter_sdf(path, targets, id_column, chunk_size)
     elif kind == "smi":

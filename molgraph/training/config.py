@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from molgraph.chem.parse import check_target_names
 from molgraph.data.duplicates import POLICIES
 from molgraph.data.split import SPLITS
 from molgraph.models.config import ModelConfig
@@ -94,6 +95,7 @@ class DataConfig:
     test_data: str | None = None
 
     def __post_init__(self) -> None:
+        check_target_names(self.target_columns)
         if self.split_column and self.split_file:
             raise ValueError("give the split as --split-column or --split-file, not both")
         if self.duplicates not in POLICIES:
