@@ -107,7 +107,7 @@ PARSE_VERSION = 2
 
 
 def smiles_problem(smiles: str) -> str | None:
-    """Why the stripped ``smiles`` is not one molecule's SMILES, found before RDKit parses it;
+    """Why the stripped ``smiles``, though RDKit parses it, is not one molecule's SMILES;
     ``None`` when there is nothing to say.
 
     Whitespace inside it: RDKit reads the text after a space as the molecule's name, so
@@ -128,9 +128,6 @@ def _parse(smiles: str) -> tuple[Chem.Mol | None, str | None]:
     smiles = smiles.strip()
     if not smiles:
         return None, "empty SMILES"
-    problem = smiles_problem(smiles)
-    if problem is not None:
-        return None, problem
     if _NEEDS_FULL_PARSE.search(smiles):
         mol = Chem.MolFromSmiles(smiles)
     else:
@@ -139,6 +136,9 @@ def _parse(smiles: str) -> tuple[Chem.Mol | None, str | None]:
             mol = None
     if mol is None:
         return None, f"invalid SMILES {smiles!r}"
+    problem = smiles_problem(smiles)  # RDKit read the part before a space, the rest as a name
+    if problem is not None:
+        return None, problem
     if mol.GetNumAtoms() == 0:
         return None, f"SMILES {smiles!r} has no atoms"
     return mol, None
