@@ -9,7 +9,13 @@ import numpy as np
 import pytest
 
 from molgraph.chem.parse import read_molecules
-from molgraph.data.labels import check_labels, check_split_classes, label_kind
+from molgraph.data.labels import (
+    check_labels,
+    check_part_labels,
+    check_split_classes,
+    label_kind,
+    labelled_counts,
+)
 
 
 @pytest.fixture
@@ -104,3 +110,37 @@ def test_a_task_without_a_class_in_validation_or_test_is_only_warned(bace, caplo
     assert [r.getMessage() for r in caplog.records] == [
         "bace_80.csv: in the validation part (4 molecules) 'A' has only the label 1; the "
         "validation ROC-AUC of such a column is NaN and left out of the mean"]
+
+
+def test_labelled_molecules_are_counted_per_part_and_column():
+    y = np.array([[1.0, np.nan], [np.nan, np.nan], [2.0, 3.0], [4.0, np.nan]])
+    parts = {"train": np.array([0, 1]), "val": np.array([2, 3]), "test": np.array([], int)}
+    assert labelled_counts(y, parts, ["a", "b"]) == {
+        "train": {"a": 1, "b": 0}, "val": {"a": 2, "b": 1}, "test": {"a": 0, "b": 0}}
+
+
+@pytest.mark.parametrize("part, words", [("val", "validation part (8 molecules, --split random)"),
+                                         ("test", "test part (8 molecules, --split random)")])
+def test_a_part_without_any_label_is_refused(bace, part, words):
+    y, _ = bace
+    parts = _parts(y, np.arange(8))
+    y = y.copy()
+    y[parts[part]] = np.nan
+    with pytest.raises(ValueError) as err:
+        check_part_labels(y, parts, ["Class"], {"val": "b.csv", "test": "t.csv"},
+                          "--split random")
+    message = str(err.value)
+    assert message.startswith("b.csv" if part == "val" else "t.csv")
+    assert all(w in message for w in (words, "no label in 'Class'", "molgraph predict")), message
+
+
+def test_a_column_with_fewer_than_two_labels_in_a_part_is_warned(bace, caplog):
+    y, _ = bace
+    two = np.c_[y, y]
+    parts = _parts(two, np.arange(8))
+    two[parts["val"][1:], 1] = np.nan  # column B: one label in validation
+    with caplog.at_level(logging.WARNING, "molgraph.data.labels"):
+        check_part_labels(two, parts, ["A", "B"], {"val": "b.csv", "test": "b.csv"}, "how")
+    assert [r.getMessage() for r in caplog.records] == [
+        "b.csv: in the validation part (8 molecules) 'B' has 1 label; its validation "
+        "metrics rest on fewer than 2 molecules (NaN or meaningless)"]

@@ -157,3 +157,34 @@ def test_split_file_refuses_what_would_drop_rows_silently(split, words, tmp_path
         read_split_file(path, 120)
     message = str(err.value)
     assert message.startswith(str(path)) and all(w in message for w in words), message
+
+
+def test_test_data_without_labels_is_refused(tmp_path, capsys):
+    frame = pd.read_csv(ESOL)
+    train_file, test_file = tmp_path / "train.csv", tmp_path / "unlabelled.csv"
+    frame.iloc[:100].to_csv(train_file, index=False)
+    frame.iloc[100:].assign(logS=None).to_csv(test_file, index=False)
+    out = tmp_path / "run"
+    assert main([*TRAIN_ARGS, "--data", str(train_file), "--test-data", str(test_file),
+                 "--out", str(out)]) == 2
+    err = " ".join(capsys.readouterr().err.split())
+    assert f"{test_file}: the test part (20 molecules, the split given by test file" in err, err
+    assert "has no label in 'logS'" in err
+    assert "molgraph predict" in err and "Traceback" not in err
+    assert not (out / "metrics.json").exists()
+
+
+def test_metrics_count_the_labelled_molecules_of_each_part(tmp_path, capsys):
+    frame = pd.read_csv(ESOL)
+    labelled = [0, 1, 2, 3, 4, 5, 90, 105, 106]  # 6 train, 1 validation, 2 test labels
+    frame.loc[~frame.index.isin(labelled), "logS"] = None
+    data = tmp_path / "sparse.csv"
+    frame.to_csv(data, index=False)
+    split = tmp_path / "split.json"
+    split.write_text(json.dumps({"train": "0-89", "val": "90-104", "test": "105-119"}))
+    _, metrics, _ = _train(tmp_path, "run", "--data", str(data), "--split-file", str(split))
+    assert (metrics["n_train"], metrics["n_val"], metrics["n_test"]) == (90, 15, 15)
+    assert (metrics["n_train_labelled"], metrics["n_val_labelled"],
+            metrics["n_test_labelled"]) == ({"logS": 6}, {"logS": 1}, {"logS": 2})
+    assert "in the validation part (15 molecules) 'logS' has 1 label;" in \
+        " ".join(capsys.readouterr().err.split())

@@ -148,3 +148,43 @@ def check_split_classes(y: np.ndarray, parts: dict[str, np.ndarray], names: Sequ
             log.warning("%s: in the %s part (%d molecules) %s; the %s ROC-AUC of such a "
                         "column is NaN and left out of the mean", source, words, len(index),
                         one_class_text(one), words)
+
+
+#: how messages name a part of a split
+PART_WORDS = {"train": "training", "val": "validation", "test": "test"}
+
+
+def labelled_counts(y: np.ndarray, parts: dict[str, np.ndarray], names: Sequence[str]
+                    ) -> dict[str, dict[str, int]]:
+    """Per part, the molecules with a label in each column (``{"val": {"logS": 1}}``): a
+    part's size counts molecules, its metrics only these."""
+    return {part: {name: int((~np.isnan(y[index, j])).sum()) for j, name in enumerate(names)}
+            for part, index in parts.items()}
+
+
+def check_part_labels(y: np.ndarray, parts: dict[str, np.ndarray], names: Sequence[str],
+                      sources: dict[str, str], how: str) -> None:
+    """Refuse a validation or test part in which no molecule has a label: the validation
+    metric picks the best epoch and the test metrics are the run's scores, and both would be
+    NaN. Warn about a column with fewer than two labels in such a part.
+
+    Args:
+        parts: ``{"val": index, "test": index}`` into ``y``; an empty part is not checked.
+        sources: the file each part came from (a test file may be its own), for messages.
+        how: how the split was made, for messages.
+    """
+    for part, counts in labelled_counts(y, parts, names).items():
+        size, words = len(parts[part]), PART_WORDS[part]
+        if size == 0:
+            continue
+        if not any(counts.values()):
+            raise ValueError(f"{sources[part]}: the {words} part ({size} molecules, {how}) "
+                             f"has no label in {', '.join(map(repr, names))}; molecules without "
+                             "labels can only be predicted (molgraph predict): give this part "
+                             "labelled molecules")
+        few = [f"{name!r} has {n} label" + ("s" if n != 1 else "")
+               for name, n in counts.items() if n < 2]
+        if few:
+            log.warning("%s: in the %s part (%d molecules) %s; its %s metrics rest on fewer "
+                        "than 2 molecules (NaN or meaningless)", sources[part], words, size,
+                        ", ".join(few), words)

@@ -22,8 +22,14 @@ from molgraph.chem.molfeatures import standardisation
 from molgraph.chem.sources import resolve_data_path
 from molgraph.data.dataset import MoleculeDataset, load_dataset
 from molgraph.data.duplicates import DuplicateReport, resolve_duplicates
-from molgraph.data.labels import check_labels, check_split_classes
+from molgraph.data.labels import (
+    check_labels,
+    check_part_labels,
+    check_split_classes,
+    labelled_counts,
+)
 from molgraph.data.predefined import (
+    PART_KEYS,
     UNUSED,
     assign_parts,
     read_split_column,
@@ -315,6 +321,9 @@ def _check_split(y: np.ndarray, train: np.ndarray, val: np.ndarray, test: np.nda
     if unlabelled:
         raise ValueError(f"{config.data.path}: target(s) {unlabelled} have no labels in the "
                          f"training split ({len(train)} molecules); give more labelled data")
+    where = config.data.path or "the data set"
+    check_part_labels(y, {"val": val, "test": test}, names,
+                      {"val": where, "test": config.data.test_data or where}, how)
     if config.task == "classification":  # load_run_data checked the file's rows already
         check_labels(y, None, names, config.task, config.data.path)
         check_split_classes(y, {"train": train, "val": val, "test": test}, names,
@@ -332,7 +341,10 @@ def write_run(run: TrainRun, dataset: MoleculeDataset, out: str | Path) -> Path:
     summary = {**run.metrics, "best_epoch": run.fit.best_epoch,
                "epochs_run": len(run.fit.history), "seconds": round(run.seconds, 2),
                "n_train": len(run.split[0]), "n_val": len(run.split[1]),
-               "n_test": len(run.split[2]), "n_invalid": len(dataset.errors),
+               "n_test": len(run.split[2]),
+               **{f"n_{part}_labelled": counts for part, counts in labelled_counts(
+                   run.labels, dict(zip(PART_KEYS, run.split)), run.model.target_names).items()},
+               "n_invalid": len(dataset.errors),
                "duplicates": asdict(run.duplicates),
                "data": config.data.path, "model": config.model.name, "split": split_source(config),
                "seed": config.seed, "task": config.task}
