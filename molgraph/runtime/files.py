@@ -16,6 +16,7 @@ import errno
 import json
 import math
 import os
+import stat
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -48,11 +49,30 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     path = Path(path)
     tmp = temporary_path(path)
     try:
-        yield tmp
-        os.replace(tmp, path)
+        with _naming_write_errors(path, tmp):
+            yield tmp
+            os.replace(tmp, path)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+
+
+@contextmanager
+def _naming_write_errors(path: Path, tmp: Path) -> Iterator[None]:
+    """Re-raise an ``OSError`` of writing ``path`` (through ``tmp``) naming ``path`` and what
+    to do: a full disk says only "[Errno 28] No space left on device". An error that names
+    another file (one the block read) is left as it is."""
+    try:
+        yield
+    except OSError as err:
+        if err.filename is not None and os.fspath(err.filename) not in (str(path), str(tmp)):
+            raise
+        full = err.errno in (errno.ENOSPC, errno.EDQUOT)
+        named = OSError(f"{path}: cannot write it: {err.strerror or err}; "
+                        + ("free some space, or write it elsewhere" if full
+                           else "write it elsewhere"))
+        named.errno = err.errno
+        raise named from err
 
 
 def jsonable(value: Any) -> Any:
@@ -99,7 +119,23 @@ def check_writable(path: str | Path) -> Path:
     except OSError as err:
         raise ValueError(f"{path}: cannot write the output in {path.parent}: "
                          f"{err.strerror or err}") from None
+    if path.exists() and stat.S_ISCHR(path.stat().st_mode):
+        _probe_device(path)
     return path
+
+
+def _probe_device(path: Path) -> None:
+    """Write nothing to the device ``path`` (``/dev/stdout``, ``/dev/full``): a device that
+    refuses every write (``/dev/full``: no space) refuses this one too, before the work."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_NONBLOCK)
+        try:
+            os.write(fd, b"")
+        finally:
+            os.close(fd)
+    except OSError as err:
+        raise ValueError(f"{path}: cannot write the output there: {err.strerror or err}; "
+                         "write the output elsewhere") from None
 
 
 class FileLocked(ValueError):
