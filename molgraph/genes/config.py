@@ -102,6 +102,11 @@ class GeneModelConfig:
     input_dropout: float = 0.0
     use_labels: str = field(default="none", metadata={"choices": LABEL_USES})
 
+    def __post_init__(self) -> None:
+        if self.name == "gat" and self.heads > 0 and self.hidden_channels % self.heads:
+            raise ValueError(f"gat: hidden_channels ({self.hidden_channels}) must divide by "
+                             f"heads ({self.heads})")  # each head gets an equal share
+
     @property
     def label_input(self) -> bool:
         """The training labels are input features (the label trick)."""

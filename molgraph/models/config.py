@@ -82,6 +82,9 @@ class ModelConfig:
                 raise ValueError(f"model {name} must be at least 1, not {getattr(self, name)}")
         if not 0 <= self.dropout < 1:
             raise ValueError(f"model dropout must be in [0, 1), not {self.dropout}")
+        if self.name == "gat" and self.hidden_channels % self.heads:  # each head gets a share
+            raise ValueError(f"gat: hidden_channels ({self.hidden_channels}) must divide by "
+                             f"heads ({self.heads})")
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import math
 import types
 import typing
 from collections.abc import Iterable, Mapping
@@ -149,8 +150,21 @@ def load_space(path: str | Path, base: Any = None) -> SearchSpace:
     try:
         data = yaml.safe_load(path.read_text())
     except yaml.YAMLError as err:
-        raise ValueError(f"{path}: not valid YAML ({err})") from err
+        raise ValueError(f"{path}: not valid YAML{_yaml_place(err)}") from err
     return space_from_dict(data, str(path), base)
+
+
+def _yaml_place(err: Any) -> str:
+    """`` at line 3, column 1: expected ',' or ']' (while parsing a flow sequence started at
+    line 2, column 13)``: the parser's finding on one line, not its excerpt of the file."""
+    mark, context_mark = getattr(err, "problem_mark", None), getattr(err, "context_mark", None)
+    if mark is None:
+        return f": {err}".replace("\n", " ")
+    text = f" at line {mark.line + 1}, column {mark.column + 1}: {err.problem}"
+    if err.context and context_mark is not None:
+        text += (f" ({err.context} started at line {context_mark.line + 1}, column "
+                 f"{context_mark.column + 1})")
+    return text
 
 
 def _field_types(base: Any) -> dict[str, type]:
@@ -180,6 +194,8 @@ def _number(value: Any, what: str, integer: bool) -> float | int:
             pass
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise ValueError(f"{what} must be a number, not {value!r}")
+    if not math.isfinite(value):  # .inf passes low < high, then overflows in the sampler
+        raise ValueError(f"{what} must be a finite number, not {value!r}")
     if integer:
         if float(value) != int(value):
             raise ValueError(f"{what} must be an integer, not {value!r}")
@@ -296,6 +312,9 @@ def space_from_dict(data: Any, source: str = "the default search space",
                              f"searchable: {', '.join(sorted(known))}")
         try:
             param = _param(name, entry, known[name])
+            if any(c == name for c, _ in param.when):
+                raise ValueError("when: names the entry itself; a condition names an earlier "
+                                 "entry or a setting fixed outside the space")
             later = [c for c, _ in param.when if c in data and c not in params]
             if later:
                 raise ValueError(f"when: {later[0]} must come before {name} in the space")

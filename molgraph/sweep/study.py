@@ -36,6 +36,7 @@ from optuna.trial import FrozenTrial
 from molgraph.genes.config import GeneRunConfig
 from molgraph.runtime.files import exclusive_lock
 from molgraph.sweep.config import PRUNERS, SAMPLERS, STUDY_NAME
+from molgraph.sweep.feasible import check_feasible
 from molgraph.sweep.genes import GeneProblem
 from molgraph.sweep.molecules import MoleculeProblem
 from molgraph.sweep.objective import Objective, TrackerFactory
@@ -171,6 +172,7 @@ def run_study(base: RunConfig | GeneRunConfig | Problem, out: str | Path,
     problem.check()
     if not isinstance(space, SearchSpace):
         space = problem.space(space)
+    check_feasible(space, problem)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
