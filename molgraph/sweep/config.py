@@ -4,6 +4,7 @@ the command line can build its flags cheaply."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 STUDY_NAME = "molgraph"
 PRUNERS = ("hyperband", "median", "none")
@@ -52,3 +53,21 @@ class SweepConfig:
     seeds: list[int] = field(default_factory=list)
     cv: int = 0
     val_repeats: int = 0
+
+    def __post_init__(self) -> None:
+        check_sweep(self.trials, self.jobs, self.timeout, self.sampler, self.pruner,
+                    self.keep_trials)
+
+
+def check_sweep(trials: int, jobs: int, timeout: float | None, sampler: str, pruner: Any,
+                keep_trials: str) -> None:
+    """Refuse settings a sweep cannot run with, before it creates anything (``pruner``: a
+    name, or an Optuna pruner given as is)."""
+    if trials < 1 or jobs < 1:
+        raise ValueError(f"trials and jobs must be at least 1, not {trials} and {jobs}")
+    if timeout is not None and not timeout > 0:
+        raise ValueError(f"timeout must be a positive number of seconds, not {timeout:g}")
+    if sampler not in SAMPLERS or (isinstance(pruner, str) and pruner not in PRUNERS):
+        raise ValueError(f"sampler must be one of {SAMPLERS} and pruner one of {PRUNERS}")
+    if keep_trials not in ("all", "best"):
+        raise ValueError(f"keep_trials must be all or best, not {keep_trials!r}")

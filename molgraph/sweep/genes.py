@@ -66,8 +66,11 @@ class _FoldBest:
             self.best[-1] = max(self.best[-1], value)
 
     def end_fold(self) -> None:
-        if self.best and self.on_step is not None:
-            self.on_step(self._fold, self.mean())
+        """The running mean to the pruner; none while no fold has a finite score (a NaN
+        would be pruned, hiding why: the trial then fails saying so)."""
+        mean = self.mean()
+        if self.on_step is not None and math.isfinite(mean):
+            self.on_step(self._fold, mean)
 
     def mean(self) -> float:
         finite = [b for b in self.best if math.isfinite(b)]

@@ -2,8 +2,9 @@
 
 :class:`TrialProgress` is an Optuna trial callback (``run_study(..., on_trial_end=[...])``).
 On a terminal it draws a tqdm bar over the trials (``trials 8/40``, tqdm's rate and ETA) with
-the best value, its trial and the pruned and failed counts; in logs and CI (stderr not a
-terminal) it logs one plain line per finished trial::
+the best value, its trial and the pruned and failed counts, and writes a failed trial's line
+(with why) above it; in logs and CI (stderr not a terminal) it logs one plain line per
+finished trial::
 
     trial 7 COMPLETE val_rmse=0.812 (best 0.79, trial 3); 8/40 done
 
@@ -17,6 +18,7 @@ from __future__ import annotations
 
 import logging
 import math
+import sys
 from typing import IO, Any
 
 from molgraph.runtime.progress import bar_class, wants_bar
@@ -80,6 +82,8 @@ class TrialProgress:
             if self.done > self.total and self._bar is None:
                 return  # a resumed study past its total: the bar was ended
             bar = self._open_bar()
+            if _state(trial) == "FAIL":  # why, above the bar (Optuna's traceback is -v only)
+                bar.write(self.line(trial), file=self.file or sys.stderr)
             bar.set_postfix_str(self.postfix(), refresh=False)
             bar.update(max(0, min(self.done, self.total) - bar.n))
             if self.done >= self.total:

@@ -88,10 +88,11 @@ def shown_storage(storage: str | None) -> str:
 
 
 def finish(study: optuna.Study, problem: Problem, out: Path, keep_trials: str, ran: int,
-           seconds: float, storage: str | None) -> dict[str, Any]:
+           seconds: float, storage: str | None, timeout: float | None = None) -> dict[str, Any]:
     """Copy the best trial to ``out/best/``, write ``best_config.json`` and ``sweep.json``;
     the summary (``best_trial``, ``best_value``, ``best_params``, ``states``, ``trials_run``,
-    ``trials_per_hour``, ``seconds``, ...) as written, plus ``out``."""
+    ``trials_per_hour``, ``seconds``, the ``timeout`` this run had, ...) as written, plus
+    ``out``."""
     trials = study.get_trials(deepcopy=False)
     best = best_of(study, trials)
     metric = problem.metric
@@ -113,7 +114,7 @@ def finish(study: optuna.Study, problem: Problem, out: Path, keep_trials: str, r
         "best_val": None if best is None else best.user_attrs.get("val"),
         "best_model": None if model is None else "best",
         "n_trials": len(trials), "states": dict(Counter(t.state.name for t in trials)),
-        "trials_run": ran, "seconds": round(seconds, 1),
+        "trials_run": ran, "seconds": round(seconds, 1), "timeout": timeout,
         "trials_per_hour": round(ran * 3600 / seconds, 1) if seconds > 0 else None,
         "failures": [{"trial": t.number, "reason": t.user_attrs.get("fail_reason", "unknown")}
                      for t in trials if t.state == TrialState.FAIL][-20:]}

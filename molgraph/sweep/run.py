@@ -17,8 +17,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -84,7 +83,7 @@ def run_sweep(base: RunConfig | GeneRunConfig | Problem, out: str | Path,
         children = None if parent is None else _open_children(parent, tracking, space, config)
         direction = "maximize" if problem.higher_is_better else "minimize"
         heard: list[Any] = [] if parent is None else [SearchHistory(parent, problem.metric)]
-        with _optuna_quiet(), TrialProgress(config.trials, 0, f"val_{problem.metric}", direction,
+        with TrialProgress(config.trials, 0, f"val_{problem.metric}", direction,
                            enabled=progress) as shown:
             result = run_study(problem, out, space, trials=config.trials,
                                timeout=config.timeout, jobs=config.jobs,
@@ -98,24 +97,9 @@ def run_sweep(base: RunConfig | GeneRunConfig | Problem, out: str | Path,
         if parent is not None and result["best_trial"] is not None:
             log_parent(parent, result, evaluation, out, problem)
         if parent is not None and result["best_trial"] is None:
-            parent.set_tags({"molgraph.error": "no trial completed"})
+            parent.set_tags({"molgraph.error": no_result(result, out)})
             parent.finish("FAILED")
     return {**result, "evaluation": evaluation}
-
-
-@contextmanager
-def _optuna_quiet() -> Iterator[None]:
-    """Optuna's own INFO line per trial off while the sweep runs (its trials bar or log line
-    says the same), unless someone set Optuna's logger to another level than its INFO default
-    (``molgraph -v`` sets DEBUG)."""
-    logger = logging.getLogger("optuna")
-    before = logger.level
-    if before == logging.INFO:
-        logger.setLevel(logging.WARNING)
-    try:
-        yield
-    finally:
-        logger.setLevel(before)
 
 
 class SearchHistory:
@@ -186,7 +170,7 @@ def sweep_report(result: dict[str, Any], out: str | Path) -> str:
     lines = [json.dumps({"states": result["states"], "trials_run": result["trials_run"],
                          "trials_per_hour": result["trials_per_hour"]})]
     if result["best_trial"] is None:
-        return "\n".join([*lines, f"no trial completed; see {out}/sweep.json for the failures"])
+        return "\n".join([*lines, no_result(result, out)])
     lines.append(json.dumps({"best_trial": result["best_trial"],
                              result["metric"]: round(result["best_value"], 4),
                              "params": result["best_params"]}))
@@ -199,3 +183,25 @@ def sweep_report(result: dict[str, Any], out: str | Path) -> str:
                           if m != metric and m in evaluation["best"])][:3]
         lines += [table(evaluation, main), f"evaluation runs and {out}/evaluation.json written"]
     return "\n".join(lines)
+
+
+def no_result(summary: dict[str, Any], out: str | Path) -> str:
+    """What happened in a sweep without a completed trial, in one line (printed, and the
+    MLflow parent run's error): no trial ran, and why, or how the trials ended."""
+    states, total = summary["states"], summary["n_trials"]
+    if not total:
+        timeout = summary.get("timeout")
+        return "no trial ran" + ("" if timeout is None else
+                                 f": the time limit (--timeout {timeout:g} s) ran out before "
+                                 "the first trial started")
+    failed, pruned = states.get("FAIL", 0), states.get("PRUNED", 0)
+    if failed:
+        first = summary["failures"][0]
+        also = f" and {pruned} were pruned" if pruned else ""
+        return (f"no trial completed: {failed} failed{also}, e.g. trial {first['trial']}: "
+                f"{first['reason']} (every failure: {Path(out) / 'sweep.json'})")
+    if pruned == total:
+        return (f"no trial completed: every one of the {total} trials was pruned (stopped "
+                "early by the pruner; --pruner none turns it off)")
+    shown = ", ".join(f"{n} {state.lower()}" for state, n in sorted(states.items()))
+    return f"no trial completed yet: {shown}"

@@ -35,11 +35,12 @@ from optuna.trial import FrozenTrial
 
 from molgraph.genes.config import GeneRunConfig
 from molgraph.runtime.files import exclusive_lock
-from molgraph.sweep.config import PRUNERS, SAMPLERS, STUDY_NAME
+from molgraph.sweep.config import STUDY_NAME, check_sweep
 from molgraph.sweep.feasible import check_feasible
 from molgraph.sweep.genes import GeneProblem
 from molgraph.sweep.molecules import MoleculeProblem
 from molgraph.sweep.objective import Objective, TrackerFactory
+from molgraph.sweep.optuna_logs import optuna_logs
 from molgraph.sweep.problems import Problem
 from molgraph.sweep.report import finish
 from molgraph.sweep.space import SearchSpace
@@ -66,6 +67,8 @@ class _Plan:
     deadline: float | None
     tracker_factory: TrackerFactory | None = None
     callbacks: tuple[TrialCallback, ...] = field(default=())
+    #: Optuna's log level where the sweep started (workers start at Optuna's default)
+    optuna_level: int = logging.INFO
 
 
 def make_sampler(name: str, seed: int) -> optuna.samplers.BaseSampler:
@@ -105,6 +108,11 @@ def worker_seed(seed: int, done: int, index: int, process: int = 0) -> int:
 def _work(plan: _Plan, share: int, seed: int, sampler: str) -> int:
     """One worker: load the data (or read the cache) once, then run up to ``share`` trials,
     each only while the study holds fewer than ``plan.total`` and time is left."""
+    with optuna_logs(plan.optuna_level):
+        return _trials(plan, share, seed, sampler)
+
+
+def _trials(plan: _Plan, share: int, seed: int, sampler: str) -> int:
     study = optuna.load_study(study_name=plan.study_name,
                               storage=open_storage(plan.out, plan.storage),
                               sampler=make_sampler(sampler, seed),
@@ -162,12 +170,7 @@ def run_study(base: RunConfig | GeneRunConfig | Problem, out: str | Path,
     trial, e.g. to log it to a parent run. With ``jobs > 1`` both must pickle.
     ``locked``: the caller already holds ``out/sweep.lock`` (``runtime.files.exclusive_lock``).
     """
-    if trials < 1 or jobs < 1:
-        raise ValueError(f"trials and jobs must be at least 1, not {trials} and {jobs}")
-    if sampler not in SAMPLERS or (isinstance(pruner, str) and pruner not in PRUNERS):
-        raise ValueError(f"sampler must be one of {SAMPLERS} and pruner one of {PRUNERS}")
-    if keep_trials not in ("all", "best"):
-        raise ValueError(f"keep_trials must be all or best, not {keep_trials!r}")
+    check_sweep(trials, jobs, timeout, sampler, pruner, keep_trials)
     problem = as_problem(base)
     problem.check()
     if not isinstance(space, SearchSpace):
@@ -177,7 +180,9 @@ def run_study(base: RunConfig | GeneRunConfig | Problem, out: str | Path,
     out.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
     name = study_name or STUDY_NAME  # None from the CLI
-    with contextlib.nullcontext() if locked else exclusive_lock(out / SWEEP_LOCK):
+    level = logging.getLogger("optuna").level
+    with contextlib.nullcontext() if locked else exclusive_lock(out / SWEEP_LOCK), \
+            optuna_logs(level):
         store = open_storage(out, storage)
         study = optuna.create_study(storage=store, study_name=name, load_if_exists=True,
                                     direction="maximize" if problem.higher_is_better
@@ -193,7 +198,7 @@ def run_study(base: RunConfig | GeneRunConfig | Problem, out: str | Path,
         log.info("study %r: %d trial(s) so far, %d to run", name, done, remaining)
         deadline = None if timeout is None else time.time() + timeout
         plan = _Plan(problem, space, out, storage, name, pruner, trials, deadline,
-                     tracker_factory, tuple(on_trial_end))
+                     tracker_factory, tuple(on_trial_end), level)
         ran = 0
         try:
             if remaining:
@@ -201,10 +206,10 @@ def run_study(base: RunConfig | GeneRunConfig | Problem, out: str | Path,
         except KeyboardInterrupt:  # what was found so far is kept: best/ and sweep.json
             ran = len(study.get_trials(deepcopy=False)) - done
             finish(study, problem, out, keep_trials, ran, time.perf_counter() - started,
-                   storage)
+                   storage, timeout)
             raise
         return finish(study, problem, out, keep_trials, ran, time.perf_counter() - started,
-                      storage)
+                      storage, timeout)
 
 
 def _run(plan: _Plan, remaining: int, jobs: int, seed: int, done: int, sampler: str) -> int:
