@@ -52,3 +52,9 @@ def test_predict_to_dev_full_names_it(tmp_path, capsys):
                  "--out", str(FULL)]) == 2
     err = capsys.readouterr().err
     assert "/dev/full" in err and "No space left" in err and "Traceback" not in err
+
+
+def test_the_named_error_keeps_its_class(tmp_path):
+    with pytest.raises(PermissionError, match="out.json: cannot write it: denied; write it"):
+        with atomic_path(tmp_path / "out.json"):
+            raise PermissionError(errno.EACCES, "denied")

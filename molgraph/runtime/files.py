@@ -68,10 +68,10 @@ def _naming_write_errors(path: Path, tmp: Path) -> Iterator[None]:
         if err.filename is not None and os.fspath(err.filename) not in (str(path), str(tmp)):
             raise
         full = err.errno in (errno.ENOSPC, errno.EDQUOT)
-        named = OSError(f"{path}: cannot write it: {err.strerror or err}; "
-                        + ("free some space, or write it elsewhere" if full
-                           else "write it elsewhere"))
-        named.errno = err.errno
+        message = (f"{path}: cannot write it: {err.strerror or err}; "
+                   + ("free some space, or write it elsewhere" if full else "write it elsewhere"))
+        named = type(err)(message) if type(err).__module__ == "builtins" else OSError(message)
+        named.errno = err.errno  # the same class and errno, so callers can still tell them apart
         raise named from err
 
 
