@@ -70,17 +70,17 @@ def _check_training_run(client: MlflowClient, run) -> None:
 
 
 def test_train_logs_to_a_local_store(data_dir, tmp_path, capsys):
-    """``--tracking-uri local``: mlflow.db beside the output, one run with everything."""
+    """``--tracking-uri local``: mlflow.db in the output directory, one run with everything."""
     out = tmp_path / "runs" / "esol"
     assert main(_train_args(data_dir, out, "--tracking-uri", "local", "--experiment", "esol",
                             "--run-name", "tiny")) == 0
-    uri = f"sqlite:///{tmp_path / 'runs' / 'mlflow.db'}"
+    uri = f"sqlite:///{out / 'mlflow.db'}"
     assert uri in capsys.readouterr().err  # logged: "MLflow run ... logged to URI"
     client = MlflowClient(tracking_uri=uri)
     run = _only_run(client, "esol")
     assert run.info.run_name == "tiny"
     _check_training_run(client, run)
-    assert (tmp_path / "runs" / "mlartifacts").is_dir()  # artifacts beside the store, not in cwd
+    assert (out / "mlartifacts").is_dir()  # artifacts beside the store, not in cwd
 
 
 def test_a_failed_training_marks_the_run_failed(data_dir, tmp_path, store, capsys):

@@ -141,9 +141,10 @@ def add_tracking_options(p: argparse.ArgumentParser) -> None:
     group.add_argument("--tracking-uri", nargs="?", const="", metavar="URI",
                        help="log the run (settings, per-epoch and final metrics, the output "
                        "directory, the model) to MLflow: http://HOST:PORT, sqlite:///FILE.db, "
-                       "a directory (DIR/mlflow.db), or 'local' for mlflow.db beside --out; "
-                       "without a value $MLFLOW_TRACKING_URI, else 'local' (default: not "
-                       "logged)")
+                       "a directory (DIR/mlflow.db), or 'local' for OUT/mlflow.db inside --out "
+                       "(artifacts in OUT/mlartifacts/); without a value $MLFLOW_TRACKING_URI, "
+                       "else 'local' (default: not logged). Opened before any work: a store "
+                       "that cannot be reached or written stops the run at once")
     group.add_argument("--experiment", default="molgraph", metavar="NAME",
                        help="MLflow experiment, created when missing (default: molgraph)")
     group.add_argument("--run-name", metavar="NAME",

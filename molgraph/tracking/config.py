@@ -27,7 +27,8 @@ class TrackingConfig:
 
     Attributes:
         uri: http://HOST:PORT, sqlite:///FILE.db, a directory (DIR/mlflow.db), or 'local' for
-            mlflow.db beside the output directory; empty: $MLFLOW_TRACKING_URI, else 'local'.
+            mlflow.db in the output directory (its runs' artifacts in OUT/mlartifacts/);
+            empty: $MLFLOW_TRACKING_URI, else 'local'.
         experiment: MLflow experiment, created when missing.
         run_name: MLflow run name (default: one MLflow makes up).
     """
@@ -38,7 +39,7 @@ class TrackingConfig:
 
     def resolved_uri(self, out: str | Path | None) -> str:
         """The tracking URI this configuration names, for a job writing to ``out``."""
-        from molgraph.tracking.mlflow_runs import resolve_tracking_uri
+        from molgraph.tracking.store import resolve_tracking_uri
 
         local = self.uri in ("", "local")
         return resolve_tracking_uri(None if local else self.uri, out,
@@ -55,22 +56,29 @@ def tracked_run(tracking: TrackingConfig | None, out: str | Path | None,
     after the block the output directory ``out`` (or only its files and folders named in
     ``upload``) is uploaded as the run's artifacts. ``resume``: tags of an earlier top-level
     run to continue instead of starting one (a sweep started again). ``name``: the run's name
-    when ``tracking`` gives none (rather than one MLflow makes up)."""
+    when ``tracking`` gives none (rather than one MLflow makes up).
+
+    The store is opened and written (the run started) here, before the block reads any data,
+    so a store that cannot be used ends the job within seconds, one line naming it
+    (``ValueError`` or ``OSError``: ``tracking.store.opening_store``)."""
     if tracking is None:
         yield None
         return
     if importlib.util.find_spec("mlflow") is None:
         raise ImportError("tracking needs MLflow: pip install mlflow")
     from molgraph.tracking import mlflow_runs as runs
+    from molgraph.tracking.store import opening_store
     from molgraph.tracking.sweep_runs import resume_parent
 
     uri = tracking.resolved_uri(out)
-    tracker = resume_parent(uri, tracking.experiment, resume) if resume else None
-    if tracker is not None:
-        log.info("continuing MLflow run %s", tracker.run_id)
-    else:
-        tracker = runs.MlflowTracker.start(uri, tracking.experiment, tracking.run_name or name,
-                                           tags={**tags, **(resume or {})})
+    with opening_store(uri, tracking.experiment):
+        tracker = resume_parent(uri, tracking.experiment, resume) if resume else None
+        if tracker is not None:
+            log.info("continuing MLflow run %s", tracker.run_id)
+        else:
+            tracker = runs.MlflowTracker.start(uri, tracking.experiment,
+                                               tracking.run_name or name,
+                                               tags={**tags, **(resume or {})})
     with tracker:
         yield tracker
         if out is not None:

@@ -17,12 +17,17 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import re
 import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from molgraph.tracking.store import (
+    active_experiment,
+    artifact_root,
+    resolve_tracking_uri,
+    store_paths,
+)
 
 if TYPE_CHECKING:
     from mlflow.tracking import MlflowClient
@@ -38,40 +43,6 @@ STATUSES = ("FINISHED", "FAILED", "KILLED")
 #: Dotted settings that become tags too, so runs can be filtered by them in the MLflow UI.
 TAGGED = {"data.path": "molgraph.data", "data.network": "molgraph.data",
           "task": "molgraph.task", "data.task": "molgraph.task", "model.name": "molgraph.model"}
-
-
-def resolve_tracking_uri(uri: str | None = None, out: str | Path | None = None,
-                         environment: bool = True) -> str:
-    """The MLflow tracking URI to use: ``uri`` if it has a scheme (``http://``, ``sqlite:///``,
-    ``databricks``…); a path ending in ``.db`` → that SQLite file; another path → ``DIR/mlflow.db``.
-    Without ``uri``: ``$MLFLOW_TRACKING_URI`` (when ``environment``), else ``mlflow.db`` beside
-    the output directory ``out`` (in its parent, so runs written side by side share one store;
-    artifacts go to ``mlartifacts/`` next to it).
-
-    Why SQLite and not an ``mlruns/`` directory: MLflow 3 refuses the file store
-    (``MlflowException``, "maintenance mode") unless ``MLFLOW_ALLOW_FILE_STORE=true``; a SQLite
-    file needs no server and works with every MLflow 3 feature.
-    """
-    uri = uri or (os.environ.get("MLFLOW_TRACKING_URI") if environment else None)
-    if not uri:
-        base = Path(out).resolve().parent if out is not None else Path.cwd()
-        return f"sqlite:///{base / 'mlflow.db'}"
-    if re.match(r"^[a-zA-Z][\w+.-]*:", uri) or uri == "databricks":
-        return uri
-    path = Path(uri).expanduser().resolve()
-    return f"sqlite:///{path if path.suffix in ('.db', '.sqlite') else path / 'mlflow.db'}"
-
-
-def _artifact_root(tracking_uri: str, experiment: str) -> str | None:
-    """Where a new experiment keeps its artifacts: beside a SQLite file (MLflow's own default,
-    ``./mlruns``, is relative to the working directory); ``None`` lets a server decide."""
-    if not tracking_uri.startswith("sqlite:///"):
-        return None
-    database = tracking_uri[len("sqlite:///"):].split("?")[0]
-    if database in ("", ":memory:"):
-        return None
-    folder = Path(database).resolve().parent / "mlartifacts"
-    return (folder / re.sub(r"[^\w.-]", "_", experiment)).as_uri()
 
 
 def _version() -> str:
@@ -127,25 +98,22 @@ class MlflowTracker:
     def start(cls, tracking_uri: str | None = None, experiment: str = "molgraph",
               run_name: str | None = None, parent_run_id: str | None = None,
               tags: dict[str, Any] | None = None) -> MlflowTracker:
-        """Create a run in ``experiment`` (created if missing); a child run of
-        ``parent_run_id`` when given. ``tracking_uri`` goes through
-        :func:`resolve_tracking_uri`."""
+        """Create a run in ``experiment`` (created if missing; a deleted one is refused,
+        ``ValueError``); a child run of ``parent_run_id`` when given. ``tracking_uri`` goes
+        through :func:`~molgraph.tracking.store.resolve_tracking_uri`."""
         from mlflow.tracking import MlflowClient
 
         uri = resolve_tracking_uri(tracking_uri)
         client = MlflowClient(tracking_uri=uri)
-        found = client.get_experiment_by_name(experiment)
-        if found is not None:
-            experiment_id = found.experiment_id
-        else:
+        experiment_id = active_experiment(client, uri, experiment)
+        if experiment_id is None:
             try:
                 experiment_id = client.create_experiment(
-                    experiment, artifact_location=_artifact_root(uri, experiment))
+                    experiment, artifact_location=artifact_root(uri, experiment))
             except Exception:  # another process created it meanwhile
-                found = client.get_experiment_by_name(experiment)
-                if found is None:
+                experiment_id = active_experiment(client, uri, experiment)
+                if experiment_id is None:
                     raise
-                experiment_id = found.experiment_id
         all_tags = {"molgraph.version": _version(), **(tags or {})}
         if parent_run_id:
             all_tags[PARENT_TAG] = parent_run_id
@@ -242,12 +210,13 @@ def log_run_directory(tracker: MlflowTracker, out: str | Path,
                       only: Sequence[str] | None = None) -> None:
     """Upload a run directory (``metrics.json``, ``run_config.json``, ``history.csv``,
     ``test_predictions.csv``, ``model/``…) as the run's artifacts, keeping its layout; with
-    ``only``, just those files and folders of it that exist."""
+    ``only``, just those files and folders of it that exist. The tracker's own store, when it
+    lies inside (``local``: ``OUT/mlflow.db``, ``OUT/mlartifacts/``), is left out."""
     out = Path(out)
     if not out.is_dir():
         raise ValueError(f"{out}: no run directory to log")
     if only is None:
-        tracker.log_artifacts(out)
+        _upload_tree(tracker, out.resolve(), None, store_paths(tracker.tracking_uri))
         return
     for name in only:
         path = out / name
@@ -255,3 +224,19 @@ def log_run_directory(tracker: MlflowTracker, out: str | Path,
             tracker.log_artifacts(path, name)
         elif path.is_file():
             tracker.log_artifact(path, str(Path(name).parent) if "/" in name else None)
+
+
+def _upload_tree(tracker: MlflowTracker, folder: Path, artifact_path: str | None,
+                 skip: set[Path]) -> None:
+    """Upload ``folder``'s contents under ``artifact_path``, except the paths in ``skip``: a
+    sub-folder holding none of them goes in one call, one that does is walked."""
+    for entry in sorted(folder.iterdir()):
+        if entry in skip:
+            continue
+        inside = entry.name if artifact_path is None else f"{artifact_path}/{entry.name}"
+        if not entry.is_dir():
+            tracker.log_artifact(entry, artifact_path)
+        elif any(path.is_relative_to(entry) for path in skip):
+            _upload_tree(tracker, entry, inside, skip)
+        else:
+            tracker.log_artifacts(entry, inside)
