@@ -9,7 +9,9 @@ setting has one name and one default, written once on its dataclass.
 from __future__ import annotations
 
 import dataclasses
+import numbers
 import re
+import types
 import typing
 from typing import Any, TypeVar
 
@@ -24,6 +26,61 @@ def _nested_class(hint: Any) -> type | None:
     """The dataclass a field holds (``X`` or ``X | None``), else ``None``."""
     candidates = typing.get_args(hint) or (hint,)
     return next((c for c in candidates if dataclasses.is_dataclass(c)), None)
+
+
+def _fits(value: Any, hint: Any) -> bool:
+    """Whether ``value`` is of the field type ``hint`` (numpy numbers and arrays count as
+    their Python kinds). A list field given something other than a list is left to its
+    dataclass, which may take a shorthand (``molecule_features="morgan+rdkit2d"``), and so is
+    a type not known here."""
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if origin in (typing.Union, types.UnionType):
+        return any(_fits(value, a) for a in args)
+    if hint is type(None):
+        return value is None
+    if hint is bool:
+        return isinstance(value, bool)
+    if hint in (int, float):
+        kind = numbers.Integral if hint is int else numbers.Real
+        return isinstance(value, kind) and not isinstance(value, bool)
+    if hint is str:
+        return isinstance(value, str)
+    if dataclasses.is_dataclass(hint):
+        return isinstance(value, hint)
+    if origin in (list, tuple):
+        items = value.tolist() if hasattr(value, "tolist") else value
+        if not isinstance(items, list | tuple):
+            return True
+        if origin is tuple and Ellipsis not in args:
+            return len(items) == len(args) and all(map(_fits, items, args))
+        return all(_fits(item, args[0]) for item in items) if args else True
+    if origin is dict or hint is dict:
+        return isinstance(value, dict)
+    return True
+
+
+def _type_words(hint: Any) -> str:
+    """How a message names the type ``hint``: ``a whole number``, ``a list of text``, ..."""
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if origin in (typing.Union, types.UnionType):
+        return " or ".join("null" if a is type(None) else _type_words(a) for a in args)
+    words = {bool: "true or false", int: "a whole number", float: "a number", str: "text"}
+    if hint in words:
+        return words[hint]
+    if origin is tuple and args and Ellipsis not in args and len(set(args)) == 1:
+        return f"a list of {len(args)} {_type_words(args[0]).removeprefix('a ')}s"
+    if origin in (list, tuple) and args:
+        return f"a list of {_type_words(args[0]).removeprefix('a ')}" + (
+            "s" if args[0] in (int, float) else "")
+    return f"a {getattr(hint, '__name__', hint)}"
+
+
+def check_value(name: str, value: Any, hint: Any) -> None:
+    """Refuse ``value`` for the setting ``name`` unless it is of its field type ``hint``,
+    naming both: a JSON config's ``"epochs": "two"`` otherwise fails inside the run as
+    "'<' not supported between instances of 'str' and 'int'"."""
+    if not _fits(value, hint):
+        raise ValueError(f"{name} must be {_type_words(hint)}, not {value!r}")
 
 
 def to_dict(config: Any) -> dict[str, Any]:
@@ -50,7 +107,8 @@ def from_dict(cls: type[T], data: dict[str, Any], where: str = "") -> T:
         nested = _nested_class(hints[name])
         if nested is not None and isinstance(value, dict):
             value = from_dict(nested, value, f"{where}{name}.")
-        elif isinstance(value, list) and typing.get_origin(hints[name]) is tuple:
+        check_value(f"{where}{name}", value, hints[name])
+        if isinstance(value, list) and typing.get_origin(hints[name]) is tuple:
             value = tuple(value)
         values[name] = value
     return cls(**values)
@@ -78,6 +136,11 @@ def with_values(config: T, values: dict[str, Any]) -> T:
     unknown = sorted(set(values) - set(known))
     if unknown:
         raise ValueError(f"unknown settings {unknown}; known: {sorted(known)}")
+    return _replaced(config, values)
+
+
+def _replaced(config: T, values: dict[str, Any], prefix: str = "") -> T:
+    """``config`` with the known dotted-name ``values`` set, each checked against its type."""
     grouped: dict[str, dict[str, Any]] = {}
     direct: dict[str, Any] = {}
     for name, value in values.items():
@@ -86,8 +149,11 @@ def with_values(config: T, values: dict[str, Any]) -> T:
             grouped.setdefault(head, {})[rest] = value
         else:
             direct[head] = value
+    hints = _hints(type(config))
+    for head, value in direct.items():
+        check_value(f"{prefix}{head}", value, hints[head])
     for head, inner in grouped.items():
-        direct[head] = with_values(getattr(config, head), inner)
+        direct[head] = _replaced(getattr(config, head), inner, f"{prefix}{head}.")
     return dataclasses.replace(config, **direct)
 
 
