@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import re
 import shutil
 from collections import Counter
 from pathlib import Path
@@ -27,6 +26,7 @@ from molgraph.runtime.files import temporary_path, write_json
 from molgraph.sweep.objective import trial_dir
 from molgraph.sweep.plots import write_sweep_plots
 from molgraph.sweep.problems import Problem
+from molgraph.sweep.storage import shown_storage
 
 log = logging.getLogger(__name__)
 
@@ -80,11 +80,6 @@ def _remove_others(out: Path, trials: list[FrozenTrial], best: FrozenTrial | Non
     for trial in trials:
         if trial.state.is_finished() and (best is None or trial.number != best.number):
             shutil.rmtree(trial_dir(out, trial.number), ignore_errors=True)
-
-
-def shown_storage(storage: str | None) -> str:
-    return "journal: optuna.log" if storage is None else re.sub(r"://([^:/@]+):[^@]*@",
-                                                                r"://\1:***@", storage)
 
 
 def finish(study: optuna.Study, problem: Problem, out: Path, keep_trials: str, ran: int,

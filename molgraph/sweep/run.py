@@ -28,7 +28,7 @@ from molgraph.sweep.evaluate import evaluate_seeds, table
 from molgraph.sweep.molecules import MoleculeProblem
 from molgraph.sweep.problems import Problem
 from molgraph.sweep.progress import TrialProgress
-from molgraph.sweep.report import shown_storage
+from molgraph.sweep.storage import shown_storage
 from molgraph.sweep.study import SWEEP_LOCK, as_problem, run_study
 from molgraph.tracking.config import TrackingConfig, tracked_run
 from molgraph.training.config import RunConfig

@@ -44,7 +44,7 @@ from molgraph.sweep.optuna_logs import optuna_logs
 from molgraph.sweep.problems import Problem
 from molgraph.sweep.report import finish
 from molgraph.sweep.space import SearchSpace
-from molgraph.sweep.storage import fail_stale_trials, open_storage
+from molgraph.sweep.storage import check_journal, fail_stale_trials, journal_path, open_storage
 from molgraph.sweep.workers import run_in_processes
 from molgraph.training.config import RunConfig
 
@@ -183,6 +183,9 @@ def run_study(base: RunConfig | GeneRunConfig | Problem, out: str | Path,
     level = logging.getLogger("optuna").level
     with contextlib.nullcontext() if locked else exclusive_lock(out / SWEEP_LOCK), \
             optuna_logs(level):
+        journal = journal_path(out, storage)
+        if journal is not None:
+            check_journal(journal)
         store = open_storage(out, storage)
         study = optuna.create_study(storage=store, study_name=name, load_if_exists=True,
                                     direction="maximize" if problem.higher_is_better
