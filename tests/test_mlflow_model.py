@@ -187,6 +187,32 @@ def test_classification_predicts_probabilities(tmp_path, monkeypatch):
     assert frame.loc[~frame["valid"], "NR-AR_pred"].isna().all()
 
 
+def test_an_ensemble_answers_its_spread_as_predict_does(tmp_path, monkeypatch):
+    """An ensemble's pyfunc model gives ``<target>_std`` after ``<target>_pred`` (in its
+    signature too), the numbers ``molgraph predict`` writes; a single model has none."""
+    out = tmp_path / "ensemble"
+    train(Path(__file__).parent / "data" / "esol_120.csv", ["logS"], model="gcn",
+          split="random", epochs=1, out=out, model_options={"hidden_channels": 8},
+          cache_dir=False, ensemble_size=2, blend=False)
+    uri = resolve_tracking_uri(str(tmp_path / "mlflow.db"))
+    with MlflowTracker.start(uri, "ensemble") as tracker:
+        model_uri = log_pyfunc_model(out, uri, tracker.run_id)
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    mlflow.set_tracking_uri(uri)
+    try:
+        model = mlflow.pyfunc.load_model(model_uri)
+        frame = model.predict(pd.DataFrame({"smiles": SMILES}))
+    finally:
+        mlflow.set_tracking_uri(None)
+    columns = ["logS_pred", "logS_std", *COLUMNS[1:]]
+    assert model.metadata.signature.outputs.input_names() == columns
+    assert list(frame.columns) == columns
+    own = _own_predictions(out, SMILES, tmp_path)
+    np.testing.assert_allclose(frame["logS_std"][[0, 2]].astype(float), own["logS_std"][[0, 2]],
+                               rtol=1e-5)
+    assert (frame["logS_std"][[0, 2]].astype(float) > 0).all() and frame["logS_std"][1] is None
+
+
 def test_importing_molgraph_inference_does_not_import_mlflow():
     code = ("import sys, molgraph.inference, molgraph.inference.predict, "
             "molgraph.inference.artifact; assert 'mlflow' not in sys.modules")

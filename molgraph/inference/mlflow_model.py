@@ -8,7 +8,8 @@ order: an invalid SMILES gets empty predictions (``null`` in the served JSON, ne
 which strict JSON parsers such as ``JSON.parse`` reject), ``valid`` false and the reason in
 ``error`` (as ``molgraph predict`` does).
 
-Output columns: ``<target>_pred`` for each target (probabilities for classification),
+Output columns: ``<target>_pred`` for each target (probabilities for classification), each
+followed by ``<target>_std`` for an ensemble (its members' spread, as ``molgraph predict``),
 ``train_similarity`` and ``in_domain`` (the applicability domain, ``molgraph.inference.domain``;
 the threshold is ``model_config["domain_threshold"]``), then ``valid`` (bool) and ``error``
 (empty when valid). Input: a DataFrame with the signature's
@@ -63,17 +64,27 @@ VALID, ERROR = "valid", "error"
 EXAMPLE_SMILES = ("CCO", "c1ccccc1")
 
 
-def prediction_columns(target_names: Sequence[str]) -> list[str]:
-    """The prediction columns, named as in ``molgraph predict``'s output: ``<target>_pred``."""
-    return [f"{name}_pred" for name in target_names]
+def prediction_columns(target_names: Sequence[str], spread: bool = False) -> list[str]:
+    """The prediction columns, named as in ``molgraph predict``'s output: ``<target>_pred``,
+    with ``spread`` (an ensemble) each followed by ``<target>_std``."""
+    suffixes = ("_pred", "_std") if spread else ("_pred",)
+    return [f"{name}{suffix}" for name in target_names for suffix in suffixes]
+
+
+def is_ensemble(trained: Any) -> bool:
+    """Whether ``trained`` is an ``EnsembleModel``, which predicts a spread too."""
+    from molgraph.inference.ensemble import EnsembleModel
+
+    return isinstance(trained, EnsembleModel)
 
 
 def predict_frame(trained: Any, smiles: Sequence[Any], batch_size: int = 256,
                   domain_threshold: float | None = None) -> pd.DataFrame:
     """Predictions of ``trained`` (a ``TrainedModel`` or an ``EnsembleModel``) for each SMILES,
-    in input order, as the signature says: ``<target>_pred`` (NaN where invalid),
-    ``train_similarity``, ``in_domain``, ``valid``, ``error`` (``inference.predict``'s
-    ``predict_table``, without its row and SMILES columns)."""
+    in input order, as the signature says: ``<target>_pred`` (NaN where invalid; an
+    ensemble's ``<target>_std`` after each), ``train_similarity``, ``in_domain``, ``valid``,
+    ``error`` (``inference.predict``'s ``predict_table``, without its row and SMILES
+    columns)."""
     from molgraph.chem.table import MoleculeTable
     from molgraph.inference.domain import DEFAULT_THRESHOLD, IN_DOMAIN, SIMILARITY
     from molgraph.inference.predict import predict_table
@@ -82,8 +93,8 @@ def predict_frame(trained: Any, smiles: Sequence[Any], batch_size: int = 256,
     table = MoleculeTable(smiles, np.arange(1, len(smiles) + 1, dtype=np.int64))
     full = predict_table(trained, table, "the request", batch_size,
                          DEFAULT_THRESHOLD if domain_threshold is None else domain_threshold)
-    frame = full[[*prediction_columns(trained.target_names), SIMILARITY, IN_DOMAIN]].astype(
-        {name: np.float64 for name in [*prediction_columns(trained.target_names), SIMILARITY]})
+    numbers = [*prediction_columns(trained.target_names, is_ensemble(trained)), SIMILARITY]
+    frame = full[[*numbers, IN_DOMAIN]].astype({name: np.float64 for name in numbers})
     frame[VALID] = (full["error"] == "").to_numpy()
     frame[ERROR] = full["error"]
     return frame
@@ -165,8 +176,10 @@ class MolgraphPyfunc(PythonModel):
                                        self.domain_threshold))
 
 
-def model_signature(target_names: Sequence[str], smiles_column: str = SMILES):
-    """Input: one string column ``smiles_column``; output: a double per target, the domain's
+def model_signature(target_names: Sequence[str], smiles_column: str = SMILES,
+                    spread: bool = False):
+    """Input: one string column ``smiles_column``; output: a double per target (two with
+    ``spread``, an ensemble: the prediction and the members' std), the domain's
     ``train_similarity`` (double) and ``in_domain`` (boolean), all null for invalid rows, then
     ``valid`` (boolean) and ``error`` (string)."""
     from mlflow.models.signature import ModelSignature
@@ -175,7 +188,7 @@ def model_signature(target_names: Sequence[str], smiles_column: str = SMILES):
     from molgraph.inference.domain import IN_DOMAIN, SIMILARITY
 
     outputs = [ColSpec("double", name, required=False)
-               for name in [*prediction_columns(target_names), SIMILARITY]]
+               for name in [*prediction_columns(target_names, spread), SIMILARITY]]
     return ModelSignature(
         inputs=Schema([ColSpec("string", smiles_column)]),
         outputs=Schema([*outputs, ColSpec("boolean", IN_DOMAIN, required=False),
@@ -253,7 +266,7 @@ def log_pyfunc_model(model_dir: str | Path, tracking_uri: str, run_id: str,
             model_id=logged.model_id, flavor_name="pyfunc.ModelFromCode",
             python_model=str(Path(__file__).resolve()),
             artifacts={ARTIFACT: str(directory.resolve())},
-            signature=model_signature(trained.target_names, column),
+            signature=model_signature(trained.target_names, column, is_ensemble(trained)),
             input_example=pd.DataFrame({column: list(EXAMPLE_SMILES)}),
             pip_requirements=list(pip_requirements or default_pip_requirements()),
             model_config=config or None,
