@@ -26,6 +26,7 @@ Example::
 from __future__ import annotations
 
 import logging
+import math
 import os
 import time
 from dataclasses import dataclass, field
@@ -146,6 +147,9 @@ class ScreenConfig:
             if value is not None and value < least:
                 flag = "--" + name.replace("_", "-")
                 raise ValueError(f"{flag} must be at least {least}, not {value}")
+        if self.threshold is not None and not math.isfinite(self.threshold):
+            raise ValueError(f"--threshold must be a finite number, not {self.threshold}: "
+                             "the least score to keep (the most, with --ascending)")
         output_stem(self.out)  # refuse an unknown output type before any work
 
 
