@@ -127,3 +127,19 @@ def test_decimal_comma_is_named(tmp_path):
     path.write_text('"Smiles";"pChEMBL Value"\n"CCO";"6,5"\n')
     with pytest.raises(ValueError, match=r"row 1.*'6,5' \(a decimal comma"):
         read_molecules(path, target_columns=["pChEMBL Value"])
+
+
+def test_two_smiles_columns_say_which_was_read(tmp_path, caplog):
+    from molgraph.chem.frame import table_from_frame
+
+    path = tmp_path / "two.csv"
+    path.write_text("smiles,SMILES,logS\nCCO,c1ccccc1,1\n")
+    with caplog.at_level("WARNING", "molgraph.chem.parse"):
+        assert read_molecules(path, target_columns=["logS"]).smiles == ["CCO"]
+        assert read_molecules(path, "SMILES").smiles == ["c1ccccc1"]  # chosen: nothing to say
+        table_from_frame(__import__("pandas").read_csv(path))
+    assert [r.getMessage() for r in caplog.records] == [
+        f"{path}: SMILES read from column 'smiles'; it also has 'SMILES': give "
+        "--smiles-column to read another",
+        "the DataFrame: SMILES read from column 'smiles'; it also has 'SMILES': give "
+        "smiles_column to read another"]

@@ -15,10 +15,10 @@ import pandas as pd
 
 from molgraph.chem.parse import (
     ID_COLUMN_NAMES,
-    SMILES_COLUMN_NAMES,
     _numeric_targets,
     check_target_names,
     find_column,
+    find_smiles_column,
 )
 from molgraph.chem.table import MoleculeTable
 
@@ -63,10 +63,7 @@ def table_from_frame(frame: pd.DataFrame, smiles_column: str | None = None,
     the row, as for files."""
     columns = [str(c) for c in frame.columns]
     frame = frame.set_axis(columns, axis=1).reset_index(drop=True)
-    smiles_col = find_column(columns, smiles_column, SMILES_COLUMN_NAMES, "SMILES", where)
-    if smiles_col is None:
-        raise ValueError(f"{where}: no SMILES column found among {columns}; name it with "
-                         "smiles_column")
+    smiles_col = find_smiles_column(columns, smiles_column, where, "smiles_column")
     targets = [str(t) for t in target_columns]
     check_target_names(targets, where)
     for name in targets:

@@ -64,6 +64,23 @@ def find_column(columns: Sequence[str], wanted: str | None, candidates: Sequence
     return None
 
 
+def find_smiles_column(columns: Sequence[str], wanted: str | None, where: str | Path,
+                       flag: str = "--smiles-column") -> str:
+    """The SMILES column: ``wanted``, else the first of :data:`SMILES_COLUMN_NAMES` present.
+    A table with several of them (``smiles`` and ``SMILES``) gets a warning naming the one
+    read: they may hold different molecules. ``flag`` is how the caller chooses another."""
+    found = find_column(columns, wanted, SMILES_COLUMN_NAMES, "SMILES", where)
+    if found is None:
+        raise ValueError(f"{where}: no SMILES column found among {list(columns)}; name it with "
+                         f"{flag}")
+    names = {n.lower() for n in SMILES_COLUMN_NAMES}
+    others = [c for c in columns if c != found and c.lower() in names]
+    if wanted is None and others:
+        log.warning("%s: SMILES read from column %r; it also has %s: give %s to read another",
+                    where, found, ", ".join(map(repr, others)), flag)
+    return found
+
+
 def check_target_names(names: Sequence[str], where: str = "") -> None:
     """Refuse a target named twice: the model would get one output per name, while its
     predictions, named by target, keep only one of them."""
@@ -228,10 +245,7 @@ def _iter_table(path: Path, kind: str, delimiter: str | None, smiles_column: str
     sep = table_delimiter(path, kind, delimiter)
     header = pd.read_csv(path, sep=sep, nrows=0).columns.tolist()
     _check_header(header, sep, path)
-    smiles_col = find_column(header, smiles_column, SMILES_COLUMN_NAMES, "SMILES", path)
-    if smiles_col is None:
-        raise ValueError(f"{path}: no SMILES column found among {header}; name it with "
-                         "--smiles-column")
+    smiles_col = find_smiles_column(header, smiles_column, path)
     id_col = find_column(header, id_column, ID_COLUMN_NAMES, "id", path)
     for name in targets:
         find_column(header, name, (), "target", path)
