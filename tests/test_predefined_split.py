@@ -188,3 +188,18 @@ def test_metrics_count_the_labelled_molecules_of_each_part(tmp_path, capsys):
             metrics["n_test_labelled"]) == ({"logS": 6}, {"logS": 1}, {"logS": 2})
     assert "in the validation part (15 molecules) 'logS' has 1 label;" in \
         " ".join(capsys.readouterr().err.split())
+
+
+def test_merging_duplicates_keeps_the_given_test_rows_in_test(tmp_path, capsys):
+    frame = pd.read_csv(ESOL)
+    frame.loc[105:114, "smiles"] = frame.loc[0:9, "smiles"].to_numpy()  # test copies of train
+    parts = ["train"] * 90 + ["val"] * 15 + ["test"] * 15
+    data = tmp_path / "copies.csv"
+    frame.assign(split=parts).to_csv(data, index=False)
+    split, metrics, test = _train(tmp_path, "run", "--data", str(data), "--split-column",
+                                  "split", "--duplicates", "mean")
+    assert split["test"] == list(range(105, 120)) and metrics["n_test"] == 15
+    assert split["train"] == list(range(90)) and len(test) == 15
+    err = " ".join(capsys.readouterr().err.split())
+    assert "10 of 15 test molecules are also in the training or validation" in err
+    assert "(10 molecules in several parts of the given split are merged within each part" in err

@@ -78,10 +78,13 @@ _REPORTED: set[tuple[str, str, int, int]] = set()
 
 def resolve_duplicates(smiles: Sequence[str], y: np.ndarray, rows: np.ndarray, task: str,
                        policy: str = "keep", source: str = "",
-                       keys: Sequence[str] | None = None) -> tuple[np.ndarray, np.ndarray,
-                                                                   DuplicateReport]:
+                       keys: Sequence[str] | None = None, parts: np.ndarray | None = None
+                       ) -> tuple[np.ndarray, np.ndarray, DuplicateReport]:
     """Apply ``policy`` to the valid molecules ``smiles`` with labels ``y`` ``[n, T]``;
     ``keys`` are their canonical SMILES when already known (default: computed here).
+    ``parts`` ``[n]``: the part of each molecule in a split the user gave; copies are then
+    merged within a part only, so the given test rows stay test rows (merged into the first
+    copy, a training one, they left the test set silently).
 
     Returns:
         ``index`` of the molecules to train on (into ``smiles``, ascending), their labels
@@ -97,6 +100,7 @@ def resolve_duplicates(smiles: Sequence[str], y: np.ndarray, rows: np.ndarray, t
     repeated = [g for g in groups.values() if len(g) > 1]
     report = DuplicateReport(policy, len(repeated), sum(len(g) for g in repeated))
     keep = np.ones(len(smiles), dtype=bool)
+    across = 0  # molecules merged in each part of a given split rather than into one row
     labels = np.array(y, dtype=np.float32, copy=True)
     for group in repeated:
         conflict = _conflicts(y[group])
@@ -108,10 +112,15 @@ def resolve_duplicates(smiles: Sequence[str], y: np.ndarray, rows: np.ndarray, t
                 report.examples.append(f"{smiles[group[0]]} ({values})")
         if policy == "keep":
             continue
-        keep[group[1:]] = False
         if conflict and policy == "drop":
-            keep[group[0]] = False
-        labels[group[0]] = _merge(y[group], task)
+            keep[group] = False
+            continue
+        split = [group] if parts is None else [[i for i in group if parts[i] == part]
+                                               for part in dict.fromkeys(parts[group])]
+        across += len(split) > 1
+        for copies in split:
+            keep[copies[1:]] = False
+            labels[copies[0]] = _merge(y[copies], task)
     report.removed_rows = int((~keep).sum())
     said = (source, policy, report.molecules, report.rows)
     if repeated and said not in _REPORTED:  # once per process: a sweep resolves every trial
@@ -121,6 +130,8 @@ def resolve_duplicates(smiles: Sequence[str], y: np.ndarray, rows: np.ndarray, t
                     report.rows, report.conflicting,
                     f", e.g. {' | '.join(report.examples)}" if report.examples else "", policy,
                     " trains on every row (--duplicates mean or drop to merge them)"
-                    if policy == "keep" else f" removed {report.removed_rows} rows")
+                    if policy == "keep" else f" removed {report.removed_rows} rows"
+                    + (f" ({across} molecules in several parts of the given split are merged "
+                       "within each part, so its test rows stay test rows)" if across else ""))
     index = np.flatnonzero(keep)
     return index, labels[index], report

@@ -200,9 +200,10 @@ def resolve_labels(dataset: MoleculeDataset, config: RunConfig, source: str | No
     """The labels a run trains on, ``[n_valid, n_targets]`` (duplicates merged as
     ``config.data.duplicates`` says), the indices of the molecules it keeps, and the report."""
     y = dataset.y.copy()
+    given = None if dataset.parts is None else dataset.parts[dataset.valid]
     index, kept_labels, duplicates = resolve_duplicates(
         dataset.smiles, y, dataset.rows, config.task, config.data.duplicates,
-        source or _source(config), dataset.canonical_smiles)
+        source or _source(config), dataset.canonical_smiles, given)
     y[index] = kept_labels
     return y, index, duplicates
 
