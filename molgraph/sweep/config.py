@@ -25,7 +25,8 @@ class SweepConfig:
         jobs: worker processes on the study.
         storage: Optuna RDB URL (postgresql://..., sqlite:///...) or journal file shared with
             other sweeps (default: DIR/optuna.log).
-        study_name: study to create or join.
+        study_name: study to create or join (one per DIR: another study needs another
+            --out).
         pruner: stop unpromising trials early.
         sampler: how settings are proposed.
         sampler_seed: seed of the sampler (default: the run's seed).

@@ -120,6 +120,15 @@ class GeneProblem:
     def same_data(self) -> dict[str, Any]:
         return {k: v for k, v in to_dict(self.base).items() if k in self.same_data_keys}
 
+    def input_files(self) -> dict[str, str]:
+        """The files the trials read, by setting: whose contents a resumed study checks."""
+        data = self.base.data
+        found = {f"data.{k}": getattr(data, k) for k in (
+            "network", "go", "labels", "positives", "negatives", "splits", "groups", "id_map")}
+        found.update({f"data.features[{i}]": f for i, f in enumerate(data.features)})
+        found["data.network_options.info"] = data.network_options.get("info")
+        return {k: v for k, v in found.items() if v}
+
     def max_steps(self, space: SearchSpace) -> int:
         """The pruner's resource: folds."""
         return max(self.base.folds, 1)

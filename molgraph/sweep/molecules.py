@@ -150,6 +150,13 @@ class MoleculeProblem:
             data.update(cv=self.cv, val_repeats=self.val_repeats)
         return data
 
+    def input_files(self) -> dict[str, str]:
+        """The files the trials read, by setting: whose contents a resumed study checks."""
+        data = self.base.data
+        found = {"data.path": data.path, "data.test_data": data.test_data,
+                 "data.split_file": data.split_file}
+        return {k: v for k, v in found.items() if v}
+
     def max_steps(self, space: SearchSpace) -> int:
         """The pruner's resource: epochs, the most the space can give (times the folds with
         ``cv`` or ``val_repeats``)."""

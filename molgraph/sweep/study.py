@@ -2,8 +2,10 @@
 
 Embedded by default: the study is ``DIR/optuna.log`` (Optuna's journal file, safe for several
 processes on one machine), opened with ``load_if_exists``, so running the same command again
-continues the same study, counting earlier trials toward ``trials``. ``DIR/sweep.lock`` keeps
-one invocation per directory, so on start every trial of the embedded study still RUNNING
+continues the same study, counting earlier trials toward ``trials``, once ``resume`` agrees
+(one study per directory, the same input files by content) and Optuna can continue the
+space's searched distributions (else an error before any trial). ``DIR/sweep.lock`` keeps one
+invocation per directory, so on start every trial of the embedded study still RUNNING
 belongs to a dead process and is marked FAILED. With ``storage`` (an Optuna RDB URL, or the
 path of another journal file) many processes or machines join one study by name; there a
 RUNNING trial is failed on start only when its owner (``worker`` user attribute: host, pid,
@@ -43,7 +45,13 @@ from molgraph.sweep.objective import Objective, TrackerFactory
 from molgraph.sweep.optuna_logs import optuna_logs
 from molgraph.sweep.problems import Problem
 from molgraph.sweep.report import finish
-from molgraph.sweep.space import SearchSpace
+from molgraph.sweep.resume import (
+    check_directory,
+    check_same_data,
+    claim_directory,
+    storage_identity,
+)
+from molgraph.sweep.space import Param, SearchSpace
 from molgraph.sweep.storage import check_journal, fail_stale_trials, journal_path, open_storage
 from molgraph.sweep.workers import run_in_processes
 from molgraph.training.config import RunConfig
@@ -129,18 +137,60 @@ def _trials(plan: _Plan, share: int, seed: int, sampler: str) -> int:
     return ran
 
 
-def _check_same_study(study: optuna.Study, problem: Problem, space: SearchSpace) -> None:
-    data = {"kind": problem.kind, **problem.same_data()}
-    before = study.user_attrs.get("data")
+def _distribution(param: Param) -> optuna.distributions.BaseDistribution | None:
+    """What Optuna records for ``param`` (``None``: fixed, not an Optuna parameter)."""
+    if param.kind == "categorical":
+        return optuna.distributions.CategoricalDistribution(param.choices)
+    if param.kind == "int":
+        return optuna.distributions.IntDistribution(int(param.low), int(param.high),
+                                                    log=param.log, step=int(param.step or 1))
+    if param.kind == "float":
+        return optuna.distributions.FloatDistribution(param.low, param.high, log=param.log,
+                                                      step=param.step)
+    return None
+
+
+def _shown(dist: optuna.distributions.BaseDistribution) -> str:
+    if isinstance(dist, optuna.distributions.CategoricalDistribution):
+        return f"one of {list(dist.choices)}"
+    kind = "int" if isinstance(dist, optuna.distributions.IntDistribution) else "float"
+    step = getattr(dist, "step", None)
+    return (f"{kind} in [{dist.low:g}, {dist.high:g}]" + (", log" if dist.log else "")
+            + (f", step {step:g}" if step not in (None, 1) else ""))
+
+
+def _change(name: str, before: dict[str, Any], now: dict[str, Any]) -> str:
+    return "added" if name not in before else "removed" if name not in now else "changed"
+
+
+def _check_space(study: optuna.Study, space: SearchSpace) -> None:
+    """Refuse a searched setting whose distribution Optuna cannot continue (another type, log
+    scale or choices: every new trial would fail on it), before any trial; warn when settings
+    were added, removed or changed otherwise (a range: the study goes on)."""
+    used: dict[str, optuna.distributions.BaseDistribution] = {}
+    for trial in study.get_trials(deepcopy=False):
+        for name, dist in trial.distributions.items():
+            used.setdefault(name, dist)
+    for param in space.params:
+        old, new = used.get(param.name), _distribution(param)
+        if old is None or new is None:
+            continue
+        try:
+            optuna.distributions.check_distribution_compatibility(old, new)
+        except ValueError as err:
+            raise ValueError(f"{space.source}: {param.name}: study {study.study_name!r} "
+                             f"searched it as {_shown(old)}, and Optuna cannot continue it as "
+                             f"{_shown(new)}: {str(err).rstrip('.')}; keep its type, log and "
+                             "choices, or give another --out (or --study-name) to start a "
+                             "study with this space") from err
+    before, now = study.user_attrs.get("space"), space.to_dict()
     if before is None:
-        study.set_user_attr("data", data)
-        study.set_user_attr("space", space.to_dict())
-    elif {"kind": "molecules", **before} != data:
-        raise ValueError(f"study {study.study_name!r} was run on other data or another split "
-                         f"({before}); give another --out or --study-name")
-    elif study.user_attrs.get("space") != space.to_dict():
-        log.warning("the search space differs from the one study %r started with",
-                    study.study_name)
+        study.set_user_attr("space", now)
+    elif before != now:
+        changes = [f"{name} {_change(name, before, now)}" for name in sorted({*before, *now})
+                   if before.get(name) != now.get(name)]
+        log.warning("the search space differs from the one study %r started with: %s",
+                    study.study_name, "; ".join(changes))
 
 
 def as_problem(base: RunConfig | GeneRunConfig | Problem) -> Problem:
@@ -183,6 +233,8 @@ def run_study(base: RunConfig | GeneRunConfig | Problem, out: str | Path,
     level = logging.getLogger("optuna").level
     with contextlib.nullcontext() if locked else exclusive_lock(out / SWEEP_LOCK), \
             optuna_logs(level):
+        where = storage_identity(out, storage)
+        check_directory(out, name, where)
         journal = journal_path(out, storage)
         if journal is not None:
             check_journal(journal)
@@ -190,7 +242,9 @@ def run_study(base: RunConfig | GeneRunConfig | Problem, out: str | Path,
         study = optuna.create_study(storage=store, study_name=name, load_if_exists=True,
                                     direction="maximize" if problem.higher_is_better
                                     else "minimize")
-        _check_same_study(study, problem, space)
+        check_same_data(study, problem)
+        _check_space(study, space)
+        claim_directory(out, name, where)
         if study.metric_names is None:  # dashboards then name the axis, not "Objective 0"
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
