@@ -146,3 +146,29 @@ def test_a_changed_range_or_a_new_setting_is_a_warning(esol, tmp_path, caplog):
            "model.num_layers added; train.lr changed" in caplog.text
     assert [t.state for t in _study(out).trials] == [TrialState.COMPLETE] * 2
 
+
+def test_best_is_removed_when_the_best_trial_ran_in_another_directory(esol, tmp_path,
+                                                                      capsys):
+    out, elsewhere = tmp_path / "X", tmp_path / "B"
+    space = tmp_path / "space.yaml"
+    space.write_text("model.name: gcn\nmodel.hidden_channels: 8\n")
+    args = ["sweep", "--data", str(esol), "--target-columns", "logS", "--epochs", "1",
+            "--threads", "1", "--no-baseline", "--space", str(space), "--out", str(out)]
+    assert main([*args, "--trials", "1"]) == 0
+    assert json.loads((out / "best" / "trial.json").read_text())["trial"] == 0
+    # trial 1, better, ran in B, joined through --storage X/optuna.log
+    study = _study(out)
+    config = study.trials[0].user_attrs["config"]
+    study.add_trial(create_trial(value=study.best_value / 2, user_attrs={
+        "settings": {}, "config": config, "out": str(elsewhere)}))
+    capsys.readouterr()
+    assert main([*args, "--trials", "2"]) == 0
+    assert not (out / "best").exists()
+    summary = json.loads((out / "sweep.json").read_text())
+    assert summary["best_trial"] == 1 and summary["best_model"] is None
+    assert summary["best_ran_in"] == str(elsewhere)
+    lines = capsys.readouterr()
+    assert (f"best model: not in this directory: trial 1 ran in {elsewhere} "
+            f"({elsewhere}/trials/0001); its configuration: {out}/best_config.json") in lines.out
+    assert f"removed {out}/best (trial 0's model): the best trial, 1, ran in {elsewhere}" in \
+        lines.err

@@ -81,6 +81,8 @@ class Objective:
 
     def __call__(self, trial: optuna.Trial) -> float:
         trial.set_user_attr("worker", owner())
+        if self.out is not None:  # where its directory is, for sweeps sharing a storage
+            trial.set_user_attr("out", str(self.out.resolve()))
         try:
             return self._run(trial)
         except optuna.TrialPruned:

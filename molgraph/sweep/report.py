@@ -57,8 +57,16 @@ def write_best(out: Path, problem: Problem, best: FrozenTrial, config: dict[str,
     if _trial_of(target) == best.number:
         return target
     if problem.trials_keep_models and not (source / "model").is_dir():
-        log.warning("the best trial (%d) was not written in %s (it ran elsewhere, or its "
-                    "directory was removed): no %s", best.number, out, target)
+        held = _trial_of(target) if target.exists() else None
+        # best/ is never a model other than the best trial's: a stale one goes (its trial's
+        # own directory keeps it, unless keep_trials="best" dropped it as not the best)
+        shutil.rmtree(target, ignore_errors=True)
+        where = whereabouts(out, best.number, best.user_attrs.get("out"))
+        if held is not None:
+            log.warning("removed %s (trial %d's model): the best trial, %d, %s", target, held,
+                        best.number, where)
+        else:
+            log.warning("no %s: the best trial, %d, %s", target, best.number, where)
         return None
     tmp = temporary_path(target)
     shutil.rmtree(tmp, ignore_errors=True)
@@ -72,6 +80,16 @@ def write_best(out: Path, problem: Problem, best: FrozenTrial, config: dict[str,
     shutil.rmtree(target, ignore_errors=True)
     os.replace(tmp, target)
     return target
+
+
+def whereabouts(out: Path, number: int, ran_in: str | None) -> str:
+    """Where trial ``number``, not in ``out``, is: ``ran in DIR (DIR/trials/NNNN)`` (another
+    sweep directory on the same storage), or why it is not in ``out``."""
+    if ran_in is None:
+        return "ran elsewhere, or its directory was removed"
+    if Path(ran_in).resolve() == Path(out).resolve():
+        return f"ran here, but {trial_dir(out, number)} was removed"
+    return f"ran in {ran_in} ({trial_dir(ran_in, number)})"
 
 
 def _remove_others(out: Path, trials: list[FrozenTrial], best: FrozenTrial | None) -> None:
@@ -108,6 +126,7 @@ def finish(study: optuna.Study, problem: Problem, out: Path, keep_trials: str, r
                                                                         best.params)),
         "best_val": None if best is None else best.user_attrs.get("val"),
         "best_model": None if model is None else "best",
+        "best_ran_in": None if best is None else best.user_attrs.get("out"),
         "n_trials": len(trials), "states": dict(Counter(t.state.name for t in trials)),
         "trials_run": ran, "seconds": round(seconds, 1), "timeout": timeout,
         "trials_per_hour": round(ran * 3600 / seconds, 1) if seconds > 0 else None,

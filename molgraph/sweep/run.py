@@ -28,6 +28,7 @@ from molgraph.sweep.evaluate import evaluate_seeds, table
 from molgraph.sweep.molecules import MoleculeProblem
 from molgraph.sweep.problems import Problem
 from molgraph.sweep.progress import TrialProgress
+from molgraph.sweep.report import whereabouts
 from molgraph.sweep.storage import shown_storage
 from molgraph.sweep.study import SWEEP_LOCK, as_problem, run_study
 from molgraph.tracking.config import TrackingConfig, tracked_run
@@ -174,8 +175,8 @@ def sweep_report(result: dict[str, Any], out: str | Path) -> str:
     lines.append(json.dumps({"best_trial": result["best_trial"],
                              result["metric"]: round(result["best_value"], 4),
                              "params": result["best_params"]}))
-    where = f"{out}/best" if result["best_model"] else "(not in this directory: it ran elsewhere)"
-    lines.append(f"best model: {where}; its configuration: {out}/best_config.json")
+    lines.append(f"best model: {_best_model(result, out)}; its configuration: "
+                 f"{out}/best_config.json")
     evaluation = result["evaluation"]
     if evaluation is not None:
         metric = evaluation["metric"].removeprefix("test_")
@@ -183,6 +184,15 @@ def sweep_report(result: dict[str, Any], out: str | Path) -> str:
                           if m != metric and m in evaluation["best"])][:3]
         lines += [table(evaluation, main), f"evaluation runs and {out}/evaluation.json written"]
     return "\n".join(lines)
+
+
+def _best_model(result: dict[str, Any], out: str | Path) -> str:
+    """Where the best trial's model is: ``DIR/best``, or the directory it ran in."""
+    if result["best_model"]:
+        return f"{out}/best"
+    number = result["best_trial"]
+    return f"not in this directory: trial {number} " + \
+        whereabouts(Path(out), number, result.get("best_ran_in"))
 
 
 def no_result(summary: dict[str, Any], out: str | Path) -> str:
