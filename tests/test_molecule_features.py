@@ -5,6 +5,8 @@ same way wherever the model predicts."""
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -104,3 +106,44 @@ def test_explain_says_it_covers_graph_only_models(run, tmp_path, capsys):
     code = main(["explain", "--model", str(run), "--smiles", "CCO", "--out", str(tmp_path)])
     err = capsys.readouterr().err
     assert code != 0 and "molecule-level features" in err and "Traceback" not in err
+
+
+#: above ``molfeatures.LARGE_ATOMS``: the size-limited descriptors are missing
+LARGE = "C" * 400
+
+
+def test_predict_names_each_molecule_above_the_size_limit(run, tmp_path, capsys):
+    data = tmp_path / "mols.csv"
+    pd.DataFrame({"smiles": ["CCO", LARGE, "not a smiles"]}).to_csv(data, index=False)
+    out = tmp_path / "pred.csv"
+    assert main(["predict", "--model", str(run), "--data", str(data), "--out", str(out)]) == 0
+    [line] = [t for t in capsys.readouterr().err.splitlines() if "above 300" in t]
+    assert f"{data}: row 2 (CCCCCCCCCC" in line and "400 atoms" in line
+    assert "training mean" in line
+    predicted = pd.read_csv(out)
+    assert len(predicted) == 3 and np.isfinite(predicted["logS_pred"][1])  # kept, predicted
+
+
+def test_screen_counts_the_molecules_above_the_size_limit(run, tmp_path):
+    library = tmp_path / "library.csv"
+    pd.DataFrame({"smiles": ["CCO", LARGE, "c1ccccc1O"]}).to_csv(library, index=False)
+    hits = tmp_path / "hits.csv"
+    assert main(["screen", "--model", str(run), "--library", str(library), "--out", str(hits),
+                 "--workers", "0", "--no-pictures"]) == 0
+    summary = json.loads((tmp_path / "hits.summary.json").read_text())
+    assert summary["size_limited"] == 1 and summary["ok"] == 3
+    screened = pd.read_csv(hits, keep_default_na=False).set_index("smiles")
+    assert "400 atoms, above 300" in screened.loc[LARGE, "reason"]
+    assert screened.loc[LARGE, "status"] == "ok" and screened.loc["CCO", "reason"] == ""
+
+
+def test_a_3000_carbon_chain_is_predicted_in_seconds(run, tmp_path):
+    """One such row kept ``predict`` busy for more than 300 s (about an hour expected)."""
+    data = tmp_path / "big.csv"
+    data.write_text("smiles\n" + "C" * 3000 + "\n")
+    done = subprocess.run([sys.executable, "-m", "molgraph.cli.main", "predict", "--model",
+                           str(run), "--data", str(data), "--out", str(tmp_path / "p.csv")],
+                          capture_output=True, text=True, timeout=180)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "row 1" in done.stderr and "3000 atoms, above 300" in done.stderr
+    assert np.isfinite(pd.read_csv(tmp_path / "p.csv")["logS_pred"][0])

@@ -11,6 +11,14 @@ characteristic polynomial by n dense n × n products, and the four EState extrem
 the EState indices (a Python loop over atom pairs). Here each is computed once per molecule,
 the polynomial by sparse products above ``DENSE_ATOMS`` atoms (n³), with the same values; and
 many molecules are spread over processes (see :func:`molecule_features`).
+
+Size limit: above ``LARGE_ATOMS`` atoms the descriptors whose cost grows faster than the atoms
+(:func:`size_limited_names`) are left missing, so read as the training mean, as an undefined
+descriptor is: a 3,000-carbon chain took about an hour (Ipc, BCUT2D's eigenvalues, the EState
+indices), and one such row stalled a whole screen. A rule on size, not a time limit: it gives
+the same features on every machine, and works in worker processes and threads (a signal does
+not). The callers that know the rows report each molecule it applies to
+(:func:`size_limited`: ``predict`` logs it, ``screen`` gives the reason and a count).
 """
 
 from __future__ import annotations
@@ -35,6 +43,17 @@ PARALLEL_ABOVE = 1000
 #: up to this many atoms the characteristic polynomial is RDKit's (dense products); above,
 #: sparse products are faster (118 atoms: 12 ms instead of 28 ms)
 DENSE_ATOMS = 100
+#: above this many atoms (as RDKit holds the molecule: hydrogens implicit) the
+#: ``SIZE_LIMITED`` descriptors are missing. At 300 they all take ~0.4 s of CPU; at 800, 5 s
+#: (peptide-like chains). The largest molecule of ESOL, Lipophilicity, BACE, BBBP, HIV, Tox21
+#: and FreeSolv is far smaller.
+LARGE_ATOMS = 300
+#: descriptors whose cost grows faster than the atoms (n² to n³), by name and by name prefix,
+#: measured at 400, 1,600, 4,000 and 16,000 atoms; the others together take 0.8 s at 16,000
+SIZE_LIMITED = ("Ipc", "AvgIpc", "BalabanJ", "BertzCT", "SPS", "Chi1", "Kappa2", "Kappa3", "Phi",
+                "MaxEStateIndex", "MinEStateIndex", "MaxAbsEStateIndex", "MinAbsEStateIndex")
+SIZE_LIMITED_PREFIXES = ("BCUT2D_", "EState_VSA", "VSA_EState", "FpDensityMorgan", "Chi2",
+                         "Chi3", "Chi4")
 
 
 def descriptor_names() -> list[str]:
@@ -42,6 +61,27 @@ def descriptor_names() -> list[str]:
     from rdkit.Chem import Descriptors
 
     return [name for name, _ in Descriptors._descList]
+
+
+@cache
+def size_limited_names() -> tuple[str, ...]:
+    """The descriptors left missing above ``LARGE_ATOMS`` atoms, in :func:`descriptor_names`
+    order (51 of 217)."""
+    return tuple(name for name in descriptor_names()
+                 if name in SIZE_LIMITED or name.startswith(SIZE_LIMITED_PREFIXES))
+
+
+def size_limited(atoms: Sequence[int] | np.ndarray, kinds: Sequence[str]) -> np.ndarray:
+    """``[M]`` bool: which molecules, by their atom counts (a ``MolGraphs``'s, which parse as
+    the descriptors do), have size-limited descriptors missing in features of ``kinds``."""
+    return (np.asarray(atoms) > LARGE_ATOMS) & ("rdkit2d" in kinds)
+
+
+def size_note(atoms: int) -> str:
+    """What the size limit did to a molecule of ``atoms`` atoms, for a warning or a reason."""
+    return (f"{atoms} atoms, above {LARGE_ATOMS}: {len(size_limited_names())} rdkit2d "
+            "descriptors that grow faster than the molecule (Ipc, BCUT2D, BertzCT...) read as "
+            "the training mean")
 
 
 def check_kinds(kinds: Sequence[str]) -> None:
@@ -113,18 +153,22 @@ def _descriptor_functions() -> tuple[Callable, ...]:
 
 def _descriptors(smiles: Sequence[str]) -> np.ndarray:
     """``[len(smiles), n_descriptors]`` float32, the values ``CalcMolDescriptors`` gives (NaN
-    where it fails), clipped to ±1e10."""
+    where it fails, and for the size-limited ones above ``LARGE_ATOMS`` atoms), clipped to
+    ±1e10."""
     from rdkit import Chem
 
     from molgraph.chem.featurize import quiet_rdkit
 
     functions = _descriptor_functions()
+    limited = np.isin(descriptor_names(), size_limited_names())
     out = np.full((len(smiles), len(functions)), np.nan, dtype=np.float64)
     with quiet_rdkit():
         for i, smi in enumerate(smiles):
             mol = Chem.MolFromSmiles(smi)
             if mol is not None:
-                out[i] = [_value(f, mol) for f in functions]
+                large = mol.GetNumAtoms() > LARGE_ATOMS
+                out[i] = [np.nan if large and skip else _value(f, mol)
+                          for f, skip in zip(functions, limited)]
     out[~np.isfinite(out)] = np.nan  # a descriptor RDKit cannot compute: the train mean
     return np.clip(out, -1e10, 1e10).astype(np.float32)
 

@@ -14,6 +14,7 @@ Example::
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -26,7 +27,7 @@ from molgraph.chem.frame import FRAME, table_from_frame
 from molgraph.chem.parse import read_molecules
 from molgraph.chem.sources import resolve_data_path
 from molgraph.chem.table import MoleculeTable
-from molgraph.data.dataset import featurize_cached, report_invalid
+from molgraph.data.dataset import MAX_LOGGED_ERRORS, featurize_cached, report_invalid
 from molgraph.inference.domain import (
     DEFAULT_THRESHOLD,
     IN_DOMAIN,
@@ -37,7 +38,10 @@ from molgraph.inference.domain import (
 )
 from molgraph.inference.ensemble import EnsembleModel
 from molgraph.inference.loading import load_model
+from molgraph.inference.size_limit import size_notes
 from molgraph.runtime.files import check_writable
+
+log = logging.getLogger(__name__)
 
 
 def predict_table(trained: Any, table: MoleculeTable, where: str | Path, batch_size: int = 256,
@@ -67,6 +71,8 @@ def predict_table(trained: Any, table: MoleculeTable, where: str | Path, batch_s
     similarity = np.full(len(table), np.nan, dtype=np.float32)
     if chunk.valid.any():
         similarity[chunk.valid] = train_similarity(trained.domain, smiles, cache)
+        _report_size_limited(size_notes(trained, chunk.graphs), table,
+                             np.flatnonzero(chunk.valid), where)
     frame = pd.DataFrame({"row": table.rows})
     if table.ids is not None:
         frame["id"] = table.ids
@@ -79,6 +85,19 @@ def predict_table(trained: Any, table: MoleculeTable, where: str | Path, batch_s
     frame[IN_DOMAIN] = in_domain(similarity, domain_threshold)
     frame["error"] = [errors.get(i, "") for i in range(len(table))]
     return frame
+
+
+def _report_size_limited(notes: dict[int, str], table: MoleculeTable, positions: np.ndarray,
+                         where: str | Path) -> None:
+    """Log each molecule of ``notes`` (positions among ``positions``, the valid rows of
+    ``table``) with its row number and SMILES (the first ``MAX_LOGGED_ERRORS``), and a count."""
+    for k in sorted(notes)[:MAX_LOGGED_ERRORS]:
+        smiles = table.smiles[positions[k]]
+        shown = smiles if len(smiles) <= 40 else smiles[:40] + "..."
+        log.warning("%s: row %d (%s): %s", where, table.rows[positions[k]], shown, notes[k])
+    if len(notes) > MAX_LOGGED_ERRORS:
+        log.warning("%s: %d rows in all with rdkit2d descriptors read as the training mean "
+                    "for their size", where, len(notes))
 
 
 def predict_file(model: str | Path, data: str | Path, out: str | Path | None = None,

@@ -237,7 +237,8 @@ def assemble(parts: PartStore, keys: Sequence[tuple[int, int]], library_names: S
     Without ``top_k`` and ``threshold`` the output has every row in input order; otherwise it
     has the selected rows, best first, with a ``rank`` column. Written rows end with
     ``train_similarity`` and ``in_domain`` against ``domain`` (empty without one), and
-    ``out_of_domain`` counts those below ``domain_threshold``.
+    ``out_of_domain`` counts those below ``domain_threshold``. ``size_limited`` counts the
+    ``ok`` rows with a reason: rdkit2d descriptors left out by the molecule's size.
     """
     paths = side_paths(out)
     several = len(library_names) > 1
@@ -245,7 +246,7 @@ def assemble(parts: PartStore, keys: Sequence[tuple[int, int]], library_names: S
     writer = TableWriter(out)
     invalid = TableWriter(paths["invalid"])
     counts: Counter[str] = Counter()
-    outside = 0
+    outside = limited = 0
     per_library: dict[str, Counter[str]] = {name: Counter() for name in library_names}
     best: pd.DataFrame | None = None
     columns: list[str] | None = None
@@ -256,6 +257,7 @@ def assemble(parts: PartStore, keys: Sequence[tuple[int, int]], library_names: S
         columns = list(frame.columns)
         status = frame["status"].value_counts()
         counts.update(status.to_dict())
+        limited += int(((frame["status"] == "ok") & (frame["reason"].fillna("") != "")).sum())
         per_library[library_names[key[0]]].update(status.to_dict())
         bad = frame[frame["status"] != "ok"]
         invalid.write(bad[[c for c in ("library", "row", "id", "smiles", "status", "reason")
@@ -290,7 +292,7 @@ def assemble(parts: PartStore, keys: Sequence[tuple[int, int]], library_names: S
     total = sum(counts.values())
     return {"rows": total, "ok": counts.get("ok", 0), "invalid": counts.get("invalid", 0),
             "filtered": counts.get("filtered", 0),
-            "written": len(best) if select else total,
+            "written": len(best) if select else total, "size_limited": limited,
             "out_of_domain": None if domain is None else outside,
             "domain_threshold": domain_threshold,
             "libraries": {name: {"rows": sum(c.values()), **dict(c)}

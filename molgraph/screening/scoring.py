@@ -21,6 +21,7 @@ from molgraph.chem.druglike import DESCRIPTOR_COLUMNS, PAINS_COLUMN, filter_reas
 from molgraph.chem.featurize import valid_smiles
 from molgraph.inference.domain import Domain, train_similarity
 from molgraph.inference.ensemble import Ensemble
+from molgraph.inference.size_limit import size_notes
 from molgraph.screening.library import Shard
 
 
@@ -38,11 +39,16 @@ def default_batch_size(ensemble: Ensemble) -> int:
 def score_shard(shard: Shard, ensemble: Ensemble, batch_size: int,
                 cache: dict | None = None) -> np.ndarray:
     """Scores ``[len(shard), len(ensemble.columns)]``; NaN for rows without a graph.
-    ``cache`` keeps what the models computed from the SMILES (a blend's ECFP4 bits)."""
+    ``cache`` keeps what the models computed from the SMILES (a blend's ECFP4 bits). A row
+    whose rdkit2d descriptors were partly left out by its size gets the reason in
+    ``shard.reasons`` (its status stays ``ok``)."""
     scores = np.full((len(shard), len(ensemble.columns)), np.nan, dtype=np.float32)
     if shard.valid.any():
         scores[shard.valid] = ensemble.predict(shard.graphs, batch_size,
                                                valid_smiles(shard.smiles, shard.valid), cache)
+        valid = np.flatnonzero(shard.valid)
+        shard.reasons.update({int(valid[k]): note
+                              for k, note in size_notes(ensemble, shard.graphs).items()})
     return scores
 
 

@@ -239,6 +239,9 @@ def _screen(config: ScreenConfig, paths: dict, started: float) -> dict:
         parts.remove()
     log.info("screened %d rows (%d ok, %d invalid, %d filtered) in %.1f s → %s", summary["rows"],
              summary["ok"], summary["invalid"], summary["filtered"], seconds, config.out)
+    if summary["size_limited"]:
+        log.warning("%d molecules too large for some rdkit2d descriptors, read as the training "
+                    "mean: their reason column says so", summary["size_limited"])
     return summary
 
 
