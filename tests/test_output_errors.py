@@ -46,8 +46,8 @@ def test_a_device_that_takes_no_bytes_is_found_before_the_work():
 
 
 @needs_full
-def test_predict_to_dev_full_names_it(tmp_path, capsys):
-    model = tiny_models(tmp_path)[0]
+def test_predict_to_dev_full_names_it(tmp_path_factory, capsys):
+    model = tiny_models(tmp_path_factory.getbasetemp())[0]  # shared with the other test files
     assert main(["predict", "--model", str(model), "--data", str(DATA / "esol_120.csv"),
                  "--out", str(FULL)]) == 2
     err = capsys.readouterr().err
