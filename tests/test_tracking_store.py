@@ -111,6 +111,14 @@ def test_an_unknown_scheme_is_refused(data_dir, tmp_path, capsys):
     assert "'garbage://x'" in line and "sqlite:///FILE.db" in line
 
 
+def test_mlflows_own_refusal_is_one_line_in_whole_sentences(data_dir, tmp_path, capsys):
+    """MLflow 3 refuses the file store; its reason comes through, cut at a sentence."""
+    uri = (tmp_path / "mlruns").as_uri()
+    line = _refused(_train(data_dir, tmp_path / "out", "--tracking-uri", uri), capsys)
+    assert f"MLflow tracking store {uri}: " in line and "maintenance mode" in line
+    assert ". Check it, or give --tracking-uri" in line
+
+
 def test_a_deleted_experiment_is_refused_with_how_to_restore_it(data_dir, tmp_path, capsys):
     uri = resolve_tracking_uri(str(tmp_path / "store"))
     client = MlflowClient(uri)

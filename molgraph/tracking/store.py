@@ -156,7 +156,9 @@ def _refusal(tracking_uri: str, err: Exception) -> str:
     if why:
         return (f"MLflow tracking server {tracking_uri} does not answer ({why}): start it "
                 "(mlflow server --host HOST --port PORT) or give another --tracking-uri")
-    return f"MLflow tracking store {tracking_uri}: {text[:300]}; check it, or give {CHOICES}"
+    if len(text) > 300:  # MLflow's text, to its last whole sentence in 300 characters
+        text = text[:300].rsplit(". ", 1)[0]
+    return f"MLflow tracking store {tracking_uri}: {text.rstrip('.')}. Check it, or give {CHOICES}"
 
 
 def _no_answer(text: str) -> str | None:
