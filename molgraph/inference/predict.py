@@ -39,7 +39,7 @@ from molgraph.inference.domain import (
 from molgraph.inference.ensemble import EnsembleModel
 from molgraph.inference.loading import load_model
 from molgraph.inference.size_limit import size_notes
-from molgraph.runtime.files import check_writable
+from molgraph.runtime.files import check_writable, write_csv
 
 log = logging.getLogger(__name__)
 
@@ -126,8 +126,7 @@ def predict_file(model: str | Path, data: str | Path, out: str | Path | None = N
     table = read_molecules(path, smiles_column, id_column=id_column, delimiter=delimiter)
     frame = predict_table(trained, table, path, batch_size, domain_threshold)
     if out is not None:
-        Path(out).parent.mkdir(parents=True, exist_ok=True)
-        frame.to_csv(out, index=False)
+        write_csv(frame, out)
     return frame
 
 

@@ -186,3 +186,18 @@ def _lock_pid(path: Path) -> int | None:
         return int(path.read_text().strip())
     except (OSError, ValueError):
         return None
+
+
+def write_csv(frame, path: str | Path) -> Path:
+    """Write the DataFrame ``frame`` as CSV to ``path``: through a temporary file replaced at
+    the end (nothing half-written is left under the name), or straight to a device such as
+    ``/dev/stdout``; a failure names the path and what to do."""
+    path = Path(path)
+    if path.exists() and stat.S_ISCHR(path.stat().st_mode):
+        with _naming_write_errors(path, path):
+            frame.to_csv(path, index=False)
+        return path
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_path(path) as tmp:
+        frame.to_csv(tmp, index=False)
+    return path

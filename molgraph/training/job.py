@@ -316,11 +316,11 @@ def _check_split(y: np.ndarray, train: np.ndarray, val: np.ndarray, test: np.nda
         else f"the split given by {given}"
     for part, index in (("training", train), ("validation", val), ("test", test)):
         if len(index) == 0 and (part != "test" or need_test):
-            raise ValueError(f"{config.data.path}: the {part} split is empty ({total} "
+            raise ValueError(f"{_source(config)}: the {part} split is empty ({total} "
                              f"molecules, {how}); give more molecules or another split")
     unlabelled = [n for n, none in zip(names, np.isnan(y[train]).all(axis=0)) if none]
     if unlabelled:
-        raise ValueError(f"{config.data.path}: target(s) {unlabelled} have no labels in the "
+        raise ValueError(f"{_source(config)}: target(s) {unlabelled} have no labels in the "
                          f"training split ({len(train)} molecules); give more labelled data")
     where = config.data.path or "the data set"
     check_part_labels(y, {"val": val, "test": test}, names,
