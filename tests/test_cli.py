@@ -1,6 +1,7 @@
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -90,3 +91,12 @@ def test_help_shows_every_default():
             text = action.help or ""
             assert "default" in text or "required" in text, \
                 f"{verb} {action.option_strings}: {text}"
+
+
+def test_a_missing_file_is_named_in_words_not_as_an_errno(tmp_path, capsys):
+    labels = Path(__file__).parent / "data" / "genes" / "labels.csv"
+    code = main(["genes", "train", "--network", str(tmp_path / "nope.tsv"), "--format",
+                 "edgelist", "--labels", str(labels), "--out", str(tmp_path / "g")])
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and err.endswith(f"{tmp_path / 'nope.tsv'}: no such file; check the path")
+    assert "Errno" not in err

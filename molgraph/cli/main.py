@@ -51,6 +51,16 @@ def _verb_parser(parser: argparse.ArgumentParser,
         parser = chosen.choices[getattr(args, chosen.dest)]
 
 
+def _said(err: Exception) -> str:
+    """The error in one line; an ``OSError`` as Python words it ("[Errno 2] No such file or
+    directory: 'x'") is said as the file and what is wrong with it."""
+    if isinstance(err, OSError) and err.filename and str(err).startswith("[Errno"):
+        what = {FileNotFoundError: "no such file; check the path",
+                PermissionError: "permission denied"}.get(type(err), err.strerror or str(err))
+        return f"{err.filename}: {what}"
+    return str(err)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run one verb; its return value is the exit code. A user's mistake (bad input, a file
     that cannot be read or written) ends with a one-line message naming it and exit code 2,
@@ -69,7 +79,7 @@ def main(argv: list[str] | None = None) -> int:
     except (ValueError, OSError, ImportError) as err:
         if args.verbose:
             raise
-        print(f"molgraph {name}: error: {err}", file=sys.stderr)
+        print(f"molgraph {name}: error: {_said(err)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print(f"molgraph {name}: interrupted", file=sys.stderr)
