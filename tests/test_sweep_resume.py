@@ -172,3 +172,23 @@ def test_best_is_removed_when_the_best_trial_ran_in_another_directory(esol, tmp_
             f"({elsewhere}/trials/0001); its configuration: {out}/best_config.json") in lines.out
     assert f"removed {out}/best (trial 0's model): the best trial, 1, ran in {elsewhere}" in \
         lines.err
+
+
+def test_a_refused_resume_leaves_the_tracked_parent_run_as_it_was(esol, tmp_path, capsys):
+    from mlflow.tracking import MlflowClient
+
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    space = tmp_path / "space.yaml"
+    space.write_text("model.name: gcn\nmodel.hidden_channels: 8\n")
+    args = ["sweep", "--data", str(esol), "--target-columns", "logS", "--epochs", "1",
+            "--threads", "1", "--no-baseline", "--space", str(space), "--tracking-uri", uri,
+            "--out", str(tmp_path / "sweep")]
+    assert main([*args, "--trials", "1"]) == 0
+    esol.write_text(esol.read_text().replace("\n", "\r\n"))  # same rows, other bytes
+    assert main([*args, "--trials", "2"]) == 2
+    assert "(data.path) changed since study 'molgraph' began" in capsys.readouterr().err
+    client = MlflowClient(uri)
+    runs = client.search_runs([client.get_experiment_by_name("molgraph").experiment_id])
+    (parent,) = [r for r in runs if "mlflow.parentRunId" not in r.data.tags]
+    assert parent.info.status == "FINISHED" and "molgraph.error" not in parent.data.tags
+    assert [r.info.status for r in runs if r is not parent] == ["FINISHED"]

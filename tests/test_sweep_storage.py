@@ -104,3 +104,39 @@ def test_a_whole_journal_passes(tmp_path):
     before = journal.read_bytes()
     check_journal(journal)
     assert journal.read_bytes() == before and not Path(f"{journal}.damaged").exists()
+
+
+def test_after_a_kill_with_a_shared_storage_the_dead_trial_s_child_run_is_closed(
+        data_dir, tmp_path):
+    """The probe's F8: with --storage the killed trial's MLflow child run stayed RUNNING; a
+    child of a trial another live process still runs is left alone."""
+    import subprocess
+    import sys
+
+    from mlflow.tracking import MlflowClient
+
+    from molgraph.sweep.objective import owner
+    from molgraph.tracking.mlflow_runs import MlflowTracker
+
+    uri, url = f"sqlite:///{tmp_path / 'mlflow.db'}", f"sqlite:///{tmp_path / 'study.db'}"
+    args = _sweep(data_dir, tmp_path, "--storage", url, "--tracking-uri", uri, "--pruner",
+                  "none")
+    assert main(args) == 0
+    client = MlflowClient(uri)
+    experiment = client.get_experiment_by_name("molgraph").experiment_id
+    (parent,) = client.search_runs([experiment], "tags.`optuna.study` = 'molgraph'")
+    # what a SIGKILL mid-trial leaves: its trial RUNNING, owned by a process now gone, and its
+    # child run RUNNING; beside it a trial of a live process on this study, also RUNNING
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True).stdout.strip()
+    study = optuna.load_study(study_name="molgraph", storage=url)
+    study.ask().set_user_attr("worker", {**owner(), "pid": int(dead), "started": "1"})
+    study.ask().set_user_attr("worker", owner())
+    killed, alive = (MlflowTracker.start(uri, "molgraph", f"trial {n}", parent.info.run_id,
+                                         tags={"molgraph.trial": n}) for n in (1, 2))
+    client.update_run(parent.info.run_id, status="RUNNING")
+    assert main([*args, "--trials", "3"]) == 0  # the study holds 3 trials: none runs
+    assert client.get_run(killed.run_id).info.status == "KILLED"
+    assert client.get_run(killed.run_id).data.tags["optuna.state"] == "FAIL"
+    assert client.get_run(alive.run_id).info.status == "RUNNING"
+    assert client.get_run(parent.info.run_id).info.status == "FINISHED"

@@ -26,11 +26,12 @@ from molgraph.runtime.files import exclusive_lock
 from molgraph.sweep.config import SweepConfig
 from molgraph.sweep.evaluate import evaluate_seeds, table
 from molgraph.sweep.molecules import MoleculeProblem
+from molgraph.sweep.optuna_logs import optuna_logs
 from molgraph.sweep.problems import Problem
 from molgraph.sweep.progress import TrialProgress
 from molgraph.sweep.report import whereabouts
 from molgraph.sweep.storage import shown_storage
-from molgraph.sweep.study import SWEEP_LOCK, as_problem, run_study
+from molgraph.sweep.study import SWEEP_LOCK, as_problem, open_study, prepare, run_trials
 from molgraph.tracking.config import TrackingConfig, tracked_run
 from molgraph.training.config import RunConfig
 
@@ -61,8 +62,7 @@ def run_sweep(base: RunConfig | GeneRunConfig | Problem, out: str | Path,
     ``states``, ``trials_run``, ...) with ``"evaluation"`` (``evaluation.json``, or ``None``).
     """
     config = config or SweepConfig()
-    problem = _problem(base, config)
-    space = problem.space(config.space)
+    problem, space = prepare(_problem(base, config), config.space)
     fixed = sorted(set(fixed) & set(space.names))
     if fixed:
         log.info("fixed, not searched: %s", ", ".join(fixed))
@@ -76,30 +76,30 @@ def run_sweep(base: RunConfig | GeneRunConfig | Problem, out: str | Path,
     data = getattr(problem.base.data, "path", None) or getattr(problem.base.data, "network", "")
     tags = {"molgraph.data": data, "molgraph.task": getattr(problem.base, "task", "genes")}
     evaluation = None
-    # the embedded study's lock is held from here, so the parent run is only continued (and
-    # its dead children closed) by the one process that owns the sweep directory
-    with exclusive_lock(out / SWEEP_LOCK), \
-            tracked_run(tracking, out, tags, PARENT_ARTIFACTS, resume,
-                        name=f"sweep {config.study_name} on {Path(data).stem}") as parent:
-        children = None if parent is None else _open_children(parent, tracking, space, config)
-        direction = "maximize" if problem.higher_is_better else "minimize"
-        heard: list[Any] = [] if parent is None else [SearchHistory(parent, problem.metric)]
-        with TrialProgress(config.trials, 0, f"val_{problem.metric}", direction,
-                           enabled=progress) as shown:
-            result = run_study(problem, out, space, trials=config.trials,
-                               timeout=config.timeout, jobs=config.jobs,
-                               storage=config.storage, study_name=config.study_name,
-                               sampler=config.sampler, pruner=config.pruner, seed=seed,
-                               keep_trials=config.keep_trials, tracker_factory=children,
-                               on_trial_end=[shown, *heard], locked=True)
-        if config.seeds and result["best_trial"] is not None:
-            best = json.loads((out / "best_config.json").read_text())
-            evaluation = evaluate_seeds(problem, best, config.seeds, out)
-        if parent is not None and result["best_trial"] is not None:
-            log_parent(parent, result, evaluation, out, problem)
-        if parent is not None and result["best_trial"] is None:
-            parent.set_tags({"molgraph.error": no_result(result, out)})
-            parent.finish("FAILED")
+    # the lock is held from here, so the parent run is only continued (and its dead children
+    # closed) by the one process that owns the sweep directory; the study is opened and
+    # checked first, so a refused resume leaves the parent run as it was
+    with exclusive_lock(out / SWEEP_LOCK), optuna_logs(logging.getLogger("optuna").level):
+        study = open_study(problem, out, space, config.storage, config.study_name)
+        with tracked_run(tracking, out, tags, PARENT_ARTIFACTS, resume,
+                         name=f"sweep {config.study_name} on {Path(data).stem}") as parent:
+            children = None if parent is None else _open_children(parent, tracking, space,
+                                                                  config, study)
+            direction = "maximize" if problem.higher_is_better else "minimize"
+            heard: list[Any] = [] if parent is None else [SearchHistory(parent, problem.metric)]
+            with TrialProgress(config.trials, 0, f"val_{problem.metric}", direction,
+                               enabled=progress) as shown:
+                result = run_trials(problem, out, space, study, config.trials, config.timeout,
+                                    config.jobs, config.storage, config.pruner, seed, children,
+                                    [shown, *heard], config.sampler, config.keep_trials)
+            if config.seeds and result["best_trial"] is not None:
+                best = json.loads((out / "best_config.json").read_text())
+                evaluation = evaluate_seeds(problem, best, config.seeds, out)
+            if parent is not None and result["best_trial"] is not None:
+                log_parent(parent, result, evaluation, out, problem)
+            if parent is not None and result["best_trial"] is None:
+                parent.set_tags({"molgraph.error": no_result(result, out)})
+                parent.finish("FAILED")
     return {**result, "evaluation": evaluation}
 
 
@@ -119,17 +119,21 @@ class SearchHistory:
                                 step=trial.number)
 
 
-def _open_children(parent: Any, tracking: TrackingConfig, space: Any,
-                   config: SweepConfig) -> Any:
-    """The per-trial MLflow child runs of ``parent``; dead children of an earlier run of the
-    same embedded sweep are closed first, and the parent's settings logged once."""
+def _open_children(parent: Any, tracking: TrackingConfig, space: Any, config: SweepConfig,
+                   study: Any) -> Any:
+    """The per-trial MLflow child runs of ``parent``; children left RUNNING by a process that
+    died are closed first (their Optuna trial has ended: ``open_study`` failed it, or another
+    process did; with the embedded study every trial has), and the parent's settings logged
+    once."""
     from molgraph.tracking.sweep_runs import ChildRuns, close_running_children
 
-    if config.storage is None:
-        closed = close_running_children(parent, "stale: its process ended while it ran")
-        if closed:
-            log.warning("closed %d MLflow child run(s) left RUNNING by a stopped sweep",
-                        len(closed))
+    ended = {t.number for t in study.get_trials(deepcopy=False) if t.state.is_finished()}
+    embedded = config.storage is None  # no other process runs its trials: untagged ones too
+    closed = close_running_children(parent, "stale: its process ended while it ran",
+                                    lambda n: n in ended if n is not None else embedded)
+    if closed:
+        log.warning("closed %d MLflow child run(s) left RUNNING by a stopped sweep",
+                    len(closed))
     # params cannot change in MLflow: what may differ between runs of one sweep (trials
     # asked for, seeds) is a tag, and a resumed parent keeps its params
     if not parent.client.get_run(parent.run_id).data.params:

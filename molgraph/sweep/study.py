@@ -20,7 +20,6 @@ configuration and ``DIR/sweep.json`` the summary.
 
 from __future__ import annotations
 
-import contextlib
 import copy
 import logging
 import os
@@ -38,6 +37,7 @@ from optuna.trial import FrozenTrial
 from molgraph.genes.config import GeneRunConfig
 from molgraph.runtime.files import exclusive_lock
 from molgraph.sweep.config import STUDY_NAME, check_sweep
+from molgraph.sweep.distributions import check_space
 from molgraph.sweep.feasible import check_feasible
 from molgraph.sweep.genes import GeneProblem
 from molgraph.sweep.molecules import MoleculeProblem
@@ -51,7 +51,7 @@ from molgraph.sweep.resume import (
     claim_directory,
     storage_identity,
 )
-from molgraph.sweep.space import Param, SearchSpace
+from molgraph.sweep.space import SearchSpace
 from molgraph.sweep.storage import check_journal, fail_stale_trials, journal_path, open_storage
 from molgraph.sweep.workers import run_in_processes
 from molgraph.training.config import RunConfig
@@ -137,62 +137,6 @@ def _trials(plan: _Plan, share: int, seed: int, sampler: str) -> int:
     return ran
 
 
-def _distribution(param: Param) -> optuna.distributions.BaseDistribution | None:
-    """What Optuna records for ``param`` (``None``: fixed, not an Optuna parameter)."""
-    if param.kind == "categorical":
-        return optuna.distributions.CategoricalDistribution(param.choices)
-    if param.kind == "int":
-        return optuna.distributions.IntDistribution(int(param.low), int(param.high),
-                                                    log=param.log, step=int(param.step or 1))
-    if param.kind == "float":
-        return optuna.distributions.FloatDistribution(param.low, param.high, log=param.log,
-                                                      step=param.step)
-    return None
-
-
-def _shown(dist: optuna.distributions.BaseDistribution) -> str:
-    if isinstance(dist, optuna.distributions.CategoricalDistribution):
-        return f"one of {list(dist.choices)}"
-    kind = "int" if isinstance(dist, optuna.distributions.IntDistribution) else "float"
-    step = getattr(dist, "step", None)
-    return (f"{kind} in [{dist.low:g}, {dist.high:g}]" + (", log" if dist.log else "")
-            + (f", step {step:g}" if step not in (None, 1) else ""))
-
-
-def _change(name: str, before: dict[str, Any], now: dict[str, Any]) -> str:
-    return "added" if name not in before else "removed" if name not in now else "changed"
-
-
-def _check_space(study: optuna.Study, space: SearchSpace) -> None:
-    """Refuse a searched setting whose distribution Optuna cannot continue (another type, log
-    scale or choices: every new trial would fail on it), before any trial; warn when settings
-    were added, removed or changed otherwise (a range: the study goes on)."""
-    used: dict[str, optuna.distributions.BaseDistribution] = {}
-    for trial in study.get_trials(deepcopy=False):
-        for name, dist in trial.distributions.items():
-            used.setdefault(name, dist)
-    for param in space.params:
-        old, new = used.get(param.name), _distribution(param)
-        if old is None or new is None:
-            continue
-        try:
-            optuna.distributions.check_distribution_compatibility(old, new)
-        except ValueError as err:
-            raise ValueError(f"{space.source}: {param.name}: study {study.study_name!r} "
-                             f"searched it as {_shown(old)}, and Optuna cannot continue it as "
-                             f"{_shown(new)}: {str(err).rstrip('.')}; keep its type, log and "
-                             "choices, or give another --out (or --study-name) to start a "
-                             "study with this space") from err
-    before, now = study.user_attrs.get("space"), space.to_dict()
-    if before is None:
-        study.set_user_attr("space", now)
-    elif before != now:
-        changes = [f"{name} {_change(name, before, now)}" for name in sorted({*before, *now})
-                   if before.get(name) != now.get(name)]
-        log.warning("the search space differs from the one study %r started with: %s",
-                    study.study_name, "; ".join(changes))
-
-
 def as_problem(base: RunConfig | GeneRunConfig | Problem) -> Problem:
     """The problem a configuration describes (a problem is returned as it is)."""
     if isinstance(base, RunConfig):
@@ -202,13 +146,79 @@ def as_problem(base: RunConfig | GeneRunConfig | Problem) -> Problem:
     return base
 
 
+def prepare(base: RunConfig | GeneRunConfig | Problem,
+            space: SearchSpace | str | Path | None) -> tuple[Problem, SearchSpace]:
+    """The problem and its checked space (a YAML file, or ``None``: the problem's default),
+    refused before anything is written when no combination of its settings can train."""
+    problem = as_problem(base)
+    problem.check()
+    if not isinstance(space, SearchSpace):
+        space = problem.space(space)
+    check_feasible(space, problem)
+    return problem, space
+
+
+def open_study(problem: Problem, out: Path, space: SearchSpace, storage: str | None = None,
+               study_name: str = STUDY_NAME) -> optuna.Study:
+    """The study of ``out`` (created, or continued once ``resume`` agrees and Optuna can
+    continue the space's distributions), its trials of dead processes failed; no trial run.
+    Call it holding ``out/sweep.lock``: a tracked sweep does so before it opens its MLflow
+    run, so a refused resume leaves the earlier run's record as it was."""
+    where = storage_identity(out, storage)
+    check_directory(out, study_name, where)
+    journal = journal_path(out, storage)
+    if journal is not None:
+        check_journal(journal)
+    store = open_storage(out, storage)
+    study = optuna.create_study(storage=store, study_name=study_name, load_if_exists=True,
+                                direction="maximize" if problem.higher_is_better
+                                else "minimize")
+    check_same_data(study, problem)
+    check_space(study, space)
+    claim_directory(out, study_name, where)
+    if study.metric_names is None:  # dashboards then name the axis, not "Objective 0"
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            study.set_metric_names([f"val_{problem.metric}"])
+    fail_stale_trials(study, store, embedded=storage is None)
+    return study
+
+
+def run_trials(problem: Problem, out: Path, space: SearchSpace, study: optuna.Study,
+               trials: int, timeout: float | None = None, jobs: int = 1,
+               storage: str | None = None, pruner: str | optuna.pruners.BasePruner = "hyperband",
+               seed: int = 0, tracker_factory: TrackerFactory | None = None,
+               on_trial_end: Sequence[TrialCallback] = (), sampler: str = "tpe",
+               keep_trials: str = "all") -> dict[str, Any]:
+    """Run an opened study (``open_study``) up to ``trials`` trials, then write ``best/``,
+    ``best_config.json`` and ``sweep.json`` (arguments: see ``run_study``)."""
+    started = time.perf_counter()
+    done = len(study.get_trials(deepcopy=False))
+    remaining = max(0, trials - done)
+    log.info("study %r: %d trial(s) so far, %d to run", study.study_name, done, remaining)
+    deadline = None if timeout is None else time.time() + timeout
+    plan = _Plan(problem, space, out, storage, study.study_name, pruner, trials, deadline,
+                 tracker_factory, tuple(on_trial_end), logging.getLogger("optuna").level)
+    ran = 0
+    try:
+        if remaining:
+            ran = _run(plan, remaining, jobs, seed, done, sampler)
+    except KeyboardInterrupt:  # what was found so far is kept: best/ and sweep.json
+        ran = len(study.get_trials(deepcopy=False)) - done
+        finish(study, problem, out, keep_trials, ran, time.perf_counter() - started, storage,
+               timeout)
+        raise
+    return finish(study, problem, out, keep_trials, ran, time.perf_counter() - started,
+                  storage, timeout)
+
+
 def run_study(base: RunConfig | GeneRunConfig | Problem, out: str | Path,
               space: SearchSpace | str | Path | None = None, trials: int = 20,
               timeout: float | None = None, jobs: int = 1, storage: str | None = None,
               study_name: str = STUDY_NAME, pruner: str | optuna.pruners.BasePruner = "hyperband",
               seed: int = 0, tracker_factory: TrackerFactory | None = None,
               on_trial_end: Sequence[TrialCallback] = (), sampler: str = "tpe",
-              keep_trials: str = "all", locked: bool = False) -> dict[str, Any]:
+              keep_trials: str = "all") -> dict[str, Any]:
     """Run (or continue) a sweep until the study holds ``trials`` trials or ``timeout``
     seconds pass, with ``jobs`` worker processes; write ``out/best/``, ``best_config.json``
     and ``sweep.json``, and return that summary (see ``report.finish``).
@@ -218,55 +228,15 @@ def run_study(base: RunConfig | GeneRunConfig | Problem, out: str | Path,
     ``tracker_factory(trial_number, settings)`` gives each trial's training a tracker;
     ``on_trial_end`` (Optuna's ``(study, frozen_trial)`` callbacks) hear every finished
     trial, e.g. to log it to a parent run. With ``jobs > 1`` both must pickle.
-    ``locked``: the caller already holds ``out/sweep.lock`` (``runtime.files.exclusive_lock``).
     """
     check_sweep(trials, jobs, timeout, sampler, pruner, keep_trials)
-    problem = as_problem(base)
-    problem.check()
-    if not isinstance(space, SearchSpace):
-        space = problem.space(space)
-    check_feasible(space, problem)
+    problem, space = prepare(base, space)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    started = time.perf_counter()
-    name = study_name or STUDY_NAME  # None from the CLI
-    level = logging.getLogger("optuna").level
-    with contextlib.nullcontext() if locked else exclusive_lock(out / SWEEP_LOCK), \
-            optuna_logs(level):
-        where = storage_identity(out, storage)
-        check_directory(out, name, where)
-        journal = journal_path(out, storage)
-        if journal is not None:
-            check_journal(journal)
-        store = open_storage(out, storage)
-        study = optuna.create_study(storage=store, study_name=name, load_if_exists=True,
-                                    direction="maximize" if problem.higher_is_better
-                                    else "minimize")
-        check_same_data(study, problem)
-        _check_space(study, space)
-        claim_directory(out, name, where)
-        if study.metric_names is None:  # dashboards then name the axis, not "Objective 0"
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-                study.set_metric_names([f"val_{problem.metric}"])
-        fail_stale_trials(study, store, embedded=storage is None)
-        done = len(study.get_trials(deepcopy=False))
-        remaining = max(0, trials - done)
-        log.info("study %r: %d trial(s) so far, %d to run", name, done, remaining)
-        deadline = None if timeout is None else time.time() + timeout
-        plan = _Plan(problem, space, out, storage, name, pruner, trials, deadline,
-                     tracker_factory, tuple(on_trial_end), level)
-        ran = 0
-        try:
-            if remaining:
-                ran = _run(plan, remaining, jobs, seed, done, sampler)
-        except KeyboardInterrupt:  # what was found so far is kept: best/ and sweep.json
-            ran = len(study.get_trials(deepcopy=False)) - done
-            finish(study, problem, out, keep_trials, ran, time.perf_counter() - started,
-                   storage, timeout)
-            raise
-        return finish(study, problem, out, keep_trials, ran, time.perf_counter() - started,
-                      storage, timeout)
+    with exclusive_lock(out / SWEEP_LOCK), optuna_logs(logging.getLogger("optuna").level):
+        study = open_study(problem, out, space, storage, study_name or STUDY_NAME)
+        return run_trials(problem, out, space, study, trials, timeout, jobs, storage, pruner,
+                          seed, tracker_factory, on_trial_end, sampler, keep_trials)
 
 
 def _run(plan: _Plan, remaining: int, jobs: int, seed: int, done: int, sampler: str) -> int:

@@ -8,9 +8,13 @@ imported inside the functions.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from molgraph.tracking.mlflow_runs import PARENT_TAG, MlflowTracker, resolve_tracking_uri
+
+#: a child run's tag naming its Optuna trial
+TRIAL_TAG = "molgraph.trial"
 
 
 def _quoted(value: str) -> str:
@@ -41,15 +45,20 @@ def resume_parent(tracking_uri: str | None, experiment: str,
     return MlflowTracker(uri, run_id, client)
 
 
-def close_running_children(parent: MlflowTracker, reason: str) -> list[str]:
-    """Close as KILLED the child runs of ``parent`` still RUNNING (their process died: call
-    this only while no other process can be running trials of the sweep); their run ids."""
+def close_running_children(parent: MlflowTracker, reason: str,
+                           ended: Callable[[int | None], bool]) -> list[str]:
+    """Close as KILLED the child runs of ``parent`` still RUNNING whose trial ``ended`` (its
+    number from the ``molgraph.trial`` tag, ``None`` without one): their process died while
+    they ran. Their run ids."""
     experiment_id = parent.client.get_run(parent.run_id).info.experiment_id
     query = (f"tags.`{PARENT_TAG}` = {_quoted(parent.run_id)} and "
              "attributes.status = 'RUNNING'")
     closed = []
     for run in parent.client.search_runs([experiment_id], filter_string=query,
                                          max_results=1000):
+        number = run.data.tags.get(TRIAL_TAG)
+        if not ended(int(number) if number is not None and number.isdigit() else None):
+            continue
         child = MlflowTracker(parent.tracking_uri, run.info.run_id, parent.client)
         child.set_tags({"optuna.state": "FAIL", "optuna.fail_reason": reason,
                         "molgraph.error": reason})
@@ -69,4 +78,4 @@ class ChildRuns:
 
     def __call__(self, number: int, settings: dict[str, Any]) -> MlflowTracker:
         return MlflowTracker.start(self.tracking_uri, self.experiment, f"trial {number}",
-                                   self.parent_run_id, tags={"molgraph.trial": number})
+                                   self.parent_run_id, tags={TRIAL_TAG: number})
