@@ -52,8 +52,8 @@ def test_resume_after_the_data_changed_in_place_is_refused(esol, tmp_path):
         run_study(_base(esol), out, space, trials=2, pruner="none")
     assert str(err.value) == (
         f"{esol} (data.path) changed since study 'molgraph' began: its trials were scored "
-        "on the file as it was, and new ones would mix with them; restore the file, or give "
-        "another --out (or --study-name) to start a study on it")
+        "on the file as it was, and new ones would mix with them; restore the file, or start "
+        "a study on it in another --out (and, with --storage, another --study-name)")
     assert len(_study(out).trials) == 1
 
 
@@ -130,8 +130,9 @@ def test_a_changed_distribution_is_refused_before_any_trial(esol, tmp_path):
     assert str(err.value).startswith(
         "s2.yaml: train.lr: study 'molgraph' searched it as float in [0.0001, 0.01], log, and "
         "Optuna cannot continue it as float in [0.01, 0.02]: ")
-    assert str(err.value).endswith("keep its type, log and choices, or give another --out "
-                                   "(or --study-name) to start a study with this space")
+    assert str(err.value).endswith("keep its type, log and choices, or start a study with "
+                                   "this space in another --out (and, with --storage, another "
+                                   "--study-name)")
     assert len(_study(out).trials) == 1  # no trial burnt
 
 

@@ -140,3 +140,20 @@ def test_after_a_kill_with_a_shared_storage_the_dead_trial_s_child_run_is_closed
     assert client.get_run(killed.run_id).data.tags["optuna.state"] == "FAIL"
     assert client.get_run(alive.run_id).info.status == "RUNNING"
     assert client.get_run(parent.info.run_id).info.status == "FINISHED"
+
+
+def test_the_embedded_study_keeps_the_trial_a_live_joined_sweep_runs(tmp_path):
+    """Another sweep may join DIR/optuna.log with --storage (the probe's F6 setup): when DIR's
+    own sweep starts again, that sweep's running trial is not failed as stale, while a
+    trial without a live owner is."""
+    from molgraph.sweep.objective import owner
+    from molgraph.sweep.storage import fail_stale_trials
+
+    out = tmp_path / "sweep"
+    _journal(out, trials=1)
+    storage = open_storage(out, None)
+    study = optuna.load_study(study_name="molgraph", storage=storage)
+    study.ask().set_user_attr("worker", owner())  # alive: this process
+    study.ask()  # its process died before it recorded itself
+    assert fail_stale_trials(study, storage, embedded=True) == [2]
+    assert [t.state for t in study.trials][1:] == [TrialState.RUNNING, TrialState.FAIL]

@@ -64,8 +64,8 @@ def check_space(study: optuna.Study, space: SearchSpace) -> None:
             raise ValueError(f"{space.source}: {param.name}: study {study.study_name!r} "
                              f"searched it as {_shown(old)}, and Optuna cannot continue it as "
                              f"{_shown(new)}: {str(err).rstrip('.')}; keep its type, log and "
-                             "choices, or give another --out (or --study-name) to start a "
-                             "study with this space") from err
+                             "choices, or start a study with this space in another --out "
+                             "(and, with --storage, another --study-name)") from err
     before, now = study.user_attrs.get("space"), space.to_dict()
     if before is None:
         study.set_user_attr("space", now)

@@ -98,7 +98,8 @@ def check_same_data(study: Any, problem: Problem) -> None:
     settings = {k: v for k, v in {"kind": "molecules", **before}.items() if k != "files"}
     if settings != data:
         raise ValueError(f"study {study.study_name!r} was run on other data or another split "
-                         f"({settings}); give another --out or --study-name")
+                         f"({settings}); start a study on these in another --out (and, "
+                         "with --storage, another --study-name)")
     recorded = before.get("files")
     if recorded is None:
         log.warning("study %r was begun before molgraph recorded the contents of its inputs, "
@@ -112,4 +113,5 @@ def check_same_data(study: Any, problem: Problem) -> None:
             raise ValueError(f"{now['path']} ({setting}) changed since study "
                              f"{study.study_name!r} began: its trials were scored on the file "
                              "as it was, and new ones would mix with them; restore the file, "
-                             "or give another --out (or --study-name) to start a study on it")
+                             "or start a study on it in another --out (and, with --storage, "
+                             "another --study-name)")

@@ -3,8 +3,9 @@
 Optuna's ``JournalStorage`` (the default: ``DIR/optuna.log``) has no heartbeat, so each trial
 records its owner (``worker`` user attribute: host, pid, process start time) and a starting
 sweep fails the RUNNING trials whose owner is gone: every RUNNING trial of the embedded study,
-whose ``sweep.lock`` the starting process holds, and, in a shared storage, those whose owner
-ran on this machine and has exited. RDB storages also get Optuna's heartbeat: a trial silent
+whose ``sweep.lock`` the starting process holds, but those of a live process (a sweep that
+joined it with ``--storage DIR/optuna.log``), and, in a shared storage, those whose owner ran
+on this machine and has exited. RDB storages also get Optuna's heartbeat: a trial silent
 for ``GRACE_PERIOD`` seconds is failed by whichever process starts a trial next.
 
 Before Optuna reads it, a storage that cannot serve is a one-line error naming it: an SQLite
@@ -154,21 +155,27 @@ def check_journal(path: str | Path) -> None:
         lock.release()
 
 
-def _owner_gone(trial: FrozenTrial) -> bool:
+def _owner(trial: FrozenTrial) -> str:
+    """Whether the process that runs ``trial`` is ``alive`` or ``gone`` (on this machine), or
+    ``unknown`` (another machine, or none recorded)."""
     owner = trial.user_attrs.get("worker")
     if not isinstance(owner, dict) or owner.get("host") != socket.gethostname():
-        return False
+        return "unknown"
     alive = process_identity(int(owner["pid"]))
-    return alive is None or (bool(owner.get("started")) and alive[1] != owner["started"])
+    gone = alive is None or (bool(owner.get("started")) and alive[1] != owner["started"])
+    return "gone" if gone else "alive"
 
 
 def fail_stale_trials(study: optuna.Study, storage: optuna.storages.BaseStorage,
                       embedded: bool) -> list[int]:
-    """Mark FAILED the RUNNING trials whose process is gone (every one, for an embedded study
-    whose lock this process holds); their numbers."""
+    """Mark FAILED the RUNNING trials whose process is gone: in a shared storage those whose
+    owner ran here and exited; in the embedded study, whose lock this process holds, every
+    one but those of a live process (another sweep that joined DIR/optuna.log with
+    ``--storage``). Their numbers."""
     failed = []
     for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
-        if not (embedded or _owner_gone(trial)):
+        owner = _owner(trial)
+        if owner == "alive" or (owner == "unknown" and not embedded):
             continue
         try:
             storage.set_trial_user_attr(trial._trial_id, "fail_reason",

@@ -5,8 +5,9 @@ processes on one machine), opened with ``load_if_exists``, so running the same c
 continues the same study, counting earlier trials toward ``trials``, once ``resume`` agrees
 (one study per directory, the same input files by content) and Optuna can continue the
 space's searched distributions (else an error before any trial). ``DIR/sweep.lock`` keeps one
-invocation per directory, so on start every trial of the embedded study still RUNNING
-belongs to a dead process and is marked FAILED. With ``storage`` (an Optuna RDB URL, or the
+invocation per directory, so on start a trial of the embedded study still RUNNING belongs
+to a dead process and is marked FAILED (unless a live sweep that joined it with ``--storage
+DIR/optuna.log`` runs it). With ``storage`` (an Optuna RDB URL, or the
 path of another journal file) many processes or machines join one study by name; there a
 RUNNING trial is failed on start only when its owner (``worker`` user attribute: host, pid,
 start time) is on this machine and gone, and RDB storages also get Optuna's heartbeat
