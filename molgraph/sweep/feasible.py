@@ -24,7 +24,7 @@ from molgraph.sweep.space import Param, SearchSpace
 
 log = logging.getLogger(__name__)
 #: combinations built at most; beyond, a seeded sample of this many
-LIMIT = 2000
+LIMIT = 1000
 #: an integer range with at most this many values is tried whole, a longer one at its ends
 #: and a few points between
 WHOLE_RANGE = 16
