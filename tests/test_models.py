@@ -154,3 +154,12 @@ def test_stages_compose_to_forward_and_give_atom_gradients(name):
     assert atoms.grad.shape == (int(batch.x.shape[0]), 16)
     assert atoms.grad.abs().sum() > 0
     assert model.atom_states(batch).shape == (int(batch.x.shape[0]), 16)
+
+
+def test_a_diverging_run_stops_with_the_setting_to_change(data_dir, tmp_path, capsys):
+    from molgraph.cli.main import main
+
+    code = main(["train", "--data", str(data_dir / "esol_120.csv"), "--target-columns", "logS",
+                 "--epochs", "2", "--lr", "1e30", "--threads", "1", "--out", str(tmp_path)])
+    err = capsys.readouterr().err
+    assert code == 2 and "training diverged at epoch 1" in err and "lower the learning rate" in err

@@ -128,6 +128,11 @@ def fit(
                             optimizer, scheduler, device,
                             partial(notify_each, callbacks, "on_batch_end", epoch))
         pred = predict_graphs(model, val[0], task, scaler, device=device)
+        if not (math.isfinite(loss) and np.isfinite(pred).all()):
+            raise ValueError(  # a setting the data cannot bear: the user's to change
+                f"training diverged at epoch {epoch}: the training loss is {loss:.4g} and "
+                f"{int((~np.isfinite(pred)).sum())} validation predictions are not finite; "
+                f"lower the learning rate (train.lr {config.lr:g})")
         metrics = {"train_loss": loss}
         metrics.update({f"val_{k}": v for k, v in compute_metrics(task, val[1], pred).items()
                         if "_" not in k or k in ("roc_auc", "pr_auc")})
