@@ -44,6 +44,8 @@ _PUBLIC = {
     "predict_file": "molgraph.inference.predict",
     "screen": "molgraph.screening.frame",
     "run_sweep": "molgraph.sweep.run",
+    "CampaignConfig": "molgraph.campaign.config",
+    "run_campaign": "molgraph.campaign.loop",
     "explain_molecules": "molgraph.explain.attribute",
     "explain_file": "molgraph.explain.attribute",
     # building blocks

@@ -17,7 +17,7 @@ from molgraph.cli.options import mark_required
 #: Sub-command modules (``molgraph.cli.<name>``), imported when the parser is built, not when
 #: this module is: worker processes started with ``forkserver`` re-import the main module, and
 #: must not import torch through ``train``'s model choices.
-VERBS = ("train", "sweep", "predict", "explain", "screen", "featurize", "genes")
+VERBS = ("train", "sweep", "predict", "explain", "screen", "featurize", "genes", "active")
 
 
 def _verbs_to_register(argv: list[str]) -> tuple[str, ...]:
