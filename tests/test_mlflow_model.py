@@ -110,7 +110,7 @@ def test_logged_model_belongs_to_the_run(tracking):
     assert "molgraph==" in (files / "requirements.txt").read_text()
     assert (files / "mlflow_model.py").exists()  # the model's code, not a pickle
     assert {p.name for p in (files / "artifacts" / "model").iterdir()} == {
-        "config.json", "weights.pt", "svm.npz", "domain.npz"}
+        "config.json", "weights.pt", "svm.npz", "domain.npz", "conformal.npz"}
 
 
 def test_pyfunc_predict_flags_invalid_rows(tracking, run_dir, tmp_path):

@@ -20,8 +20,16 @@ from molgraph.chem.graphs import MolGraphs
 from molgraph.chem.molfeatures import molecule_features
 from molgraph.chem.vocabulary import FEATURIZER_VERSION, featurizer_spec
 from molgraph.inference.blend import Blend
+from molgraph.inference.conformal import Calibration
 from molgraph.inference.domain import Domain, notice_missing
-from molgraph.inference.model_dir import CONFIG, DOMAIN_FILE, SVM_FILE, WEIGHTS, model_dir
+from molgraph.inference.model_dir import (
+    CONFIG,
+    CONFORMAL_FILE,
+    DOMAIN_FILE,
+    SVM_FILE,
+    WEIGHTS,
+    model_dir,
+)
 from molgraph.inference.precision import check_precision
 from molgraph.inference.smiles import predict_smiles, smiles_similarity
 from molgraph.models.base import GraphModel
@@ -58,15 +66,18 @@ class TrainedModel:
             (``molgraph.inference.blend``; ``train``, unless ``--no-blend``), or None.
         domain: the ECFP4 bits of the molecules it learned from
             (``molgraph.inference.domain``), or None for a model saved before them.
+        calibration: its conformal calibration (``molgraph.inference.conformal``; an
+            ensemble's members share theirs), or None for a model saved before them.
     """
 
     def __init__(self, model: GraphModel, task: str, target_names: Sequence[str],
                  scaler: Scaler, device: torch.device | str = "cpu",
                  precision: str = "fp32", blend: Blend | None = None,
-                 domain: Domain | None = None) -> None:
+                 domain: Domain | None = None, calibration: Calibration | None = None) -> None:
         self.model = model.eval()
         self.blend = blend
         self.domain = domain
+        self.calibration = calibration
         self.task = task
         self.target_names = list(target_names)
         self.scaler = scaler
@@ -79,7 +90,7 @@ class TrainedModel:
 
     def save(self, directory: str | Path) -> Path:
         """Write ``weights.pt`` and ``config.json`` (and a blend's ``svm.npz``, the domain's
-        ``domain.npz``) into ``directory``."""
+        ``domain.npz``, the calibration's ``conformal.npz``) into ``directory``."""
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
         state = {k: v.detach().cpu().float() if v.is_floating_point() else v.detach().cpu()
@@ -102,6 +113,10 @@ class TrainedModel:
             config["domain"] = self.domain.save(directory)
         else:
             (directory / DOMAIN_FILE).unlink(missing_ok=True)
+        if self.calibration is not None:
+            config["conformal"] = self.calibration.save(directory)
+        else:
+            (directory / CONFORMAL_FILE).unlink(missing_ok=True)
         write_json(directory / CONFIG, config)
         return directory
 
@@ -133,8 +148,10 @@ class TrainedModel:
         domain = Domain.load(directory, config["domain"]) if "domain" in config else None
         if domain is None:
             notice_missing(str(directory))
+        calibration = (Calibration.load(directory, config["conformal"], task)
+                       if "conformal" in config else None)
         return cls(model, task, targets, scaler, device=resolve_device(device),
-                   precision=precision, blend=blend, domain=domain)
+                   precision=precision, blend=blend, domain=domain, calibration=calibration)
 
     def predict_graphs(self, graphs: MolGraphs, batch_size: int = 256,
                        smiles: Sequence[str] | None = None,

@@ -17,7 +17,9 @@ FILES = (CONFIG, WEIGHTS)
 #: learned from (``molgraph.inference.domain``), the files a model may have beside them
 SVM_FILE = "svm.npz"
 DOMAIN_FILE = "domain.npz"
-OPTIONAL_FILES = (SVM_FILE, DOMAIN_FILE)
+#: the conformal calibration's scores (``molgraph.inference.conformal``)
+CONFORMAL_FILE = "conformal.npz"
+OPTIONAL_FILES = (SVM_FILE, DOMAIN_FILE, CONFORMAL_FILE)
 MEMBERS = "members"
 
 

@@ -47,6 +47,7 @@ from molgraph.runtime.system import default_threads, seed_everything
 from molgraph.tracking.contracts import Callback, Tracker
 from molgraph.training.baseline import SVMFit
 from molgraph.training.blend import blend_members, blend_refusal
+from molgraph.training.calibrate import fit_calibration, uncertainty_report
 from molgraph.training.config import RunConfig
 from molgraph.training.loop import FitResult, fit
 from molgraph.training.metrics import compute_metrics
@@ -79,6 +80,8 @@ class TrainRun:
         blend: with ``config.blend``, the weights and the scores of the GNN alone and
             the SVM alone (``training.blend``); ``metrics`` are then the blend's.
         svm: the SVM a blended run fitted (its baseline reuses it).
+        uncertainty: the conformal intervals' test coverage and width (and an ensemble's
+            spread against its errors), ``training.calibrate``; None without a test part.
     """
 
     config: RunConfig
@@ -96,6 +99,7 @@ class TrainRun:
     members: list[dict] | None = None
     blend: dict | None = None
     svm: SVMFit | None = None
+    uncertainty: dict | None = None
 
     def summary(self) -> str:
         """What was chosen and why, and the scores as a table (what ``molgraph train``
@@ -180,13 +184,18 @@ def train_on_dataset(dataset: MoleculeDataset, config: RunConfig,
         report = [{"seed": config.seed + k, "best_epoch": f.best_epoch,
                    **{name: compute_metrics(config.task, y[idx], stacked[name][k])
                       for name, idx in parts.items()}} for k, f in enumerate(fits)]
+    calibration = fit_calibration(config, members, y[val_idx], stacked["val"])
+    for member in members:  # saved with each member; applies to all of them together
+        member.calibration = calibration
+    uncertainty = (uncertainty_report(calibration, y[test_idx], predictions["test"], spread)
+                   if "test" in predictions else None)
     no_test = np.zeros((0, y.shape[1]), dtype=np.float32)
     return TrainRun(config, trained, metrics, fits[0], (train_idx, val_idx, test_idx),
                     predictions.get("test", no_test), time.perf_counter() - started, y,
                     duplicates,
                     predictions["val"], test_std=spread, members=report,
                     blend=None if blended is None else blended.report,
-                    svm=None if blended is None else blended.svm)
+                    svm=None if blended is None else blended.svm, uncertainty=uncertainty)
 
 
 def _source(config: RunConfig) -> str:
@@ -355,6 +364,8 @@ def write_run(run: TrainRun, dataset: MoleculeDataset, out: str | Path) -> Path:
         summary["blend"] = run.blend
     if run.members is not None:
         summary["ensemble"] = {"size": len(run.members), "members": run.members}
+    if run.uncertainty is not None:
+        summary["uncertainty"] = run.uncertainty
     write_json(out / "metrics.json", summary)
     write_json(out / SPLIT_FILE, split_record(
         run.split, dataset.positions, dataset.rows,
