@@ -72,7 +72,8 @@ def _own_predictions(run_dir: Path, smiles: list[str], tmp_path: Path) -> pd.Dat
     return predict_file(run_dir, path, device="cpu")
 
 
-COLUMNS = ["logS_pred", "train_similarity", "in_domain", "valid", "error"]
+COLUMNS = ["logS_pred", "logS_lower", "logS_upper", "train_similarity", "in_domain", "valid",
+           "error"]
 
 
 def _check_answer(frame: pd.DataFrame, own: pd.DataFrame) -> None:
@@ -180,8 +181,8 @@ def test_classification_predicts_probabilities(tmp_path, monkeypatch):
         frame = model.predict(pd.DataFrame({"mol": SMILES}))
     finally:
         mlflow.set_tracking_uri(None)
-    assert list(frame.columns) == ["NR-AR_pred", "SR-MMP_pred", "train_similarity",
-                                   "in_domain", "valid", "error"]
+    assert list(frame.columns) == ["NR-AR_pred", "SR-MMP_pred", "NR-AR_set", "SR-MMP_set",
+                                   "train_similarity", "in_domain", "valid", "error"]
     probabilities = frame.loc[frame["valid"], ["NR-AR_pred", "SR-MMP_pred"]].to_numpy(float)
     assert ((probabilities >= 0) & (probabilities <= 1)).all()
     assert frame.loc[~frame["valid"], "NR-AR_pred"].isna().all()

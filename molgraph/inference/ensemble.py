@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from molgraph.chem.graphs import MolGraphs
+from molgraph.inference.conformal import SET, shared_calibration
 from molgraph.inference.domain import Domain
 from molgraph.inference.model_dir import CONFIG, MEMBERS, WEIGHTS
 from molgraph.inference.smiles import predict_smiles, smiles_similarity
@@ -56,9 +57,12 @@ class Ensemble:
         models: the loaded ``TrainedModel`` objects.
         target_names: targets, shared by all models.
         task: ``regression`` or ``classification``.
-        columns: output column names (see :func:`score_columns`).
+        columns: output column names (see :func:`score_columns`), then the conformal
+            calibration's (``<target>_lower``/``_upper``, or ``<target>_set``) when it applies.
         domain: the molecules any of the models learned from (``None`` when one model has
             no domain).
+        calibration: the conformal calibration the models share (the members of one run),
+            else ``None``.
     """
 
     def __init__(self, models: Sequence) -> None:
@@ -75,6 +79,11 @@ class Ensemble:
         self.task = first.task
         self.columns = score_columns(self.target_names, len(self.models))
         self.domain = Domain.union([m.domain for m in self.models])
+        self.calibration = shared_calibration(self.models)
+        if any(c.endswith(SET) for c in self.columns):  # a set column must be one of ours
+            self.calibration = None
+        if self.calibration is not None:
+            self.columns += self.calibration.columns(self.target_names)
 
     @property
     def device(self):
@@ -83,14 +92,19 @@ class Ensemble:
     def predict(self, graphs: MolGraphs, batch_size: int = 256,
                 smiles: Sequence[str] | None = None, cache: dict | None = None) -> np.ndarray:
         """Scores ``[len(graphs), len(columns)]`` float32 (mean and std across models, the
-        population std, interleaved per target as in ``columns``). ``smiles`` (one per graph)
-        for models with molecule-level features; ``cache`` as :func:`member_predictions`."""
+        population std, interleaved per target as in ``columns``; then the conformal bounds,
+        or set codes: ``inference.conformal``). ``smiles`` (one per graph) for models with
+        molecule-level features; ``cache`` as :func:`member_predictions`."""
         preds = member_predictions(self.models, graphs, batch_size, smiles, cache)
-        if len(self.models) == 1:
-            return preds[0].astype(np.float32)
-        out = np.empty((len(graphs), 2 * len(self.target_names)), dtype=np.float32)
-        out[:, 0::2] = preds.mean(axis=0)
-        out[:, 1::2] = preds.std(axis=0)
+        mean, std = preds.mean(axis=0), (preds.std(axis=0) if len(self.models) > 1 else None)
+        out = np.empty((len(graphs), len(self.columns)), dtype=np.float32)
+        step = 1 if std is None else 2
+        n = step * len(self.target_names)
+        out[:, 0:n:step] = mean
+        if std is not None:
+            out[:, 1:n:2] = std
+        if self.calibration is not None:
+            out[:, n:] = self.calibration.values(mean, std)
         return out
 
 

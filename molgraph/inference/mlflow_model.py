@@ -10,6 +10,9 @@ which strict JSON parsers such as ``JSON.parse`` reject), ``valid`` false and th
 
 Output columns: ``<target>_pred`` for each target (probabilities for classification), each
 followed by ``<target>_std`` for an ensemble (its members' spread, as ``molgraph predict``),
+the conformal ``<target>_lower``/``<target>_upper`` (regression, doubles) or ``<target>_set``
+(classification, ``{0}``, ``{1}``, ``{0,1}`` or ``{}``) of a model trained with a calibration
+(``molgraph.inference.conformal``; ``model_config["conformal_alpha"]`` changes its alpha),
 ``train_similarity`` and ``in_domain`` (the applicability domain, ``molgraph.inference.domain``;
 the threshold is ``model_config["domain_threshold"]``), then ``valid`` (bool) and ``error``
 (empty when valid). Input: a DataFrame with the signature's
@@ -79,22 +82,31 @@ def is_ensemble(trained: Any) -> bool:
 
 
 def predict_frame(trained: Any, smiles: Sequence[Any], batch_size: int = 256,
-                  domain_threshold: float | None = None) -> pd.DataFrame:
+                  domain_threshold: float | None = None,
+                  conformal_alpha: float | None = None) -> pd.DataFrame:
     """Predictions of ``trained`` (a ``TrainedModel`` or an ``EnsembleModel``) for each SMILES,
     in input order, as the signature says: ``<target>_pred`` (NaN where invalid; an
-    ensemble's ``<target>_std`` after each), ``train_similarity``, ``in_domain``, ``valid``,
-    ``error`` (``inference.predict``'s ``predict_table``, without its row and SMILES
-    columns)."""
+    ensemble's ``<target>_std`` after each), the conformal columns (a set is missing where
+    invalid), ``train_similarity``, ``in_domain``, ``valid``, ``error``
+    (``inference.predict``'s ``predict_table``, without its row and SMILES columns)."""
     from molgraph.chem.table import MoleculeTable
+    from molgraph.inference.conformal import SET, conformal_columns
     from molgraph.inference.domain import DEFAULT_THRESHOLD, IN_DOMAIN, SIMILARITY
     from molgraph.inference.predict import predict_table
 
     smiles = ["" if s is None else str(s) for s in smiles]
     table = MoleculeTable(smiles, np.arange(1, len(smiles) + 1, dtype=np.int64))
     full = predict_table(trained, table, "the request", batch_size,
-                         DEFAULT_THRESHOLD if domain_threshold is None else domain_threshold)
-    numbers = [*prediction_columns(trained.target_names, is_ensemble(trained)), SIMILARITY]
-    frame = full[[*numbers, IN_DOMAIN]].astype({name: np.float64 for name in numbers})
+                         DEFAULT_THRESHOLD if domain_threshold is None else domain_threshold,
+                         conformal_alpha)
+    conformal = conformal_columns(trained)
+    sets = [c for c in conformal if c.endswith(SET)]
+    columns = [*prediction_columns(trained.target_names, is_ensemble(trained)), *conformal,
+               SIMILARITY]
+    frame = full[[*columns, IN_DOMAIN]].astype({name: np.float64 for name in columns
+                                                if name not in sets})
+    for name in sets:  # no set for an invalid row: missing, as its other columns
+        frame[name] = frame[name].where(frame[name] != "")
     frame[VALID] = (full["error"] == "").to_numpy()
     frame[ERROR] = full["error"]
     return frame
@@ -145,7 +157,8 @@ class MolgraphPyfunc(PythonModel):
 
     ``model_config`` (optional, given when logging): ``smiles_column``, ``device`` (``auto``,
     ``cpu``, ``cuda``), ``batch_size``, ``precision`` (``fp32``, ``bf16``),
-    ``domain_threshold`` (default ``molgraph.inference.domain.DEFAULT_THRESHOLD``).
+    ``domain_threshold`` (default ``molgraph.inference.domain.DEFAULT_THRESHOLD``),
+    ``conformal_alpha`` (default: the one chosen at training).
 
     Its answers are :func:`predict_frame` made :func:`json_safe`: missing values are ``None``.
     """
@@ -155,6 +168,7 @@ class MolgraphPyfunc(PythonModel):
         self.smiles_column: str | None = None
         self.batch_size = 256
         self.domain_threshold: float | None = None
+        self.conformal_alpha: float | None = None
 
     def load_context(self, context) -> None:
         from molgraph.inference.loading import load_model
@@ -163,6 +177,7 @@ class MolgraphPyfunc(PythonModel):
         self.smiles_column = config.get("smiles_column")
         self.batch_size = int(config.get("batch_size", 256))
         self.domain_threshold = config.get("domain_threshold")
+        self.conformal_alpha = config.get("conformal_alpha")
         self.trained = load_model(context.artifacts[ARTIFACT],
                                   device=config.get("device", "auto"),
                                   precision=config.get("precision", "fp32"))
@@ -173,22 +188,24 @@ class MolgraphPyfunc(PythonModel):
             self.load_context(context)
         smiles = smiles_from_input(model_input, self.smiles_column)
         return json_safe(predict_frame(self.trained, smiles, self.batch_size,
-                                       self.domain_threshold))
+                                       self.domain_threshold, self.conformal_alpha))
 
 
 def model_signature(target_names: Sequence[str], smiles_column: str = SMILES,
-                    spread: bool = False):
+                    spread: bool = False, conformal: Sequence[str] = ()):
     """Input: one string column ``smiles_column``; output: a double per target (two with
-    ``spread``, an ensemble: the prediction and the members' std), the domain's
-    ``train_similarity`` (double) and ``in_domain`` (boolean), all null for invalid rows, then
-    ``valid`` (boolean) and ``error`` (string)."""
+    ``spread``, an ensemble: the prediction and the members' std), the ``conformal`` columns
+    (bounds: doubles; sets: strings), the domain's ``train_similarity`` (double) and
+    ``in_domain`` (boolean), all null for invalid rows, then ``valid`` (boolean) and ``error``
+    (string)."""
     from mlflow.models.signature import ModelSignature
     from mlflow.types.schema import ColSpec, Schema
 
+    from molgraph.inference.conformal import SET
     from molgraph.inference.domain import IN_DOMAIN, SIMILARITY
 
-    outputs = [ColSpec("double", name, required=False)
-               for name in [*prediction_columns(target_names, spread), SIMILARITY]]
+    outputs = [ColSpec("string" if name.endswith(SET) else "double", name, required=False)
+               for name in [*prediction_columns(target_names, spread), *conformal, SIMILARITY]]
     return ModelSignature(
         inputs=Schema([ColSpec("string", smiles_column)]),
         outputs=Schema([*outputs, ColSpec("boolean", IN_DOMAIN, required=False),
@@ -243,6 +260,7 @@ def log_pyfunc_model(model_dir: str | Path, tracking_uri: str, run_id: str,
     """
     from mlflow.models import Model
 
+    from molgraph.inference.conformal import conformal_columns
     from molgraph.inference.loading import load_model
     from molgraph.inference.model_dir import model_root
     # MLflow's bars over the few files it copies back to check the input example are noise
@@ -266,7 +284,8 @@ def log_pyfunc_model(model_dir: str | Path, tracking_uri: str, run_id: str,
             model_id=logged.model_id, flavor_name="pyfunc.ModelFromCode",
             python_model=str(Path(__file__).resolve()),
             artifacts={ARTIFACT: str(directory.resolve())},
-            signature=model_signature(trained.target_names, column, is_ensemble(trained)),
+            signature=model_signature(trained.target_names, column, is_ensemble(trained),
+                                      conformal_columns(trained)),
             input_example=pd.DataFrame({column: list(EXAMPLE_SMILES)}),
             pip_requirements=list(pip_requirements or default_pip_requirements()),
             model_config=config or None,

@@ -28,6 +28,7 @@ from molgraph.chem.parse import read_molecules
 from molgraph.chem.sources import resolve_data_path
 from molgraph.chem.table import MoleculeTable
 from molgraph.data.dataset import MAX_LOGGED_ERRORS, featurize_cached, report_invalid
+from molgraph.inference.conformal import check_alpha, model_calibration
 from molgraph.inference.domain import (
     DEFAULT_THRESHOLD,
     IN_DOMAIN,
@@ -45,15 +46,26 @@ log = logging.getLogger(__name__)
 
 
 def predict_table(trained: Any, table: MoleculeTable, where: str | Path, batch_size: int = 256,
-                  domain_threshold: float = DEFAULT_THRESHOLD) -> pd.DataFrame:
+                  domain_threshold: float = DEFAULT_THRESHOLD,
+                  conformal_alpha: float | None = None) -> pd.DataFrame:
     """Predictions of ``trained`` (a ``TrainedModel`` or ``EnsembleModel``) for each row of
     ``table``: ``row``, (``id``), ``smiles``, ``<target>_pred`` (an ensemble adds
-    ``<target>_std``), ``train_similarity`` and ``in_domain`` (empty for invalid rows, and for
-    a model saved without a domain) and ``error`` (empty when the row is valid); invalid rows
-    are reported as read from ``where``."""
+    ``<target>_std``), the conformal ``<target>_lower``/``<target>_upper`` (regression) or
+    ``<target>_set`` (classification) at ``conformal_alpha`` (default: the one chosen at
+    training; none for a model saved without a calibration: ``inference.conformal``),
+    ``train_similarity`` and ``in_domain`` (empty for invalid rows, and for a model saved
+    without a domain) and ``error`` (empty when the row is valid); invalid rows are reported
+    as read from ``where``."""
     if batch_size < 1:
         raise ValueError(f"batch size (--batch-size) must be at least 1, not {batch_size}")
     check_threshold(domain_threshold)
+    calibration = model_calibration(trained)
+    if conformal_alpha is not None:
+        check_alpha(conformal_alpha)
+        if calibration is None:
+            log.warning("the model has no conformal calibration (saved before molgraph had "
+                        "them): no intervals at alpha %s; train it again to have them",
+                        conformal_alpha)
     chunk = featurize_cached(table.smiles, cache_dir=None)
     errors = {**chunk.errors, **table.errors}
     report_invalid(table, errors, where)
@@ -81,6 +93,10 @@ def predict_table(trained: Any, table: MoleculeTable, where: str | Path, batch_s
         frame[f"{name}_pred"] = pred[:, j]
         if std is not None:
             frame[f"{name}_std"] = std[:, j]
+    if calibration is not None:
+        for column, values in calibration.output(trained.target_names, pred, std,
+                                                 conformal_alpha).items():
+            frame[column] = values
     frame[SIMILARITY] = similarity
     frame[IN_DOMAIN] = in_domain(similarity, domain_threshold)
     frame["error"] = [errors.get(i, "") for i in range(len(table))]
@@ -104,7 +120,8 @@ def predict_file(model: str | Path, data: str | Path, out: str | Path | None = N
                  smiles_column: str | None = None, id_column: str | None = None,
                  device: str = "auto", batch_size: int = 256,
                  delimiter: str | None = None,
-                 domain_threshold: float = DEFAULT_THRESHOLD) -> pd.DataFrame:
+                 domain_threshold: float = DEFAULT_THRESHOLD,
+                 conformal_alpha: float | None = None) -> pd.DataFrame:
     """:func:`predict_table` for each row of the molecule file ``data``, written to ``out``.
 
     Args:
@@ -117,6 +134,7 @@ def predict_file(model: str | Path, data: str | Path, out: str | Path | None = N
         batch_size: molecules per forward pass.
         delimiter: CSV/TSV field delimiter (default: found from the file's first lines).
         domain_threshold: the least ``train_similarity`` that is ``in_domain``.
+        conformal_alpha: the conformal intervals' miscoverage (default: the training's).
     """
     check_threshold(domain_threshold)
     if out is not None:  # found now, not after the predictions
@@ -124,7 +142,7 @@ def predict_file(model: str | Path, data: str | Path, out: str | Path | None = N
     trained = load_model(model, device)
     path = resolve_data_path(data)
     table = read_molecules(path, smiles_column, id_column=id_column, delimiter=delimiter)
-    frame = predict_table(trained, table, path, batch_size, domain_threshold)
+    frame = predict_table(trained, table, path, batch_size, domain_threshold, conformal_alpha)
     if out is not None:
         write_csv(frame, out)
     return frame
@@ -132,16 +150,19 @@ def predict_file(model: str | Path, data: str | Path, out: str | Path | None = N
 
 def predict(model: Any, molecules: Sequence[str] | pd.Series | pd.DataFrame | str | Path,
             smiles_column: str | None = None, device: str = "auto", batch_size: int = 256,
-            domain_threshold: float = DEFAULT_THRESHOLD) -> pd.DataFrame:
+            domain_threshold: float = DEFAULT_THRESHOLD,
+            conformal_alpha: float | None = None) -> pd.DataFrame:
     """``molgraph.predict``: :func:`predict_table` for SMILES (a list, Series or array), a
     DataFrame (SMILES and id columns found automatically), or a molecule file; ``model`` is
-    a model directory or a model in memory (``molgraph.train(...).model``)."""
+    a model directory or a model in memory (``molgraph.train(...).model``);
+    ``conformal_alpha``: another miscoverage for the conformal intervals than the training's."""
     trained = load_model(model, device) if isinstance(model, str | Path) else model
     if isinstance(molecules, str | Path):
         path = resolve_data_path(molecules)
         table = read_molecules(path, smiles_column)
-        return predict_table(trained, table, path, batch_size, domain_threshold)
+        return predict_table(trained, table, path, batch_size, domain_threshold,
+                             conformal_alpha)
     frame = molecules if isinstance(molecules, pd.DataFrame) else pd.DataFrame(
         {"smiles": list(molecules.tolist() if hasattr(molecules, "tolist") else molecules)})
     return predict_table(trained, table_from_frame(frame, smiles_column), FRAME, batch_size,
-                         domain_threshold)
+                         domain_threshold, conformal_alpha)

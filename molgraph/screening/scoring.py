@@ -19,6 +19,7 @@ import pandas as pd
 
 from molgraph.chem.druglike import DESCRIPTOR_COLUMNS, PAINS_COLUMN, filter_reasons
 from molgraph.chem.featurize import valid_smiles
+from molgraph.inference.conformal import SET, set_labels
 from molgraph.inference.domain import Domain, train_similarity
 from molgraph.inference.ensemble import Ensemble
 from molgraph.inference.size_limit import size_notes
@@ -66,8 +67,9 @@ def shard_similarity(shard: Shard, domain: Domain | None, cache: dict | None = N
 
 def shard_frame(shard: Shard, scores: np.ndarray, columns: list[str],
                 filters: list[str]) -> pd.DataFrame:
-    """One row per input row: ``row``, ``id``, ``smiles``, scores, ``status``, ``reason`` and
-    the drug-likeness columns when computed."""
+    """One row per input row: ``row``, ``id``, ``smiles``, scores (a conformal set's code
+    written as the set, ``{0,1}``: ``inference.conformal``), ``status``, ``reason`` and the
+    drug-likeness columns when computed."""
     n = len(shard)
     status = np.where(shard.valid, "ok", "invalid").astype(object)
     reason = np.full(n, "", dtype=object)
@@ -76,7 +78,7 @@ def shard_frame(shard: Shard, scores: np.ndarray, columns: list[str],
     frame = pd.DataFrame({"row": np.asarray(shard.rows, dtype=np.int64), "id": shard.ids,
                           "smiles": shard.smiles})
     for j, name in enumerate(columns):
-        frame[name] = scores[:, j]
+        frame[name] = set_labels(scores[:, j]) if name.endswith(SET) else scores[:, j]
     described = {}
     if shard.descriptors is not None:
         valid_pos = np.flatnonzero(shard.valid)
