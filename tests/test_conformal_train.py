@@ -22,6 +22,7 @@ from molgraph.inference.mlflow_model import json_safe, model_signature, predict_
 from molgraph.inference.model_dir import CONFORMAL_FILE
 from molgraph.screening.screen import ScreenConfig, run_screen
 from molgraph.training.api import train
+from molgraph.training.job import final_metrics
 
 DATA = Path(__file__).parent / "data"
 SMILES = ["CCO", "not a smiles", "c1ccccc1O", "CC(=O)Nc1ccc(O)cc1"]
@@ -113,6 +114,9 @@ def test_an_ensemble_scales_its_intervals_by_its_spread(runs, tmp_path):
     assert uncertainty["conformal"]["locally_adaptive"] is True
     assert set(uncertainty["spread"]["test"]) >= {"spearman", "miscalibration_area"}
     assert 0 <= uncertainty["spread"]["test"]["miscalibration_area"] <= 0.5
+    tracked = final_metrics(runs["ensemble"])  # what MLflow and a sweep's trials get
+    assert tracked["conformal_test_coverage"] == uncertainty["conformal"]["test"]["coverage"]
+    assert "spread_test_spearman" in tracked and "conformal_test_coverage_0" not in tracked
     frame = molgraph.predict(runs["out"]["ensemble"], SMILES).dropna(subset=["logS_pred"])
     calibration = model_calibration(runs["ensemble"].model)
     assert calibration.members == 2

@@ -402,10 +402,11 @@ def add_baseline(run: TrainRun, dataset: MoleculeDataset) -> TrainRun:
 def final_metrics(run: TrainRun) -> dict[str, float]:
     """The end-of-run scores a tracker gets: ``best_val_<metric>``, ``test_<metric>``,
     ``best_epoch`` and ``epochs_run``, ``baseline_val_*``/``baseline_test_*`` (averages over
-    targets) and, for a blend, ``gnn_*``/``svm_*`` (each part alone) and ``blend_weight_<i>``."""
+    targets), for a blend, ``gnn_*``/``svm_*`` (each part alone) and ``blend_weight_<i>``,
+    and ``conformal_test_coverage``/``_mean_width`` (an ensemble's ``spread_test_*``)."""
     scores = {f"best_val_{k}": v for k, v in run.metrics["val"].items()}
     scores.update({f"test_{k}": v for k, v in run.metrics.get("test", {}).items()})
-    parts = {"baseline": run.baseline}
+    parts = {"baseline": run.baseline, **(run.uncertainty or {})}
     if run.blend is not None:
         parts.update(gnn=run.blend["gnn"], svm=run.blend["svm"])
         scores.update({f"blend_weight_{i}": w
