@@ -42,7 +42,7 @@ class CampaignConfig:
         budget: the most molecules to acquire in all, first batch included: a count or a
             percentage of the pool (default: no limit but --iterations).
         seed: fixes the first batch, the surrogates' training and Thompson draws.
-        minimize: lower oracle values are better (docking scores); default: higher.
+        minimize: lower oracle values are better (docking scores), not higher.
         surrogate: the model that predicts the pool: a molgraph model (dmpnn, gcn, ...,
             trained with molgraph.train), or rf (ECFP4 random forest, its trees' variance as
             uncertainty) or svm (Tanimoto-kernel SVM on ECFP4, no uncertainty).
@@ -55,6 +55,8 @@ class CampaignConfig:
             have (e.g. 0.7); none: no limit.
         ensemble_size: members of a molgraph surrogate, whose spread is its uncertainty.
         epochs: maximum training epochs of a molgraph surrogate.
+        blend: blend a molgraph surrogate with a Tanimoto SVM on ECFP4, its weight chosen on
+            the held-out tenth (as molgraph train does).
         run_config: a run configuration JSON (e.g. run_config.json of a molgraph train run)
             whose model and training settings a molgraph surrogate uses.
         top_k: the k of the top-k average (a count or a percentage of the pool): the
@@ -95,6 +97,7 @@ class CampaignConfig:
     diversity: float | None = None
     ensemble_size: int = 3
     epochs: int = 50
+    blend: bool = True
     run_config: str | None = None
     top_k: str = "100"
     window: int = 3
@@ -165,7 +168,12 @@ class CampaignConfig:
     def signature(self) -> dict[str, Any]:
         """The settings that decide which molecules are acquired: a resumed campaign must
         keep them."""
-        return {k: v for k, v in vars(self).items() if k not in CHANGEABLE}
+        kept = {k: v for k, v in vars(self).items() if k not in CHANGEABLE}
+        for name in ("library", "run_config", "init"):  # the same file however it is named
+            value = kept[name]
+            if value is not None and ":" not in value and Path(value).exists():
+                kept[name] = str(Path(value).resolve())
+        return kept
 
 
 def amount(text: str, pool_size: int, name: str) -> int:

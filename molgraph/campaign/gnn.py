@@ -7,7 +7,8 @@ part, no baseline) an ensemble of ``ensemble_size`` members, whose spread is the
 and saves it to ``DIR/rounds/NNN/model/``. ``screening.screen.run_screen`` then scores the pool's
 store into ``scores.parquet``, every row written, in worker processes or on Dask as
 ``ScreenConfig`` allows, resumable. Model and training settings come from ``run_config`` (a
-``run_config.json``) where given; the campaign sets the seed, ensemble size, epochs and split.
+``run_config.json``) where given; the campaign sets the seed, ensemble size, epochs, blend and
+split.
 """
 
 from __future__ import annotations
@@ -44,7 +45,8 @@ class GraphSurrogate:
         values = {"model.name": config.surrogate, "ensemble_size": config.ensemble_size,
                   "train.epochs": config.epochs, "split": "random",
                   "split_sizes": SPLIT_SIZES, "baseline": False, "task": "regression",
-                  "data.target_columns": [TARGET], "data.cache": False}
+                  "data.target_columns": [TARGET], "data.cache": False,
+                  "blend": config.blend}
         if config.threads:
             values["train.threads"] = config.threads
         self.base = base.with_values(values)

@@ -177,10 +177,11 @@ def _run(config: CampaignConfig, oracle: Oracle, tracking: TrackingConfig | None
                     log.info("%s", waiting)
                     return CampaignResult(out, "waiting", str(waiting), history, waiting.path)
                 state.finish_round(number, record, history + [_flat(record)])
+                if config.pictures:
+                    draw_campaign(out / "plots", history + [_flat(record)], config.minimize,
+                                  sizes["k"])
             history.append(_flat(record))
-            log_round(parent, tracking, number, history[-1])
-            if config.pictures:
-                draw_campaign(out / "plots", history, config.minimize, sizes["k"])
+            log_round(parent, tracking, number, history[-1])  # once, even after a kill
             number += 1
     log.info("campaign %s after %d rounds: %s", status, len(history), reason)
     write_json(out / "result.json", {"status": status, "reason": reason, "rounds": history})
@@ -225,7 +226,7 @@ def _round(config: CampaignConfig, state: CampaignDir, pool: Pool, oracle: Oracl
         state.append_answers(0, list(zip(batch["rank"].tolist(), answers)))
     elif batch is None:
         exclude = set(acquired["row"].dropna().astype(int).tolist())
-        if number == 0:
+        if number == 0 or config.acquisition == "random":  # random needs no surrogate
             batch = random_batch(pool, size, exclude, config.seed, number)
         else:
             fit, timings = _fit_and_score(config, pool, acquired, sign, number, progress)

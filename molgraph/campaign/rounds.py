@@ -8,6 +8,7 @@ state, so a campaign started again from its directory draws exactly what it drew
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -25,6 +26,9 @@ from molgraph.campaign.surrogates import scored_chunks
 from molgraph.runtime.progress import Progress
 
 log = logging.getLogger(__name__)
+#: seconds between rewrites of ``acquired.csv`` while the oracle answers (the answers
+#: themselves are on disk as each group comes)
+REFRESH_S = 2.0
 
 
 def round_seed(seed: int, number: int) -> int:
@@ -92,20 +96,23 @@ def init_from_file(pool: Pool, path: Path, smiles_column: str | None,
 def ask_oracle(oracle: Oracle, state: CampaignDir, number: int, batch: pd.DataFrame,
                progress: bool | None, written) -> int:
     """Ask ``oracle`` for the molecules of ``batch`` without an answer yet; write each group of
-    answers as it comes, then call ``written()`` (to refresh ``acquired.csv``). Returns how
-    many were asked."""
+    answers as it comes, and call ``written()`` (to refresh ``acquired.csv``) at most every
+    ``REFRESH_S`` seconds. Returns how many were asked."""
     have = state.answers(number)
     todo = batch[~batch["rank"].isin(list(have))]
     if todo.empty:
         return 0
     rank_of = dict(zip(todo["row"].astype(int).tolist(), todo["rank"].astype(int).tolist()))
     bar = Progress(len(todo), f"oracle, round {number}", progress, unit="mol")
+    refreshed = time.monotonic()
     try:
         for group in oracle.evaluate(todo[["row", "smiles"]].astype({"row": int}),
                                      state.round_dir(number)):
             state.append_answers(number, [(rank_of[a.row], a) for a in group])
             bar.update(len(group))
-            written()
+            if time.monotonic() - refreshed >= REFRESH_S:
+                written()
+                refreshed = time.monotonic()
     finally:
         bar.close()
     return len(todo)
