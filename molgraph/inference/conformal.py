@@ -1,10 +1,11 @@
 """Split conformal calibration: prediction intervals (regression), prediction sets
 (classification), with a finite-sample coverage guarantee of at least ``1 − alpha``.
 
-``molgraph train`` scores the molecules of a calibration set that the model did not learn from
-(the validation split, or ``--calibration-data``) and keeps the scores, per target, in the model
-directory. For a new molecule, the ``⌈(n + 1)(1 − alpha)⌉``-th smallest of the ``n`` scores,
-``q``, gives what ``predict``, ``screen`` and the MLflow model write:
+``molgraph train`` scores the molecules of a calibration set whose labels the weights were not
+fitted on (the validation split, reused: it also chose the epoch; or ``--calibration-data``,
+molecules the model never saw: ``molgraph.training.calibrate``) and keeps the scores, per
+target, in the model directory. For a new molecule, the ``⌈(n + 1)(1 − alpha)⌉``-th smallest
+of the ``n`` scores, ``q``, gives what ``predict``, ``screen`` and the MLflow model write:
 
 * regression, ``<target>_lower``/``<target>_upper``: score ``|y − ŷ|``, interval ``ŷ ± q``; for
   an ensemble, locally adaptive, score ``|y − ŷ| / (σ + β)``, interval ``ŷ ± q·(σ + β)``, with
