@@ -46,6 +46,8 @@ CONFIGS: dict[str, dict] = {
     "dmpnn-blend": {"blend": True},
     "dmpnn-noblend": {"blend": False},
     "dmpnn-single": {"ensemble_size": 1},
+    "dmpnn-mc-greedy": {"mc_samples": 10},
+    "dmpnn-mc-ucb": {"mc_samples": 10, "acquisition": "ucb"},
     "rf-greedy": {"surrogate": "rf"},
     "rf-ucb": {"surrogate": "rf", "acquisition": "ucb"},
     "rf-thompson": {"surrogate": "rf", "acquisition": "thompson"},

@@ -54,6 +54,9 @@ class CampaignConfig:
         diversity: the highest Tanimoto similarity (ECFP4) two molecules of one batch may
             have (e.g. 0.7); none: no limit.
         ensemble_size: members of a molgraph surrogate, whose spread is its uncertainty.
+        mc_samples: MC dropout instead of an ensemble: one molgraph model trained with
+            dropout (the run configuration's, else 0.1) kept on at prediction, the spread of
+            this many passes its uncertainty; 0: the ensemble.
         epochs: maximum training epochs of a molgraph surrogate.
         blend: blend a molgraph surrogate with a Tanimoto SVM on ECFP4, its weight chosen on
             the held-out tenth (as molgraph train does).
@@ -96,6 +99,7 @@ class CampaignConfig:
     xi: float = 0.01
     diversity: float | None = None
     ensemble_size: int = 3
+    mc_samples: int = 0
     epochs: int = 50
     blend: bool = True
     run_config: str | None = None
@@ -145,10 +149,14 @@ class CampaignConfig:
             raise ValueError(f"--acquisition {self.acquisition} needs an uncertainty and the svm "
                              "surrogate gives none: use greedy, or the rf surrogate or a "
                              "molgraph model (--ensemble-size 2 or more)")
-        if self.surrogate in MODEL_NAMES and self.ensemble_size < 2 \
+        if self.mc_samples < 0 or self.mc_samples == 1:
+            raise ValueError(f"--mc-samples must be 0 (an ensemble) or at least 2 (MC dropout "
+                             f"passes), not {self.mc_samples}")
+        if self.surrogate in MODEL_NAMES and self.ensemble_size < 2 and not self.mc_samples \
                 and self.acquisition not in ("greedy", "random"):
             raise ValueError(f"--acquisition {self.acquisition} needs an uncertainty: give "
-                             "--ensemble-size 2 or more (the members' spread), or use greedy")
+                             "--ensemble-size 2 or more (the members' spread) or --mc-samples "
+                             "(MC dropout), or use greedy")
 
     @property
     def init_file(self) -> Path | None:

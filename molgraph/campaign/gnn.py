@@ -3,7 +3,8 @@ the whole pool scored by the screening engine. ``--surrogate`` names the model.
 
 Each round trains from scratch (``training.api.train_config``: the run ``molgraph train``
 makes, split at random 90/10 so the tenth held out chooses the epoch and the SVM blend, no test
-part, no baseline) an ensemble of ``ensemble_size`` members, whose spread is the uncertainty,
+part, no baseline) an ensemble of ``ensemble_size`` members, whose spread is the uncertainty
+(or, with ``mc_samples``, one model whose MC dropout passes' spread is),
 and saves it to ``DIR/rounds/NNN/model/``. ``screening.screen.run_screen`` then scores the pool's
 store into ``scores.parquet``, every row written, in worker processes or on Dask as
 ``ScreenConfig`` allows, resumable. Model and training settings come from ``run_config`` (a
@@ -34,6 +35,8 @@ log = logging.getLogger(__name__)
 MODEL = "model"
 #: training and validation shares of each round's values (no test part: the oracle is the test)
 SPLIT_SIZES = (0.9, 0.1, 0.0)
+#: dropout of an MC dropout surrogate whose run configuration has none
+MC_DROPOUT = 0.1
 
 
 class GraphSurrogate:
@@ -49,6 +52,9 @@ class GraphSurrogate:
                   "blend": config.blend}
         if config.threads:
             values["train.threads"] = config.threads
+        if config.mc_samples:  # one model, its dropout kept on at prediction
+            values.update({"ensemble_size": 1, "model.mc_samples": config.mc_samples,
+                           "model.dropout": base.model.dropout or MC_DROPOUT})
         self.base = base.with_values(values)
         self.workers, self.scheduler = config.workers, config.scheduler
         self.progress = progress
@@ -71,6 +77,7 @@ class GraphSurrogate:
         shutil.rmtree(target, ignore_errors=True)  # one saved before a kill, not yet recorded
         os.replace(staged, target)
         info = {"surrogate": config.model.name, "ensemble_size": config.ensemble_size,
+                "mc_samples": config.model.mc_samples,
                 "seed": seed, "best_epoch": run.fit.best_epoch,
                 "validation": run.metrics.get("val", {}), "blend": run.blend,
                 "train_seconds": round(run.seconds, 2)}

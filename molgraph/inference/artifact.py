@@ -153,19 +153,37 @@ class TrainedModel:
         return cls(model, task, targets, scaler, device=resolve_device(device),
                    precision=precision, blend=blend, domain=domain, calibration=calibration)
 
-    def predict_graphs(self, graphs: MolGraphs, batch_size: int = 256,
-                       smiles: Sequence[str] | None = None,
-                       cache: dict | None = None) -> np.ndarray:
-        """Predictions ``[len(graphs), n_targets]`` (probabilities for classification).
+    @property
+    def samples(self) -> int:
+        """Predictions averaged per molecule: 1, or the MC dropout passes
+        (``model.mc_samples``)."""
+        return self.model.config.mc_samples or 1
+
+    def predict_members(self, graphs: MolGraphs, batch_size: int = 256,
+                        smiles: Sequence[str] | None = None,
+                        cache: dict | None = None) -> np.ndarray:
+        """Predictions ``[samples, len(graphs), n_targets]``: the deterministic one, or one
+        per MC dropout pass (pass ``k`` seeded with ``k``), each blended with the same SVM
+        predictions.
 
         ``smiles``: one per graph, for a model that reads molecule-level features (computed
         here unless ``graphs`` carries them; ``cache`` shares them between models) or blends
         an SVM on fingerprints."""
         cache = {} if cache is None else cache
         graphs = with_molecule_features(self.model.config, graphs, smiles, cache)
-        pred = predict_graphs(self.model, graphs, self.task, self.scaler, batch_size,
-                              self.device)
-        return pred if self.blend is None else self.blend.predict(pred, smiles, cache)
+        passes = [None] if self.samples == 1 else range(self.samples)
+        preds = np.stack([predict_graphs(self.model, graphs, self.task, self.scaler,
+                                         batch_size, self.device, sample) for sample in passes])
+        return preds if self.blend is None else self.blend.predict(preds, smiles, cache)
+
+    def predict_graphs(self, graphs: MolGraphs, batch_size: int = 256,
+                       smiles: Sequence[str] | None = None,
+                       cache: dict | None = None) -> np.ndarray:
+        """Predictions ``[len(graphs), n_targets]`` (probabilities for classification; the
+        mean of the MC dropout passes for a model with ``mc_samples``); ``smiles``, ``cache``:
+        as :meth:`predict_members`."""
+        return self.predict_members(graphs, batch_size, smiles, cache).mean(axis=0).astype(
+            np.float32)
 
     def predict(self, smiles: Sequence[str], batch_size: int = 256) -> np.ndarray:
         """Predictions ``[len(smiles), n_targets]``; rows of invalid SMILES are NaN."""

@@ -111,15 +111,15 @@ class Blend:
     weights: np.ndarray
 
     def combine(self, gnn: np.ndarray, svm: np.ndarray) -> np.ndarray:
-        """``w·gnn + (1 − w)·svm``, both ``[n, T]``."""
+        """``w·gnn + (1 − w)·svm``, both ``[n, T]`` (or ``[K, n, T]``, broadcast)."""
         return self.weights * gnn + (1.0 - self.weights) * svm
 
     def predict(self, gnn: np.ndarray, smiles: Sequence[str] | None,
                 cache: dict | None = None) -> np.ndarray:
-        """The blend for the molecules the GNN predicted ``gnn`` ``[n, T]`` for: their ECFP4
-        bits are computed from ``smiles`` (one per row; ``cache`` shares them between the
-        members of an ensemble)."""
-        if smiles is None or len(smiles) != len(gnn):
+        """The blend for the molecules the GNN predicted ``gnn`` ``[n, T]`` (or ``[K, n, T]``,
+        MC dropout passes) for: their ECFP4 bits are computed from ``smiles`` (one per
+        molecule; ``cache`` shares them between the members of an ensemble)."""
+        if smiles is None or len(smiles) != gnn.shape[-2]:
             raise ValueError("this model blends its network with an SVM on ECFP4 fingerprints: "
                              "predicting needs the SMILES of every graph")
         cache = {} if cache is None else cache

@@ -69,7 +69,8 @@ class Calibration:
         alpha: the miscoverage chosen at training (prediction may ask for another).
         beta: ``[T]`` added to the members' spread before dividing (locally adaptive
             regression), or ``None`` for plain absolute residuals and for classification.
-        members: how many models' mean was calibrated; it applies to that prediction only.
+        members: how many predictions' mean was calibrated (models, or MC dropout passes);
+            it applies to that prediction only.
         source: what the calibration molecules were (``validation`` or a file), for reports.
     """
 
@@ -196,10 +197,10 @@ def _median_spread(std: np.ndarray, labelled: np.ndarray) -> float:
 
 def shared_calibration(models: Sequence[Any]) -> Calibration | None:
     """The calibration that applies to the mean of ``models``: the one they all hold, fitted
-    on as many models; ``None`` otherwise (a model saved before calibrations, or models from
-    different runs scored together)."""
+    on as many predictions per molecule (models, or MC dropout passes); ``None`` otherwise
+    (a model saved before calibrations, or models from different runs scored together)."""
     first = getattr(models[0], "calibration", None) if models else None
-    if first is None or first.members != len(models):
+    if first is None or first.members != sum(getattr(m, "samples", 1) for m in models):
         return None
     return first if all(first.same(getattr(m, "calibration", None)) for m in models) else None
 

@@ -25,7 +25,8 @@ ENSEMBLE_FILE = "ensemble.json"
 
 
 def score_columns(target_names: Sequence[str], n_models: int) -> list[str]:
-    """Output columns: ``<target>`` for one model; ``<target>_mean``, ``<target>_std`` for more."""
+    """Output columns: ``<target>`` for one prediction per molecule; ``<target>_mean``,
+    ``<target>_std`` for more (``n_models``: :func:`sample_count`)."""
     if n_models == 1:
         return list(target_names)
     return [f"{t}_{stat}" for t in target_names for stat in ("mean", "std")]
@@ -40,14 +41,22 @@ def rank_column(target_names: Sequence[str], n_models: int, target: str | None) 
     return target if n_models == 1 else f"{target}_mean"
 
 
+def sample_count(models: Sequence) -> int:
+    """How many predictions ``models`` give per molecule: one per model, or per MC dropout
+    pass of a model that has them."""
+    return sum(m.samples for m in models)
+
+
 def member_predictions(models: Sequence, graphs: MolGraphs, batch_size: int = 256,
                        smiles: Sequence[str] | None = None,
                        cache: dict | None = None) -> np.ndarray:
-    """Each model's predictions ``[n_models, len(graphs), n_targets]``; molecule-level
-    features (and fingerprints) are computed once for the models that share them, in
-    ``cache`` when given (to share them with the caller)."""
+    """Each model's predictions (each MC dropout pass's, for a model that has them)
+    ``[sample_count(models), len(graphs), n_targets]``; molecule-level features (and
+    fingerprints) are computed once for the models that share them, in ``cache`` when given
+    (to share them with the caller)."""
     cache = {} if cache is None else cache
-    return np.stack([m.predict_graphs(graphs, batch_size, smiles, cache) for m in models])
+    return np.concatenate([m.predict_members(graphs, batch_size, smiles, cache)
+                           for m in models])
 
 
 class Ensemble:
@@ -57,6 +66,8 @@ class Ensemble:
         models: the loaded ``TrainedModel`` objects.
         target_names: targets, shared by all models.
         task: ``regression`` or ``classification``.
+        samples: predictions per molecule (:func:`sample_count`); more than one gives a
+            spread.
         columns: output column names (see :func:`score_columns`), then the conformal
             calibration's (``<target>_lower``/``_upper``, or ``<target>_set``) when it applies.
         domain: the molecules any of the models learned from (``None`` when one model has
@@ -77,7 +88,8 @@ class Ensemble:
         self.models = list(models)
         self.target_names = list(first.target_names)
         self.task = first.task
-        self.columns = score_columns(self.target_names, len(self.models))
+        self.samples = sample_count(self.models)
+        self.columns = score_columns(self.target_names, self.samples)
         self.domain = Domain.union([m.domain for m in self.models])
         self.calibration = shared_calibration(self.models)
         if any(c.endswith(SET) for c in self.columns):  # a set column must be one of ours
@@ -96,7 +108,7 @@ class Ensemble:
         or set codes: ``inference.conformal``). ``smiles`` (one per graph) for models with
         molecule-level features; ``cache`` as :func:`member_predictions`."""
         preds = member_predictions(self.models, graphs, batch_size, smiles, cache)
-        mean, std = preds.mean(axis=0), (preds.std(axis=0) if len(self.models) > 1 else None)
+        mean, std = preds.mean(axis=0), (preds.std(axis=0) if self.samples > 1 else None)
         out = np.empty((len(graphs), len(self.columns)), dtype=np.float32)
         step = 1 if std is None else 2
         n = step * len(self.target_names)
@@ -116,6 +128,7 @@ class EnsembleModel:
     Attributes:
         members: the ``TrainedModel`` of each member.
         task, target_names, device, domain: shared by every member.
+        samples: predictions per molecule (:func:`sample_count`).
     """
 
     def __init__(self, members: Sequence) -> None:
@@ -125,11 +138,12 @@ class EnsembleModel:
         self.target_names = list(self.members[0].target_names)
         self.device = self.members[0].device
         self.domain = Domain.union([m.domain for m in self.members])
+        self.samples = sample_count(self.members)
 
     def predict_members(self, graphs: MolGraphs, batch_size: int = 256,
                         smiles: Sequence[str] | None = None,
                         cache: dict | None = None) -> np.ndarray:
-        """Every member's predictions, ``[n_members, len(graphs), n_targets]``."""
+        """Every member's predictions, ``[samples, len(graphs), n_targets]``."""
         return member_predictions(self.members, graphs, batch_size, smiles, cache)
 
     def predict_graphs(self, graphs: MolGraphs, batch_size: int = 256,

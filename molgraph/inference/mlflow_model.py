@@ -69,16 +69,15 @@ EXAMPLE_SMILES = ("CCO", "c1ccccc1")
 
 def prediction_columns(target_names: Sequence[str], spread: bool = False) -> list[str]:
     """The prediction columns, named as in ``molgraph predict``'s output: ``<target>_pred``,
-    with ``spread`` (an ensemble) each followed by ``<target>_std``."""
+    with ``spread`` (an ensemble, MC dropout) each followed by ``<target>_std``."""
     suffixes = ("_pred", "_std") if spread else ("_pred",)
     return [f"{name}{suffix}" for name in target_names for suffix in suffixes]
 
 
-def is_ensemble(trained: Any) -> bool:
-    """Whether ``trained`` is an ``EnsembleModel``, which predicts a spread too."""
-    from molgraph.inference.ensemble import EnsembleModel
-
-    return isinstance(trained, EnsembleModel)
+def has_spread(trained: Any) -> bool:
+    """Whether ``trained`` predicts a spread too: an ``EnsembleModel``, or a model with MC
+    dropout passes."""
+    return trained.samples > 1
 
 
 def predict_frame(trained: Any, smiles: Sequence[Any], batch_size: int = 256,
@@ -101,7 +100,7 @@ def predict_frame(trained: Any, smiles: Sequence[Any], batch_size: int = 256,
                          conformal_alpha)
     conformal = conformal_columns(trained)
     sets = [c for c in conformal if c.endswith(SET)]
-    columns = [*prediction_columns(trained.target_names, is_ensemble(trained)), *conformal,
+    columns = [*prediction_columns(trained.target_names, has_spread(trained)), *conformal,
                SIMILARITY]
     frame = full[[*columns, IN_DOMAIN]].astype({name: np.float64 for name in columns
                                                 if name not in sets})
@@ -284,7 +283,7 @@ def log_pyfunc_model(model_dir: str | Path, tracking_uri: str, run_id: str,
             model_id=logged.model_id, flavor_name="pyfunc.ModelFromCode",
             python_model=str(Path(__file__).resolve()),
             artifacts={ARTIFACT: str(directory.resolve())},
-            signature=model_signature(trained.target_names, column, is_ensemble(trained),
+            signature=model_signature(trained.target_names, column, has_spread(trained),
                                       conformal_columns(trained)),
             input_example=pd.DataFrame({column: list(EXAMPLE_SMILES)}),
             pip_requirements=list(pip_requirements or default_pip_requirements()),

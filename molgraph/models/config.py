@@ -28,6 +28,9 @@ class ModelConfig:
         hidden_channels: width of atom/bond states and of the head.
         num_layers: message-passing steps.
         dropout: dropout in message passing and the head.
+        mc_samples: MC dropout (Gal & Ghahramani 2016): prediction keeps the dropout layers
+            on and averages this many passes, each with its own fixed seed; their spread is
+            the uncertainty, as an ensemble's. 0: off; needs dropout above 0.
         pooling: graph readout: mean, sum, max or norm (sum / 100, the readout Chemprop uses
             by default, which keeps molecular size; better on ESOL, worse on FreeSolv and
             BACE). AttentiveFP has its own attentive readout.
@@ -48,6 +51,7 @@ class ModelConfig:
     hidden_channels: int = 300
     num_layers: int = 3
     dropout: float = 0.0
+    mc_samples: int = 0
     pooling: str = field(default="mean", metadata={"choices": POOLING_NAMES})
     heads: int = 4
     ffn_layers: int = 2
@@ -82,6 +86,12 @@ class ModelConfig:
                 raise ValueError(f"model {name} must be at least 1, not {getattr(self, name)}")
         if not 0 <= self.dropout < 1:
             raise ValueError(f"model dropout must be in [0, 1), not {self.dropout}")
+        if self.mc_samples < 0 or self.mc_samples == 1:
+            raise ValueError(f"mc_samples (MC dropout passes) must be 0 (off) or at least 2, "
+                             f"not {self.mc_samples}")
+        if self.mc_samples and not self.dropout:
+            raise ValueError("MC dropout (mc_samples) needs dropout above 0: give --dropout "
+                             "(e.g. 0.1)")
         if self.name == "gat" and self.hidden_channels % self.heads:  # each head gets a share
             raise ValueError(f"gat: hidden_channels ({self.hidden_channels}) must divide by "
                              f"heads ({self.heads})")

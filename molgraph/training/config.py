@@ -154,6 +154,9 @@ class RunConfig:
         check_alpha(self.conformal_alpha)
         if self.ensemble_size < 1:
             raise ValueError(f"ensemble size must be at least 1, not {self.ensemble_size}")
+        if self.ensemble_size > 1 and self.model.mc_samples:
+            raise ValueError("choose one uncertainty: an ensemble (--ensemble-size) or MC "
+                             "dropout (--mc-samples), not both")
         if self.task not in TASKS:
             raise ValueError(f"unknown task {self.task!r}; choose from {', '.join(TASKS)}")
         if self.split not in SPLITS:

@@ -75,7 +75,8 @@ class TrainRun:
         labels: ``[n_valid, n_targets]`` the labels trained and scored on (duplicates merged
             as ``config.data.duplicates`` says; rows left out of every split keep theirs).
         duplicates: what was found and done about repeated molecules.
-        test_std: ``[len(test), n_targets]`` the members' standard deviation (ensembles).
+        test_std: ``[len(test), n_targets]`` the members' (or MC dropout passes') standard
+            deviation.
         members: each member's ``val``/``test`` metrics and best epoch (ensembles).
         blend: with ``config.blend``, the weights and the scores of the GNN alone and
             the SVM alone (``training.blend``); ``metrics`` are then the blend's.
@@ -177,10 +178,11 @@ def train_on_dataset(dataset: MoleculeDataset, config: RunConfig,
     predictions = {name: p.mean(axis=0) for name, p in stacked.items()}
     metrics = {name: compute_metrics(config.task, y[idx], predictions[name])
                for name, idx in parts.items()}
-    trained, spread, report = members[0], None, None
+    trained, report = members[0], None
+    spread = (stacked["test"].std(axis=0) if "test" in stacked and len(stacked["test"]) > 1
+              else None)  # an ensemble's, or the MC dropout passes'
     if len(members) > 1:
         trained = EnsembleModel(members)
-        spread = stacked["test"].std(axis=0) if "test" in stacked else None
         report = [{"seed": config.seed + k, "best_epoch": f.best_epoch,
                    **{name: compute_metrics(config.task, y[idx], stacked[name][k])
                       for name, idx in parts.items()}} for k, f in enumerate(fits)]
