@@ -179,12 +179,12 @@ def test_an_ensemble_blends_its_mean_and_shrinks_its_spread(tmp_path):
     smiles = saved["smiles"].tolist()
     graphs = featurize_smiles(smiles).graphs
     model = load_model(out)
-    blended = model.predict_members(graphs, 256, smiles)[:, :, 0]
+    blended = model.predict_distribution(graphs, 256, smiles)[0][:, :, 0]
     np.testing.assert_allclose(blended.mean(axis=0), saved["logS_pred"], rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(blended.std(axis=0), saved["logS_std"], rtol=1e-4, atol=1e-6)
     for member in model.members:  # the members' own spread, scaled by the GNN's share
         member.blend = None
-    alone = model.predict_members(graphs, 256, smiles)[:, :, 0]
+    alone = model.predict_distribution(graphs, 256, smiles)[0][:, :, 0]
     np.testing.assert_allclose(blended.std(axis=0), w * alone.std(axis=0), rtol=1e-4,
                                atol=1e-6)
 

@@ -57,6 +57,8 @@ class CampaignConfig:
         mc_samples: MC dropout instead of an ensemble: one molgraph model trained with
             dropout (the run configuration's, else 0.1) kept on at prediction, the spread of
             this many passes its uncertainty; 0: the ensemble.
+        mve: a mean-variance head on a molgraph surrogate, trained with the Gaussian
+            likelihood: its variance is an uncertainty (added to the members' spread).
         epochs: maximum training epochs of a molgraph surrogate.
         blend: blend a molgraph surrogate with a Tanimoto SVM on ECFP4, its weight chosen on
             the held-out tenth (as molgraph train does).
@@ -100,6 +102,7 @@ class CampaignConfig:
     diversity: float | None = None
     ensemble_size: int = 3
     mc_samples: int = 0
+    mve: bool = False
     epochs: int = 50
     blend: bool = True
     run_config: str | None = None
@@ -153,10 +156,10 @@ class CampaignConfig:
             raise ValueError(f"--mc-samples must be 0 (an ensemble) or at least 2 (MC dropout "
                              f"passes), not {self.mc_samples}")
         if self.surrogate in MODEL_NAMES and self.ensemble_size < 2 and not self.mc_samples \
-                and self.acquisition not in ("greedy", "random"):
+                and not self.mve and self.acquisition not in ("greedy", "random"):
             raise ValueError(f"--acquisition {self.acquisition} needs an uncertainty: give "
-                             "--ensemble-size 2 or more (the members' spread) or --mc-samples "
-                             "(MC dropout), or use greedy")
+                             "--ensemble-size 2 or more (the members' spread), --mc-samples "
+                             "(MC dropout) or --mve (a mean-variance head), or use greedy")
 
     @property
     def init_file(self) -> Path | None:

@@ -4,7 +4,8 @@ the whole pool scored by the screening engine. ``--surrogate`` names the model.
 Each round trains from scratch (``training.api.train_config``: the run ``molgraph train``
 makes, split at random 90/10 so the tenth held out chooses the epoch and the SVM blend, no test
 part, no baseline) an ensemble of ``ensemble_size`` members, whose spread is the uncertainty
-(or, with ``mc_samples``, one model whose MC dropout passes' spread is),
+(or, with ``mc_samples``, one model whose MC dropout passes' spread is; ``mve`` adds a
+mean-variance head's variance),
 and saves it to ``DIR/rounds/NNN/model/``. ``screening.screen.run_screen`` then scores the pool's
 store into ``scores.parquet``, every row written, in worker processes or on Dask as
 ``ScreenConfig`` allows, resumable. Model and training settings come from ``run_config`` (a
@@ -52,6 +53,8 @@ class GraphSurrogate:
                   "blend": config.blend}
         if config.threads:
             values["train.threads"] = config.threads
+        if config.mve:
+            values["model.mve"] = True
         if config.mc_samples:  # one model, its dropout kept on at prediction
             values.update({"ensemble_size": 1, "model.mc_samples": config.mc_samples,
                            "model.dropout": base.model.dropout or MC_DROPOUT})
@@ -77,7 +80,7 @@ class GraphSurrogate:
         shutil.rmtree(target, ignore_errors=True)  # one saved before a kill, not yet recorded
         os.replace(staged, target)
         info = {"surrogate": config.model.name, "ensemble_size": config.ensemble_size,
-                "mc_samples": config.model.mc_samples,
+                "mc_samples": config.model.mc_samples, "mve": config.model.mve,
                 "seed": seed, "best_epoch": run.fit.best_epoch,
                 "validation": run.metrics.get("val", {}), "blend": run.blend,
                 "train_seconds": round(run.seconds, 2)}

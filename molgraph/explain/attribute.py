@@ -234,8 +234,8 @@ def _explain(trained, smiles: list, rows: np.ndarray, chunk, read_errors: dict[i
         part = positions[start:start + batch_size]
         batch = chunk.graphs.tensors(graph_of[part]).to(device)
         forward, atoms, bonds = _padded_inputs(model, batch)
-        with torch.no_grad():
-            out = forward(atoms, bonds).float()
+        with torch.no_grad():  # a mean-variance head's variances follow the values: left out
+            out = forward(atoms, bonds).float()[:, :len(trained.target_names)]
         pred[part] = (torch.sigmoid(out).cpu().numpy() if trained.task == "classification"
                       else trained.scaler.inverse(out.cpu().numpy()))
         for j, name in zip(wanted, names):

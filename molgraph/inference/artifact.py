@@ -159,12 +159,18 @@ class TrainedModel:
         (``model.mc_samples``)."""
         return self.model.config.mc_samples or 1
 
-    def predict_members(self, graphs: MolGraphs, batch_size: int = 256,
-                        smiles: Sequence[str] | None = None,
-                        cache: dict | None = None) -> np.ndarray:
-        """Predictions ``[samples, len(graphs), n_targets]``: the deterministic one, or one
-        per MC dropout pass (pass ``k`` seeded with ``k``), each blended with the same SVM
-        predictions.
+    @property
+    def spread(self) -> bool:
+        """Whether it predicts an uncertainty: MC dropout passes or a mean-variance head."""
+        return self.samples > 1 or self.model.config.mve
+
+    def predict_distribution(self, graphs: MolGraphs, batch_size: int = 256,
+                             smiles: Sequence[str] | None = None, cache: dict | None = None
+                             ) -> tuple[np.ndarray, np.ndarray | None]:
+        """Predictions ``[samples, len(graphs), n_targets]`` (the deterministic one, or one
+        per MC dropout pass, pass ``k`` seeded with ``k``) and a mean-variance head's
+        variances, the same shape (``None`` without one). A blend combines each pass with the
+        same SVM predictions and scales the variances by the network's weight squared.
 
         ``smiles``: one per graph, for a model that reads molecule-level features (computed
         here unless ``graphs`` carries them; ``cache`` shares them between models) or blends
@@ -172,18 +178,24 @@ class TrainedModel:
         cache = {} if cache is None else cache
         graphs = with_molecule_features(self.model.config, graphs, smiles, cache)
         passes = [None] if self.samples == 1 else range(self.samples)
-        preds = np.stack([predict_graphs(self.model, graphs, self.task, self.scaler,
-                                         batch_size, self.device, sample) for sample in passes])
-        return preds if self.blend is None else self.blend.predict(preds, smiles, cache)
+        outputs = [predict_graphs(self.model, graphs, self.task, self.scaler, batch_size,
+                                  self.device, sample, variance=True) for sample in passes]
+        means = np.stack([mean for mean, _ in outputs])
+        variances = np.stack([v for _, v in outputs]) if self.model.config.mve else None
+        if self.blend is not None:
+            means = self.blend.predict(means, smiles, cache)
+            if variances is not None:
+                variances = variances * np.asarray(self.blend.weights) ** 2
+        return means, variances
 
     def predict_graphs(self, graphs: MolGraphs, batch_size: int = 256,
                        smiles: Sequence[str] | None = None,
                        cache: dict | None = None) -> np.ndarray:
         """Predictions ``[len(graphs), n_targets]`` (probabilities for classification; the
         mean of the MC dropout passes for a model with ``mc_samples``); ``smiles``, ``cache``:
-        as :meth:`predict_members`."""
-        return self.predict_members(graphs, batch_size, smiles, cache).mean(axis=0).astype(
-            np.float32)
+        as :meth:`predict_distribution`."""
+        return self.predict_distribution(graphs, batch_size, smiles, cache)[0].mean(
+            axis=0).astype(np.float32)
 
     def predict(self, smiles: Sequence[str], batch_size: int = 256) -> np.ndarray:
         """Predictions ``[len(smiles), n_targets]``; rows of invalid SMILES are NaN."""

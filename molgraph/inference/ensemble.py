@@ -24,21 +24,21 @@ from molgraph.runtime.files import write_json
 ENSEMBLE_FILE = "ensemble.json"
 
 
-def score_columns(target_names: Sequence[str], n_models: int) -> list[str]:
-    """Output columns: ``<target>`` for one prediction per molecule; ``<target>_mean``,
-    ``<target>_std`` for more (``n_models``: :func:`sample_count`)."""
-    if n_models == 1:
+def score_columns(target_names: Sequence[str], spread: bool) -> list[str]:
+    """Output columns: ``<target>``; with a ``spread`` (several predictions per molecule, or a
+    mean-variance head), ``<target>_mean`` and ``<target>_std``."""
+    if not spread:
         return list(target_names)
     return [f"{t}_{stat}" for t in target_names for stat in ("mean", "std")]
 
 
-def rank_column(target_names: Sequence[str], n_models: int, target: str | None) -> str:
+def rank_column(target_names: Sequence[str], spread: bool, target: str | None) -> str:
     """The column that ranks molecules: the (mean) score of ``target`` (default: the first)."""
     target = target_names[0] if target is None else target
     if target not in target_names:
         raise ValueError(f"unknown target {target!r} to rank by; the models predict "
                          f"{list(target_names)}")
-    return target if n_models == 1 else f"{target}_mean"
+    return f"{target}_mean" if spread else target
 
 
 def sample_count(models: Sequence) -> int:
@@ -47,16 +47,30 @@ def sample_count(models: Sequence) -> int:
     return sum(m.samples for m in models)
 
 
-def member_predictions(models: Sequence, graphs: MolGraphs, batch_size: int = 256,
-                       smiles: Sequence[str] | None = None,
-                       cache: dict | None = None) -> np.ndarray:
+def member_distribution(models: Sequence, graphs: MolGraphs, batch_size: int = 256,
+                        smiles: Sequence[str] | None = None, cache: dict | None = None
+                        ) -> tuple[np.ndarray, np.ndarray | None]:
     """Each model's predictions (each MC dropout pass's, for a model that has them)
-    ``[sample_count(models), len(graphs), n_targets]``; molecule-level features (and
-    fingerprints) are computed once for the models that share them, in ``cache`` when given
-    (to share them with the caller)."""
+    ``[sample_count(models), len(graphs), n_targets]``, and their mean-variance heads'
+    variances, the same shape (0 for a model without one; ``None`` when none has one).
+    Molecule-level features (and fingerprints) are computed once for the models that share
+    them, in ``cache`` when given (to share them with the caller)."""
     cache = {} if cache is None else cache
-    return np.concatenate([m.predict_members(graphs, batch_size, smiles, cache)
-                           for m in models])
+    outputs = [m.predict_distribution(graphs, batch_size, smiles, cache) for m in models]
+    means = np.concatenate([mean for mean, _ in outputs])
+    if all(v is None for _, v in outputs):
+        return means, None
+    return means, np.concatenate([np.zeros_like(m) if v is None else v for m, v in outputs])
+
+
+def spread(means: np.ndarray, variances: np.ndarray | None) -> np.ndarray | None:
+    """The predictive standard deviation ``[n, T]`` of predictions ``[K, n, T]``: by the law
+    of total variance, the variance across them plus their mean-variance heads' mean variance
+    (Lakshminarayanan et al. 2017); ``None`` for one prediction without a variance."""
+    if variances is None and len(means) == 1:
+        return None
+    total = means.var(axis=0) + (0.0 if variances is None else variances.mean(axis=0))
+    return np.sqrt(total)
 
 
 class Ensemble:
@@ -66,8 +80,8 @@ class Ensemble:
         models: the loaded ``TrainedModel`` objects.
         target_names: targets, shared by all models.
         task: ``regression`` or ``classification``.
-        samples: predictions per molecule (:func:`sample_count`); more than one gives a
-            spread.
+        spread: whether the models give an uncertainty (several predictions per molecule,
+            or a mean-variance head): ``<target>_mean`` and ``<target>_std`` columns.
         columns: output column names (see :func:`score_columns`), then the conformal
             calibration's (``<target>_lower``/``_upper``, or ``<target>_set``) when it applies.
         domain: the molecules any of the models learned from (``None`` when one model has
@@ -88,8 +102,8 @@ class Ensemble:
         self.models = list(models)
         self.target_names = list(first.target_names)
         self.task = first.task
-        self.samples = sample_count(self.models)
-        self.columns = score_columns(self.target_names, self.samples)
+        self.spread = sample_count(self.models) > 1 or any(m.spread for m in self.models)
+        self.columns = score_columns(self.target_names, self.spread)
         self.domain = Domain.union([m.domain for m in self.models])
         self.calibration = shared_calibration(self.models)
         if any(c.endswith(SET) for c in self.columns):  # a set column must be one of ours
@@ -106,9 +120,9 @@ class Ensemble:
         """Scores ``[len(graphs), len(columns)]`` float32 (mean and std across models, the
         population std, interleaved per target as in ``columns``; then the conformal bounds,
         or set codes: ``inference.conformal``). ``smiles`` (one per graph) for models with
-        molecule-level features; ``cache`` as :func:`member_predictions`."""
-        preds = member_predictions(self.models, graphs, batch_size, smiles, cache)
-        mean, std = preds.mean(axis=0), (preds.std(axis=0) if self.samples > 1 else None)
+        molecule-level features; ``cache`` as :func:`member_distribution`."""
+        preds, variances = member_distribution(self.models, graphs, batch_size, smiles, cache)
+        mean, std = preds.mean(axis=0), spread(preds, variances)
         out = np.empty((len(graphs), len(self.columns)), dtype=np.float32)
         step = 1 if std is None else 2
         n = step * len(self.target_names)
@@ -129,6 +143,7 @@ class EnsembleModel:
         members: the ``TrainedModel`` of each member.
         task, target_names, device, domain: shared by every member.
         samples: predictions per molecule (:func:`sample_count`).
+        spread: always true (its members disagree).
     """
 
     def __init__(self, members: Sequence) -> None:
@@ -139,19 +154,21 @@ class EnsembleModel:
         self.device = self.members[0].device
         self.domain = Domain.union([m.domain for m in self.members])
         self.samples = sample_count(self.members)
+        self.spread = True
 
-    def predict_members(self, graphs: MolGraphs, batch_size: int = 256,
-                        smiles: Sequence[str] | None = None,
-                        cache: dict | None = None) -> np.ndarray:
-        """Every member's predictions, ``[samples, len(graphs), n_targets]``."""
-        return member_predictions(self.members, graphs, batch_size, smiles, cache)
+    def predict_distribution(self, graphs: MolGraphs, batch_size: int = 256,
+                             smiles: Sequence[str] | None = None, cache: dict | None = None
+                             ) -> tuple[np.ndarray, np.ndarray | None]:
+        """Every member's predictions ``[samples, len(graphs), n_targets]`` and variances
+        (:func:`member_distribution`)."""
+        return member_distribution(self.members, graphs, batch_size, smiles, cache)
 
     def predict_graphs(self, graphs: MolGraphs, batch_size: int = 256,
                        smiles: Sequence[str] | None = None,
                        cache: dict | None = None) -> np.ndarray:
         """The members' mean ``[len(graphs), n_targets]`` (probabilities for classification)."""
-        return self.predict_members(graphs, batch_size, smiles, cache).mean(axis=0).astype(
-            np.float32)
+        return self.predict_distribution(graphs, batch_size, smiles, cache)[0].mean(
+            axis=0).astype(np.float32)
 
     def predict(self, smiles: Sequence[str], batch_size: int = 256) -> np.ndarray:
         """Mean predictions ``[len(smiles), n_targets]``; rows of invalid SMILES are NaN."""

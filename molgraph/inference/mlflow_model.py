@@ -9,7 +9,8 @@ which strict JSON parsers such as ``JSON.parse`` reject), ``valid`` false and th
 ``error`` (as ``molgraph predict`` does).
 
 Output columns: ``<target>_pred`` for each target (probabilities for classification), each
-followed by ``<target>_std`` for an ensemble (its members' spread, as ``molgraph predict``),
+followed by ``<target>_std`` for an ensemble (its members' spread, as ``molgraph predict``;
+or MC dropout's, a mean-variance head's),
 the conformal ``<target>_lower``/``<target>_upper`` (regression, doubles) or ``<target>_set``
 (classification, ``{0}``, ``{1}``, ``{0,1}`` or ``{}``) of a model trained with a calibration
 (``molgraph.inference.conformal``; ``model_config["conformal_alpha"]`` changes its alpha),
@@ -69,15 +70,12 @@ EXAMPLE_SMILES = ("CCO", "c1ccccc1")
 
 def prediction_columns(target_names: Sequence[str], spread: bool = False) -> list[str]:
     """The prediction columns, named as in ``molgraph predict``'s output: ``<target>_pred``,
-    with ``spread`` (an ensemble, MC dropout) each followed by ``<target>_std``."""
+    with ``spread`` (an ensemble, MC dropout, a mean-variance head) each followed by
+    ``<target>_std``."""
     suffixes = ("_pred", "_std") if spread else ("_pred",)
     return [f"{name}{suffix}" for name in target_names for suffix in suffixes]
 
 
-def has_spread(trained: Any) -> bool:
-    """Whether ``trained`` predicts a spread too: an ``EnsembleModel``, or a model with MC
-    dropout passes."""
-    return trained.samples > 1
 
 
 def predict_frame(trained: Any, smiles: Sequence[Any], batch_size: int = 256,
@@ -100,7 +98,7 @@ def predict_frame(trained: Any, smiles: Sequence[Any], batch_size: int = 256,
                          conformal_alpha)
     conformal = conformal_columns(trained)
     sets = [c for c in conformal if c.endswith(SET)]
-    columns = [*prediction_columns(trained.target_names, has_spread(trained)), *conformal,
+    columns = [*prediction_columns(trained.target_names, trained.spread), *conformal,
                SIMILARITY]
     frame = full[[*columns, IN_DOMAIN]].astype({name: np.float64 for name in columns
                                                 if name not in sets})
@@ -283,7 +281,7 @@ def log_pyfunc_model(model_dir: str | Path, tracking_uri: str, run_id: str,
             model_id=logged.model_id, flavor_name="pyfunc.ModelFromCode",
             python_model=str(Path(__file__).resolve()),
             artifacts={ARTIFACT: str(directory.resolve())},
-            signature=model_signature(trained.target_names, column, has_spread(trained),
+            signature=model_signature(trained.target_names, column, trained.spread,
                                       conformal_columns(trained)),
             input_example=pd.DataFrame({column: list(EXAMPLE_SMILES)}),
             pip_requirements=list(pip_requirements or default_pip_requirements()),

@@ -37,6 +37,7 @@ from molgraph.inference.domain import (
     in_domain,
     train_similarity,
 )
+from molgraph.inference.ensemble import spread
 from molgraph.inference.loading import load_model
 from molgraph.inference.size_limit import size_notes
 from molgraph.runtime.files import check_writable, write_csv
@@ -48,10 +49,11 @@ def predict_table(trained: Any, table: MoleculeTable, where: str | Path, batch_s
                   domain_threshold: float = DEFAULT_THRESHOLD,
                   conformal_alpha: float | None = None) -> pd.DataFrame:
     """Predictions of ``trained`` (a ``TrainedModel`` or ``EnsembleModel``) for each row of
-    ``table``: ``row``, (``id``), ``smiles``, ``<target>_pred`` (an ensemble or MC dropout adds
-    ``<target>_std``), the conformal ``<target>_lower``/``<target>_upper`` (regression) or
-    ``<target>_set`` (classification) at ``conformal_alpha`` (default: the one chosen at
-    training; none for a model saved without a calibration: ``inference.conformal``),
+    ``table``: ``row``, (``id``), ``smiles``, ``<target>_pred`` (an ensemble, MC dropout or a
+    mean-variance head adds ``<target>_std``), the conformal ``<target>_lower``/
+    ``<target>_upper`` (regression) or ``<target>_set`` (classification) at
+    ``conformal_alpha`` (default: the one chosen at training; none for a model saved without
+    a calibration: ``inference.conformal``),
     ``train_similarity`` and ``in_domain`` (empty for invalid rows, and for a model saved
     without a domain) and ``error`` (empty when the row is valid); invalid rows are reported
     as read from ``where``."""
@@ -70,13 +72,13 @@ def predict_table(trained: Any, table: MoleculeTable, where: str | Path, batch_s
     report_invalid(table, errors, where)
     n_targets = len(trained.target_names)
     pred = np.full((len(table), n_targets), np.nan, dtype=np.float32)
-    std = np.full_like(pred, np.nan) if trained.samples > 1 else None
+    std = np.full_like(pred, np.nan) if trained.spread else None
     smiles, cache = valid_smiles(table.smiles, chunk.valid), {}  # cache: ECFP4 bits, shared
     if not chunk.valid.any():
         pass
-    elif std is not None:  # an ensemble (or MC dropout): the mean and, as uncertainty, the spread
-        members = trained.predict_members(chunk.graphs, batch_size, smiles, cache)
-        pred[chunk.valid], std[chunk.valid] = members.mean(axis=0), members.std(axis=0)
+    elif std is not None:  # an ensemble, MC dropout, MVE: the mean and, as uncertainty, the spread
+        means, variances = trained.predict_distribution(chunk.graphs, batch_size, smiles, cache)
+        pred[chunk.valid], std[chunk.valid] = means.mean(axis=0), spread(means, variances)
     else:
         pred[chunk.valid] = trained.predict_graphs(chunk.graphs, batch_size, smiles, cache)
     similarity = np.full(len(table), np.nan, dtype=np.float32)

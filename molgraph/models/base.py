@@ -20,6 +20,14 @@ from torch import Tensor, nn
 from molgraph.models.config import ModelConfig
 from molgraph.models.layers import POOLINGS, CategoricalEncoder, feed_forward
 
+#: the smallest variance a mean-variance head predicts (scaled units), so the likelihood is finite
+MIN_VARIANCE = 1e-6
+
+
+def mve_variance(raw: Tensor) -> Tensor:
+    """A mean-variance head's variances from its raw outputs ``[B, T]``: positive, smooth."""
+    return nn.functional.softplus(raw) + MIN_VARIANCE
+
 
 class GraphModel(nn.Module):
     """Encoders, a message-passing body producing atom states, a readout and a head.
@@ -28,7 +36,8 @@ class GraphModel(nn.Module):
     A batch (``molgraph.chem.graphs.GraphBatch`` or a PyG ``Batch``) has ``x`` ``[N, F_atom]``
     and ``edge_attr`` ``[E, F_bond]`` long categories, ``edge_index`` ``[2, E]``, ``batch``
     ``[N]`` and ``num_graphs`` B. Outputs are ``[B, out_channels]``: regression values or
-    classification logits.
+    classification logits; with ``mve``, ``[B, 2 · out_channels]``: the values, then each
+    target's variance before :func:`mve_variance`.
     """
 
     def __init__(self, config: ModelConfig) -> None:
@@ -43,8 +52,8 @@ class GraphModel(nn.Module):
                              persistent=False)
         self.register_buffer("molecule_std", torch.tensor(config.molecule_std).float(),
                              persistent=False)
-        self.head = feed_forward(h + extra, h, config.out_channels, config.ffn_layers,
-                                 config.dropout)
+        outputs = config.out_channels * (2 if config.mve else 1)  # mve: means, then variances
+        self.head = feed_forward(h + extra, h, outputs, config.ffn_layers, config.dropout)
 
     def encode(self, data) -> tuple[Tensor, Tensor]:
         """Atom ``[N, h]`` and bond ``[E, h]`` representations of the categorical features."""

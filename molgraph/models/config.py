@@ -31,6 +31,10 @@ class ModelConfig:
         mc_samples: MC dropout (Gal & Ghahramani 2016): prediction keeps the dropout layers
             on and averages this many passes, each with its own fixed seed; their spread is
             the uncertainty, as an ensemble's. 0: off; needs dropout above 0.
+        mve: mean-variance estimation (Nix & Weigend 1994; MolPAL's mve): the head also
+            predicts a variance per target, trained with the Gaussian negative
+            log-likelihood; its square root is the uncertainty (with an ensemble or MC
+            dropout, added to their spread's variance). Regression only.
         pooling: graph readout: mean, sum, max or norm (sum / 100, the readout Chemprop uses
             by default, which keeps molecular size; better on ESOL, worse on FreeSolv and
             BACE). AttentiveFP has its own attentive readout.
@@ -38,7 +42,8 @@ class ModelConfig:
         ffn_layers: layers of the feed-forward head.
         atom_vocab: vocabulary size of each atom feature column.
         bond_vocab: vocabulary size of each bond feature column.
-        out_channels: number of tasks.
+        out_channels: number of tasks (the head has twice as many outputs with mve: the
+            means, then the variances before their softplus).
         molecule_features: molecule-level features concatenated to the graph vector before
             the head, as Chemprop's featurizers: morgan (ECFP4 bits, 2048) and/or rdkit2d
             (RDKit's ~210 2D descriptors, standardised on the training split); a search
@@ -52,6 +57,7 @@ class ModelConfig:
     num_layers: int = 3
     dropout: float = 0.0
     mc_samples: int = 0
+    mve: bool = False
     pooling: str = field(default="mean", metadata={"choices": POOLING_NAMES})
     heads: int = 4
     ffn_layers: int = 2

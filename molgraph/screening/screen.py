@@ -189,7 +189,7 @@ def _screen(config: ScreenConfig, paths: dict, started: float) -> dict:
 
     ensemble = Ensemble(load_models(config.models, "cpu" if config.scheduler
                                     else config.device, config.precision))
-    rank = rank_column(ensemble.target_names, ensemble.samples, config.rank_by)
+    rank = rank_column(ensemble.target_names, ensemble.spread, config.rank_by)
     mode = descriptor_mode(config.druglike, config.filters)
     parts = PartStore(paths["parts"], _signature(config, libraries, mode), config.resume)
     total = [count_rows(lib) for lib in libraries]

@@ -27,7 +27,7 @@ import pandas as pd
 
 from molgraph.data.dataset import load_dataset
 from molgraph.inference.conformal import Calibration
-from molgraph.inference.ensemble import member_predictions
+from molgraph.inference.ensemble import member_distribution, spread
 from molgraph.training.config import RunConfig
 from molgraph.training.metrics import _with_means
 
@@ -37,10 +37,11 @@ LEVELS = np.linspace(0.0, 1.0, 101)
 
 
 def fit_calibration(config: RunConfig, members: Sequence, y_val: np.ndarray,
-                    stacked_val: np.ndarray) -> Calibration:
+                    stacked_val: np.ndarray, variances_val: np.ndarray | None) -> Calibration:
     """The calibration of ``members`` (``TrainedModel``, blends attached) on
     ``config.data.calibration_data`` when given, else on the validation labels ``y_val``
-    ``[n, T]`` and the members' predictions there, ``stacked_val`` ``[K, n, T]``."""
+    ``[n, T]`` and the members' predictions there, ``stacked_val`` ``[K, n, T]``, with their
+    mean-variance heads' variances ``variances_val`` (``None`` without)."""
     source = config.data.calibration_data
     if source:
         data = config.data
@@ -49,10 +50,11 @@ def fit_calibration(config: RunConfig, members: Sequence, y_val: np.ndarray,
                              task=config.task)
         if len(found.graphs) == 0:
             raise ValueError(f"{source}: no valid molecule to calibrate on (--calibration-data)")
-        y, stacked = found.y, member_predictions(members, found.graphs, smiles=found.smiles)
+        y = found.y
+        stacked, variances = member_distribution(members, found.graphs, smiles=found.smiles)
     else:
-        y, stacked = y_val, stacked_val
-    std = stacked.std(axis=0) if len(stacked) > 1 else None
+        y, stacked, variances = y_val, stacked_val, variances_val
+    std = spread(stacked, variances)
     calibration = Calibration.fit(config.task, y, stacked.mean(axis=0), std,
                                   config.conformal_alpha, len(stacked), source or "validation")
     names = members[0].target_names

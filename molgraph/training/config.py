@@ -154,6 +154,9 @@ class RunConfig:
         check_alpha(self.conformal_alpha)
         if self.ensemble_size < 1:
             raise ValueError(f"ensemble size must be at least 1, not {self.ensemble_size}")
+        if self.model.mve and self.task != "regression":
+            raise ValueError("a mean-variance head (--mve) predicts a variance of a regression "
+                             "target: use it with --task regression, or leave it out")
         if self.ensemble_size > 1 and self.model.mc_samples:
             raise ValueError("choose one uncertainty: an ensemble (--ensemble-size) or MC "
                              "dropout (--mc-samples), not both")

@@ -39,7 +39,7 @@ from molgraph.data.predefined import (
 from molgraph.data.split import split_indices
 from molgraph.inference.artifact import TrainedModel
 from molgraph.inference.domain import Domain
-from molgraph.inference.ensemble import EnsembleModel, member_predictions
+from molgraph.inference.ensemble import EnsembleModel, member_distribution, spread
 from molgraph.models.registry import build_model
 from molgraph.runtime.files import write_json
 from molgraph.runtime.progress import MANY_MOLECULES, step
@@ -75,8 +75,8 @@ class TrainRun:
         labels: ``[n_valid, n_targets]`` the labels trained and scored on (duplicates merged
             as ``config.data.duplicates`` says; rows left out of every split keep theirs).
         duplicates: what was found and done about repeated molecules.
-        test_std: ``[len(test), n_targets]`` the members' (or MC dropout passes') standard
-            deviation.
+        test_std: ``[len(test), n_targets]`` the predictive standard deviation: the members'
+            (or MC dropout passes') spread, with a mean-variance head's variance.
         members: each member's ``val``/``test`` metrics and best epoch (ensembles).
         blend: with ``config.blend``, the weights and the scores of the GNN alone and
             the SVM alone (``training.blend``); ``metrics`` are then the blend's.
@@ -165,8 +165,10 @@ def train_on_dataset(dataset: MoleculeDataset, config: RunConfig,
         if config.ensemble_size > 1:
             log.info("ensemble member %d/%d (seed %d): best epoch %d", k + 1,
                      config.ensemble_size, seed, result.best_epoch)
-    stacked = {name: member_predictions(members, graphs.take(idx))
-               for name, idx in parts.items()}
+    distributions = {name: member_distribution(members, graphs.take(idx))
+                     for name, idx in parts.items()}
+    stacked = {name: means for name, (means, _) in distributions.items()}
+    variances = {name: var for name, (_, var) in distributions.items()}
     blended = None
     if config.blend:
         with step(f"blending with an SVM on ECFP4 ({len(train_idx) + len(val_idx):,} training "
@@ -175,27 +177,30 @@ def train_on_dataset(dataset: MoleculeDataset, config: RunConfig,
                                     y, (train_idx, val_idx, test_idx), config.task,
                                     dataset.table.target_names, config.seed)
         stacked = blended.stacked
+        weights = members[0].blend.weights  # a variance scales with the network's share²
+        variances = {name: None if var is None else var * weights ** 2
+                     for name, var in variances.items()}
     predictions = {name: p.mean(axis=0) for name, p in stacked.items()}
     metrics = {name: compute_metrics(config.task, y[idx], predictions[name])
                for name, idx in parts.items()}
     trained, report = members[0], None
-    spread = (stacked["test"].std(axis=0) if "test" in stacked and len(stacked["test"]) > 1
-              else None)  # an ensemble's, or the MC dropout passes'
+    test_std = spread(stacked["test"], variances["test"]) if "test" in stacked else None
     if len(members) > 1:
         trained = EnsembleModel(members)
         report = [{"seed": config.seed + k, "best_epoch": f.best_epoch,
                    **{name: compute_metrics(config.task, y[idx], stacked[name][k])
                       for name, idx in parts.items()}} for k, f in enumerate(fits)]
-    calibration = fit_calibration(config, members, y[val_idx], stacked["val"])
+    calibration = fit_calibration(config, members, y[val_idx], stacked["val"],
+                                  variances["val"])
     for member in members:  # saved with each member; applies to all of them together
         member.calibration = calibration
-    uncertainty = (uncertainty_report(calibration, y[test_idx], predictions["test"], spread)
+    uncertainty = (uncertainty_report(calibration, y[test_idx], predictions["test"], test_std)
                    if "test" in predictions else None)
     no_test = np.zeros((0, y.shape[1]), dtype=np.float32)
     return TrainRun(config, trained, metrics, fits[0], (train_idx, val_idx, test_idx),
                     predictions.get("test", no_test), time.perf_counter() - started, y,
                     duplicates,
-                    predictions["val"], test_std=spread, members=report,
+                    predictions["val"], test_std=test_std, members=report,
                     blend=None if blended is None else blended.report,
                     svm=None if blended is None else blended.svm, uncertainty=uncertainty)
 

@@ -22,6 +22,7 @@ import torch
 from torch import nn
 
 from molgraph.chem.graphs import MolGraphs
+from molgraph.models.base import mve_variance
 from molgraph.models.predict import predict_graphs
 from molgraph.models.scaling import Scaler
 from molgraph.runtime.system import default_threads, resolve_device
@@ -48,11 +49,17 @@ class FitResult:
 def masked_loss(pred: torch.Tensor, target: torch.Tensor, task: str) -> torch.Tensor:
     """Mean loss over the labels present; NaN targets (missing labels) add nothing.
 
-    Shapes: ``pred`` and ``target`` are ``[batch, n_tasks]``.
+    Shapes: ``pred`` and ``target`` are ``[batch, n_tasks]``; a mean-variance head's ``pred``
+    is ``[batch, 2 · n_tasks]`` (means, then raw variances), its loss the Gaussian negative
+    log-likelihood (without the constant).
     """
     mask = ~torch.isnan(target)
     target = torch.nan_to_num(target)
-    if task == "regression":
+    if task == "regression" and pred.shape[1] == 2 * target.shape[1]:
+        mean, raw = pred.chunk(2, dim=1)
+        variance = mve_variance(raw)
+        losses = 0.5 * (torch.log(variance) + (mean - target) ** 2 / variance)
+    elif task == "regression":
         losses = (pred - target) ** 2
     else:
         losses = nn.functional.binary_cross_entropy_with_logits(pred, target, reduction="none")
