@@ -28,6 +28,8 @@ def test_dir_lists_the_public_names():
                  "TrackingConfig", "ScreenConfig", "MolGraphRegressor", "explain_molecules"):
         assert name in names and name in molgraph.__all__, name
     assert callable(molgraph.train) and callable(molgraph.run_sweep)
+    public = [n for n in names if not n.startswith("_")]
+    assert not {"annotations", "warnings", "lazy_exports"} & set(public)  # the module's helpers
 
 
 def test_a_dataframe_trains_as_its_file_does(esol, tmp_path):
