@@ -18,7 +18,7 @@ Usage (one configuration after another on a shared 2-core machine)::
 
     python experiments/campaign_benchmark.py --configs default random --seeds 0 1 2 3 4
     python experiments/campaign_benchmark.py --configs dmpnn-noblend --seeds 100 101 102
-    python experiments/campaign_benchmark.py --report      # writes RESULTS_campaign.md
+    python experiments/campaign_benchmark.py --report      # the tables of RESULTS_campaign.md
 """
 
 from __future__ import annotations
@@ -102,8 +102,8 @@ def _cell(values: list[float]) -> str:
     return f"{array.mean():.1f} ± {array.std():.1f}"
 
 
-def report(work: Path, path: Path) -> None:
-    """``RESULTS_campaign.md`` from every finished campaign under ``work``."""
+def report(work: Path) -> str:
+    """The tables of ``RESULTS_campaign.md`` from every finished campaign under ``work``."""
     records: dict[str, dict[int, dict]] = {}
     for done in sorted(work.glob("*/seed*/benchmark.json")):
         record = json.loads(done.read_text())
@@ -142,7 +142,7 @@ def report(work: Path, path: Path) -> None:
                      f"| {mean['select_s']:.1f} |")
     lines += ["", "MolPAL (published, top-100 scores after 6 %): "
               + "; ".join(f"{k} {v}" for k, v in MOLPAL.items()), ""]
-    path.write_text("\n".join(lines))
+    return "\n".join(lines)
 
 
 def main() -> None:
@@ -152,7 +152,7 @@ def main() -> None:
     parser.add_argument("--work", type=Path, default=Path("/tmp/molgraph_campaign_bench"))
     parser.add_argument("--threads", type=int, default=1, help="torch threads for training")
     parser.add_argument("--workers", type=int, default=None, help="pool-scoring processes")
-    parser.add_argument("--report", action="store_true", help="write the results table")
+    parser.add_argument("--report", action="store_true", help="print the results tables")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     logging.getLogger("molgraph.campaign").setLevel(logging.INFO)
@@ -165,7 +165,7 @@ def main() -> None:
                   f"SMILES {100 * last['found_smiles']:.0f} %, {record['wall_s']:.0f} s",
                   flush=True)
     if args.report:
-        report(args.work, HERE / "RESULTS_campaign.md")
+        print(report(args.work))
 
 
 if __name__ == "__main__":

@@ -147,3 +147,24 @@ def test_refusals_name_what_to_do(tmp_path, esol):
         run_campaign(few, oracle=f"lookup:{esol}", progress=False)
     assert main(["active", "--library", str(esol), "--out", str(tmp_path / "f"),
                  "--init", str(tmp_path / "missing.csv")]) == 2
+
+
+# ~20-40 s on 2 busy cores (two worker processes import torch and RDKit); runs in CI on purpose.
+def test_a_campaign_scores_its_pool_on_a_dask_cluster_as_it_does_locally(tmp_path, esol,
+                                                                        tiny_run_config):
+    distributed = pytest.importorskip("distributed")
+    logs = _logs(esol)
+    common = {"init": "20", "batch": "10", "iterations": 1, "epochs": 2, "ensemble_size": 2,
+              "run_config": str(tiny_run_config), "acquisition": "ucb", "threads": 1,
+              "pictures": False}
+    local = run_campaign(CampaignConfig(str(esol), str(tmp_path / "local"), workers=0,
+                                        **common), oracle=lambda s: [logs[x] for x in s],
+                         progress=False)
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                  host="127.0.0.1", dashboard_address=None) as cluster:
+        remote = run_campaign(CampaignConfig(str(esol), str(tmp_path / "dask"),
+                                             scheduler=cluster.scheduler_address, **common),
+                              oracle=lambda s: [logs[x] for x in s], progress=False)
+    pd.testing.assert_frame_equal(remote.acquired, local.acquired)
+    scored = pd.read_parquet(tmp_path / "dask" / "rounds" / "001" / "scores.parquet")
+    assert len(scored) == len(pd.read_csv(esol)) and scored["value_std"].notna().any()
