@@ -4,8 +4,10 @@ For ESOL, Lipophilicity (regression) and BBBP (classification), scaffold split 8
 0-2: ``molgraph train``'s default model (D-MPNN blended with the ECFP4 SVM) is trained, its
 conformal calibration fitted on the validation split (``molgraph.training.calibrate``), and the
 test coverage and mean interval width (mean set size) at ``--alpha`` read from its
-``metrics.json`` ``"uncertainty"``. ``--ensemble-size 3`` adds the locally adaptive intervals and
-the spread's Spearman correlation and miscalibration area.
+``metrics.json`` ``"uncertainty"``. An uncertainty (``--uncertainty ensemble``: 3 members;
+``dropout``: MC dropout, dropout 0.1, 10 passes; ``mve``: a mean-variance head) adds the locally
+adaptive intervals and the uncertainty's Spearman correlation with the error and its
+miscalibration area.
 
 Chemprop (its own virtualenv, never a molgraph dependency) runs on exactly the same split: a
 quantile-regression D-MPNN (``-t regression-quantile --alpha``), calibrated on the same
@@ -44,16 +46,26 @@ def load(name: str):
     return load_dataset(SHARED / path, target_columns=targets, cache_dir=True, workers=1), task
 
 
-def config_for(name: str, seed: int, epochs: int, alpha: float, ensemble: int):
+#: uncertainty → (model label, run settings)
+UNCERTAINTIES = {
+    "none": ("molgraph", {}),
+    "ensemble": ("molgraph (ensemble 3)", {"ensemble_size": 3}),
+    "dropout": ("molgraph (MC dropout 10)",
+                {"model_options": {"dropout": 0.1, "mc_samples": 10}}),
+    "mve": ("molgraph (MVE)", {"model_options": {"mve": True}}),
+}
+
+
+def config_for(name: str, seed: int, epochs: int, alpha: float, uncertainty: str = "none"):
     from molgraph.training.api import run_config
 
     path, targets, task = DATASETS[name]
     return run_config(SHARED / path, targets, task, split="scaffold", seed=seed, epochs=epochs,
                       train_options={"threads": 1, "device": "cpu"}, baseline=False,
-                      conformal_alpha=alpha, ensemble_size=ensemble)
+                      conformal_alpha=alpha, **UNCERTAINTIES[uncertainty][1])
 
 
-def molgraph_run(name: str, seed: int, epochs: int, alpha: float, ensemble: int) -> dict:
+def molgraph_run(name: str, seed: int, epochs: int, alpha: float, uncertainty: str) -> dict:
     """Train the default model on one scaffold split; its test coverage and widths."""
     import torch
 
@@ -62,10 +74,10 @@ def molgraph_run(name: str, seed: int, epochs: int, alpha: float, ensemble: int)
     torch.set_num_threads(1)
     dataset, task = load(name)
     started = time.perf_counter()
-    run = train_on_dataset(dataset, config_for(name, seed, epochs, alpha, ensemble))
+    run = train_on_dataset(dataset, config_for(name, seed, epochs, alpha, uncertainty))
     metric = "rmse" if task == "regression" else "roc_auc"
-    return {"dataset": name, "model": f"molgraph (ensemble {ensemble})" if ensemble > 1
-            else "molgraph", "seed": seed, "task": task, metric: run.metrics["test"][metric],
+    return {"dataset": name, "model": UNCERTAINTIES[uncertainty][0], "seed": seed,
+            "task": task, metric: run.metrics["test"][metric],
             "seconds": round(time.perf_counter() - started, 1), **run.uncertainty}
 
 
@@ -76,7 +88,7 @@ def chemprop_run(chemprop: str, name: str, seed: int, epochs: int, alpha: float,
     from molgraph.training.job import run_split
 
     dataset, task = load(name)
-    train, val, test = run_split(dataset, config_for(name, seed, epochs, alpha, 1))
+    train, val, test = run_split(dataset, config_for(name, seed, epochs, alpha))
     target = "y"
     frame = pd.DataFrame({"smiles": dataset.smiles, target: dataset.y[:, 0]})
     csv, splits, out = (workdir / f"{name}.csv", workdir / f"{name}-{seed}.json",
@@ -147,14 +159,14 @@ def main() -> None:
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     parser.add_argument("--epochs", type=int, default=30)
     parser.add_argument("--alpha", type=float, default=0.1)
-    parser.add_argument("--ensemble-size", type=int, default=1)
+    parser.add_argument("--uncertainty", choices=list(UNCERTAINTIES), default="none")
     parser.add_argument("--chemprop", default="/tmp/cp/bin/chemprop")
     args = parser.parse_args()
     files = sorted(OUT.glob("conformal_*.json"))
     if args.table:
         print(table(files))
         return
-    suffix = f"_e{args.ensemble_size}" if args.ensemble_size > 1 else ""
+    suffix = "" if args.uncertainty == "none" else f"_{args.uncertainty}"
     out = OUT / f"conformal_{args.part}{suffix}.json"
     results = json.loads(out.read_text()) if out.exists() else []
     done = {(r["dataset"], r["seed"]) for r in results}
@@ -163,7 +175,7 @@ def main() -> None:
             if args.part == "chemprop" and DATASETS[name][2] != "regression":
                 continue  # Chemprop's conformal regression only
             for seed in [s for s in args.seeds if (name, s) not in done]:
-                result = (molgraph_run(name, seed, args.epochs, args.alpha, args.ensemble_size)
+                result = (molgraph_run(name, seed, args.epochs, args.alpha, args.uncertainty)
                           if args.part == "molgraph" else
                           chemprop_run(args.chemprop, name, seed, args.epochs, args.alpha,
                                        Path(tmp)))
