@@ -109,7 +109,7 @@ def report(work: Path) -> str:
         record = json.loads(done.read_text())
         records.setdefault(record["config"], {})[record["seed"]] = record
     lines = [f"Machine: {os.cpu_count()} CPUs ({platform.machine()}), no GPU, shared with "
-             "other jobs (a long sweep ran beside it): wall times follow its load.", ""]
+             "other jobs (other benchmarks and test runs): wall times follow the load.", ""]
     for title, seeds in (("Reported seeds 0-4", range(0, 5)),
                          ("Selection seeds 100-102 (how the default was chosen)",
                           SELECTION_SEEDS)):
