@@ -48,6 +48,9 @@ _PUBLIC = {
     "run_campaign": "molgraph.campaign.loop",
     "explain_molecules": "molgraph.explain.attribute",
     "explain_file": "molgraph.explain.attribute",
+    # encryption at rest of stores and model directories
+    "encryption_key": "molgraph.runtime.encryption",
+    "write_key_file": "molgraph.runtime.encryption",
     # building blocks
     "build_model": "molgraph.models.registry",
     "fit": "molgraph.training.loop",

@@ -12,6 +12,7 @@ import argparse
 from molgraph.campaign.config import CampaignConfig
 from molgraph.cli.options import (
     add_config_options,
+    add_key_option,
     add_tracking_options,
     given_values,
     tracking_config,
@@ -32,6 +33,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
                    help="progress bars (default: on a terminal), else log lines")
     add_tracking_options(p)
+    add_key_option(p)
     p.set_defaults(func=run)
 
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from molgraph.cli.options import add_key_option
+
 #: Method names, listed here so that building the parser imports neither torch nor Captum
 #: (kept equal to ``molgraph.explain.METHODS`` by the tests).
 METHOD_NAMES = ("integrated_gradients", "saliency", "input_x_gradient", "shapley_sampling")
@@ -54,6 +56,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="discs: each atom and bond coloured by its own value; contours: "
                    "RDKit's similarity-map field, atom values spread as Gaussians "
                    "(default: discs)")
+    add_key_option(p)
     p.set_defaults(func=run)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from molgraph.cli.options import add_key_option
 from molgraph.screening.library import SHARD_ROWS
 
 
@@ -31,6 +32,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="continue an interrupted run (default: off)")
     p.add_argument("--progress", action=argparse.BooleanOptionalAction,
                    help="a progress bar (default: only when stderr is a terminal)")
+    add_key_option(p)
     p.set_defaults(func=run)
 
 

@@ -17,7 +17,8 @@ from molgraph.cli.options import mark_required
 #: Sub-command modules (``molgraph.cli.<name>``), imported when the parser is built, not when
 #: this module is: worker processes started with ``forkserver`` re-import the main module, and
 #: must not import torch through ``train``'s model choices.
-VERBS = ("train", "sweep", "predict", "explain", "screen", "featurize", "genes", "active")
+VERBS = ("train", "sweep", "predict", "explain", "screen", "featurize", "genes", "active",
+         "keygen")
 
 
 def _verbs_to_register(argv: list[str]) -> tuple[str, ...]:
@@ -74,8 +75,11 @@ def main(argv: list[str] | None = None) -> int:
     if not args.verbose:  # a line per epoch: the bar shows them
         logging.getLogger("molgraph.training.loop").setLevel(logging.WARNING)
     name = " ".join(v for v in (args.command, getattr(args, "genes_command", None)) if v)
+    from molgraph.runtime.encryption import encryption_key
+
     try:
-        return args.func(args)
+        with encryption_key(key_file=getattr(args, "key_file", None)):  # --key-file, if any
+            return args.func(args)
     except (ValueError, OSError, ImportError) as err:
         if args.verbose:
             raise

@@ -151,6 +151,16 @@ def add_tracking_options(p: argparse.ArgumentParser) -> None:
                        help="MLflow run name (default: one MLflow makes up)")
 
 
+def add_key_option(p: argparse.ArgumentParser) -> None:
+    """``--key-file``: the key of encrypted stores and model directories; ``molgraph.cli.main``
+    makes it the active key (``molgraph.runtime.encryption``) while the verb runs."""
+    p.add_argument("--key-file", metavar="FILE",
+                   help="encryption key (AES-256-GCM): the stores and model directories "
+                   "written are encrypted with it, encrypted ones are read with it; make one "
+                   "with `molgraph keygen --out FILE` (default: $MOLGRAPH_KEY, else none: "
+                   "plaintext)")
+
+
 def tracking_config(args: argparse.Namespace) -> TrackingConfig | None:
     """The MLflow run the flags ask for, or ``None`` without ``--tracking-uri``."""
     if args.tracking_uri is None:

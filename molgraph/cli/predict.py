@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from molgraph.cli.options import add_key_option
 from molgraph.inference.domain import DEFAULT_THRESHOLD, IN_DOMAIN
 
 
@@ -26,6 +27,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--domain-threshold", type=float, default=DEFAULT_THRESHOLD, metavar="SIM",
                    help="the least Tanimoto similarity (ECFP4) to the nearest training molecule "
                    f"that is in_domain (default: {DEFAULT_THRESHOLD})")
+    add_key_option(p)
     p.set_defaults(func=run)
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import argparse
 
-from molgraph.cli.options import add_config_options, given_values
+from molgraph.cli.options import add_config_options, add_key_option, given_values
 from molgraph.screening.screen import ScreenConfig
 
 ALIASES = {"models": ["--model"], "libraries": ["--library"], "filters": ["--filter"]}
@@ -24,6 +24,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "stem.invalid.csv every row that is not ok. Several --model directories make an "
         "ensemble: <target>_mean and <target>_std columns.")
     add_config_options(p, ScreenConfig, aliases=ALIASES)
+    add_key_option(p)
     p.set_defaults(func=run)
 
 

@@ -13,6 +13,7 @@ import argparse
 
 from molgraph.cli.options import (
     add_config_options,
+    add_key_option,
     add_run_options,
     add_tracking_options,
     given_values,
@@ -38,6 +39,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     add_config_options(p, SweepConfig, title="sweep", store=SWEEP)
     add_run_options(p, RunConfig)
     add_tracking_options(p)
+    add_key_option(p)
     p.set_defaults(func=run)
 
 

@@ -11,6 +11,7 @@ import argparse
 import json
 
 from molgraph.cli.options import (
+    add_key_option,
     add_run_options,
     add_tracking_options,
     molecule_run_config,
@@ -28,6 +29,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--out", required=True, metavar="DIR", help="output directory")
     add_run_options(p, RunConfig)
     add_tracking_options(p)
+    add_key_option(p)
     p.set_defaults(func=run)
 
 

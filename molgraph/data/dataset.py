@@ -33,6 +33,7 @@ from molgraph.chem.vocabulary import FEATURIZER_VERSION
 from molgraph.data.duplicates import canonical
 from molgraph.data.labels import check_labels
 from molgraph.data.predefined import TEST, TRAIN
+from molgraph.runtime.encryption import active_key
 from molgraph.runtime.files import atomic_path
 from molgraph.runtime.progress import MANY_MOLECULES, Progress, step
 
@@ -145,8 +146,9 @@ def _featurize_shown(smiles: Sequence[str], workers: int | None = None) -> Featu
 def featurize_cached(smiles: Sequence[str], cache_dir: Path | None,
                      workers: int | None = None) -> FeaturizedChunk:
     """``featurize_smiles`` shown as a step (a log line; a bar for many molecules) with an
-    on-disk cache (``cache_dir=None`` disables it)."""
-    if cache_dir is None:
+    on-disk cache (``cache_dir=None`` disables it; so does an encryption key: the cached graphs
+    are the molecules, in plaintext)."""
+    if cache_dir is None or active_key() is not None:
         return _featurize_shown(smiles, workers)
     path = Path(cache_dir) / f"graphs-{_cache_key(smiles)}.npz"
     if path.exists():

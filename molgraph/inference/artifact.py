@@ -2,7 +2,8 @@
 ``weights_only=True`` so nothing is unpickled) and ``config.json`` (model settings, task, target
 names and scaling, featurizer spec and version). A model whose featurizer version differs from
 this molgraph's is refused: its inputs would silently mean something else. Inference can run
-in bfloat16 (see ``molgraph.inference.precision``).
+in bfloat16 (see ``molgraph.inference.precision``). With an encryption key active, every file of
+the directory is written encrypted (``molgraph.runtime.encryption``) and read back with it.
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ from molgraph.models.config import ModelConfig
 from molgraph.models.predict import predict_graphs
 from molgraph.models.registry import build_model
 from molgraph.models.scaling import Scaler
-from molgraph.runtime.files import write_json
+from molgraph.runtime.encryption import opened, read_bytes, sealed, write_json
 from molgraph.runtime.system import resolve_device
 
 DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16}  # keys: precision.PRECISIONS
@@ -95,7 +96,8 @@ class TrainedModel:
         directory.mkdir(parents=True, exist_ok=True)
         state = {k: v.detach().cpu().float() if v.is_floating_point() else v.detach().cpu()
                  for k, v in self.model.state_dict().items()}
-        torch.save(state, directory / WEIGHTS)
+        with sealed(directory / WEIGHTS) as target:
+            torch.save(state, target)
         self.scaler.check()
         config = {
             "molgraph_version": __version__,
@@ -225,8 +227,8 @@ def with_molecule_features(config: ModelConfig, graphs: MolGraphs,
 
 
 def _read_config(path: Path) -> dict:
-    try:
-        config = json.loads(path.read_text())
+    try:  # an encryption error is a ValueError, said as it is
+        config = json.loads(read_bytes(path).decode("utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
         raise ValueError(f"{path}: cannot be read as a model configuration ({err}); copy the "
                          "model directory again or retrain") from err
@@ -237,8 +239,9 @@ def _read_config(path: Path) -> dict:
 
 def _read_weights(path: Path, model: GraphModel) -> dict:
     """The state dict in ``path`` (never unpickling anything else), checked against ``model``."""
+    source = opened(path)
     try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
+        state = torch.load(source, map_location="cpu", weights_only=True)
     except Exception as err:  # torch raises RuntimeError, EOFError, UnpicklingError, ...
         raise ValueError(f"{path}: not readable as molgraph weights ({type(err).__name__}: "
                          f"{str(err).splitlines()[0][:100] if str(err) else 'empty or damaged'}); "

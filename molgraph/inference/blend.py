@@ -22,6 +22,7 @@ import numpy as np
 
 from molgraph.chem.fingerprints import morgan_bits, tanimoto_kernel
 from molgraph.inference.model_dir import SVM_FILE
+from molgraph.runtime.encryption import opened, sealed
 
 #: ``predict_graphs``' feature cache key of the ECFP4 bits ``[n, 2048]``
 BITS_KEY = "ecfp4_bits"
@@ -79,16 +80,18 @@ class TanimotoSVM:
                            self.mean, self.std, self.constant)
 
     def save(self, path: str | Path) -> None:
-        np.savez_compressed(path, bank=np.packbits(self.bank.astype(bool), axis=1),
-                            n_bits=np.int64(self.bank.shape[1]), coef=self.coef,
-                            intercept=self.intercept, mean=self.mean, std=self.std,
-                            constant=self.constant)
+        with sealed(path) as target:
+            np.savez_compressed(target, bank=np.packbits(self.bank.astype(bool), axis=1),
+                                n_bits=np.int64(self.bank.shape[1]), coef=self.coef,
+                                intercept=self.intercept, mean=self.mean, std=self.std,
+                                constant=self.constant)
 
     @classmethod
     def load(cls, path: str | Path, task: str) -> TanimotoSVM:
         """Read ``svm.npz``; a damaged file is an error naming it."""
+        source = opened(path)
         try:
-            with np.load(path, allow_pickle=False) as data:
+            with np.load(source, allow_pickle=False) as data:
                 n_bits = int(data["n_bits"])
                 bank = np.unpackbits(data["bank"], axis=1)[:, :n_bits]
                 model = cls(task, bank, data["coef"], data["intercept"], data["mean"],

@@ -33,6 +33,7 @@ from typing import Any
 import numpy as np
 
 from molgraph.inference.model_dir import CONFORMAL_FILE
+from molgraph.runtime.encryption import opened, sealed
 
 DEFAULT_ALPHA = 0.1
 #: column suffixes: regression bounds, classification sets
@@ -156,8 +157,9 @@ class Calibration:
 
     def save(self, directory: Path) -> dict[str, Any]:
         """Write ``conformal.npz`` into ``directory``; the entry for ``config.json``."""
-        np.savez_compressed(directory / CONFORMAL_FILE, scores=self.scores,
-                            beta=np.array([]) if self.beta is None else self.beta)
+        with sealed(directory / CONFORMAL_FILE) as target:
+            np.savez_compressed(target, scores=self.scores,
+                                beta=np.array([]) if self.beta is None else self.beta)
         score = ("absolute residual" if self.beta is None else "residual / (std + beta)") \
             if self.task == "regression" else "LAC: 1 - p(true class)"
         return {"file": CONFORMAL_FILE, "alpha": self.alpha, "score": score,
@@ -169,9 +171,10 @@ class Calibration:
         """The calibration a model's ``config.json`` ``entry`` describes, read from
         ``directory``; a damaged file or entry is an error naming it."""
         path = directory / CONFORMAL_FILE
+        source = opened(path)
         try:
             alpha, members = check_alpha(entry["alpha"]), int(entry["members"])
-            with np.load(path, allow_pickle=False) as data:
+            with np.load(source, allow_pickle=False) as data:
                 scores, beta = data["scores"].astype(np.float64), data["beta"]
         except (OSError, KeyError, TypeError, ValueError, EOFError) as err:
             raise ValueError(f"{path}: not readable as the model's conformal calibration "

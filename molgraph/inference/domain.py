@@ -38,6 +38,7 @@ import pandas as pd
 from molgraph.chem.fingerprints import max_tanimoto, morgan_bits, sparse_bits
 from molgraph.inference.blend import BITS_KEY
 from molgraph.inference.model_dir import DOMAIN_FILE
+from molgraph.runtime.encryption import opened, sealed
 
 #: output columns, the same in ``predict``, ``screen`` and the MLflow model
 SIMILARITY, IN_DOMAIN = "train_similarity", "in_domain"
@@ -96,8 +97,9 @@ class Domain:
 
     def save(self, directory: Path) -> dict:
         """Write ``domain.npz`` into ``directory``; the entry for the model's ``config.json``."""
-        np.savez_compressed(directory / DOMAIN_FILE, bits=np.packbits(self.bits, axis=1),
-                            n_bits=np.int64(self.bits.shape[1]))
+        with sealed(directory / DOMAIN_FILE) as target:
+            np.savez_compressed(target, bits=np.packbits(self.bits, axis=1),
+                                n_bits=np.int64(self.bits.shape[1]))
         return {"file": DOMAIN_FILE, "molecules": self.molecules, "fingerprints": len(self.bits),
                 "features": "ECFP4 (Morgan radius 2, 2048 bits)",
                 "of": "training and validation molecules"}
@@ -106,9 +108,10 @@ class Domain:
     def load(cls, directory: Path, entry: dict) -> Domain:
         """The domain a model's ``config.json`` ``entry`` describes, read from ``directory``."""
         path = directory / DOMAIN_FILE
+        source = opened(path)
         try:
             molecules = int(entry["molecules"])
-            with np.load(path, allow_pickle=False) as data:
+            with np.load(source, allow_pickle=False) as data:
                 n_bits = int(data["n_bits"])
                 bits = np.unpackbits(data["bits"], axis=1)[:, :n_bits]
         except (OSError, KeyError, TypeError, ValueError, EOFError) as err:

@@ -18,7 +18,7 @@ from molgraph.inference.conformal import SET, shared_calibration
 from molgraph.inference.domain import Domain
 from molgraph.inference.model_dir import CONFIG, MEMBERS, WEIGHTS
 from molgraph.inference.smiles import predict_smiles, smiles_similarity
-from molgraph.runtime.files import write_json
+from molgraph.runtime.encryption import write_json
 
 #: written beside the members of a saved ensemble
 ENSEMBLE_FILE = "ensemble.json"

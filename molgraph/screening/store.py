@@ -13,6 +13,9 @@ made by another featurizer version is refused, since its graphs would mean somet
 last row number, row count, invalid rows and the SHA-256 of the file. A shard is checked against
 its record whenever it is loaded, so a shard copied over another, truncated or edited is refused
 instead of screened. Version-1 stores (no records) are still read, with a warning.
+
+With an encryption key (``molgraph.runtime.encryption``), shards and ``store.json`` are written
+encrypted; the checksums are of the files as they lie on disk, so they are checked the same way.
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ import numpy as np
 from molgraph import __version__
 from molgraph.chem.graphs import MolGraphs
 from molgraph.chem.vocabulary import FEATURIZER_VERSION, featurizer_spec
+from molgraph.runtime.encryption import decrypt, read_bytes, sealed
 
 log = logging.getLogger(__name__)
 
@@ -88,7 +92,8 @@ def save_shard(path: Path, rows: np.ndarray, smiles: Sequence[str], ids: Sequenc
                 pack_strings(values.tolist())
         else:
             extra[f"{_DESCRIPTOR_PREFIX}{name}"] = values
-    graphs.save(path, **extra)
+    with sealed(path) as target:
+        graphs.save(target, **extra)  # type: ignore[arg-type]  # np.savez writes file objects
     with open(path, "rb") as handle:  # just written: read back from the page cache
         return hashlib.file_digest(handle, "sha256").hexdigest()
 
@@ -106,8 +111,9 @@ def read_shard(path: str | Path) -> tuple[dict, dict]:
     (see :func:`shard_record`). A damaged file is a ``ValueError`` that names it."""
     path = Path(path)
     raw = path.read_bytes()
+    content = decrypt(raw, path)
     try:
-        data = _parse(io.BytesIO(raw))
+        data = _parse(io.BytesIO(content))
     except (BadZipFile, zlib.error, EOFError, OSError, KeyError, ValueError) as err:
         raise ValueError(f"{path.parent}: shard file {path.name} is damaged (truncated or "
                          f"unreadable: {type(err).__name__}: {err}); {_AGAIN}") from err
@@ -199,8 +205,9 @@ def read_manifest(path: str | Path) -> dict:
     """``store.json`` of the store ``path``, checked to be a store manifest of a known format
     (a ``ValueError`` naming the file otherwise), whatever its featurizer or completeness."""
     file = Path(path) / STORE_FILE
+    content = read_bytes(file)
     try:
-        info = json.loads(file.read_text(encoding="utf-8"))
+        info = json.loads(content.decode("utf-8"))
         problem = None if isinstance(info, dict) else "not a JSON object"
     except (json.JSONDecodeError, UnicodeDecodeError) as err:
         empty = not file.stat().st_size

@@ -2,7 +2,9 @@
 
 Shards are featurized in worker processes and written as they come (atomically), so a killed
 run continues with ``resume`` and memory stays flat. ``druglike`` also stores the drug-likeness
-descriptors and PAINS alerts, so screens with filters need no RDKit work either.
+descriptors and PAINS alerts, so screens with filters need no RDKit work either. With an
+encryption key active (``molgraph.encryption_key``, ``--key-file`` or ``MOLGRAPH_KEY``) every
+file of the store is written encrypted (``molgraph.runtime.encryption``).
 """
 
 from __future__ import annotations
@@ -12,7 +14,8 @@ import shutil
 from collections.abc import Sequence
 from pathlib import Path
 
-from molgraph.runtime.files import TEMPORARY_PREFIX, atomic_path, jsonable, write_json
+from molgraph.runtime.encryption import EncryptionKeyError, active_key, write_json
+from molgraph.runtime.files import TEMPORARY_PREFIX, atomic_path, jsonable
 from molgraph.runtime.progress import Progress
 from molgraph.runtime.system import cpu_count
 from molgraph.screening.library import SHARD_ROWS, Shard, count_rows, open_libraries
@@ -62,6 +65,8 @@ def build_store(
         raise ValueError("molgraph featurize reads molecule files, not stores")
     signature = {"libraries": [lib.fingerprint() for lib in libs], "chunk_size": chunk_size,
                  "smiles_column": smiles_column, "id_column": id_column, "druglike": druglike}
+    if active_key() is not None:  # so that a resume with and one without a key do not mix
+        signature["encrypted"] = True
     _prepare_directory(out, signature, resume)
     mode = "full" if druglike else None
     records: dict[tuple[int, int], dict] = {}  # (library, chunk) → its record in store.json
@@ -126,6 +131,8 @@ def _done_record(path: Path) -> dict | None:
         return None
     try:
         return read_shard(path)[1]
+    except EncryptionKeyError:  # not damaged: readable with the right key
+        raise
     except ValueError as err:
         log.warning("%s; featurizing it again", err)
         path.unlink()

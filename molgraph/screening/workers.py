@@ -26,6 +26,7 @@ import pandas as pd
 from molgraph.inference.domain import SIMILARITY
 from molgraph.inference.ensemble import Ensemble
 from molgraph.inference.model_dir import model_digest, model_files
+from molgraph.runtime.encryption import KEY_ENV, EncryptionKeyError, active_key, inherit_key
 from molgraph.runtime.processes import process_pool
 from molgraph.screening.library import Shard
 from molgraph.screening.prepare import ShardRef, prepare_shard
@@ -54,8 +55,13 @@ def _ensemble(payloads: list[dict], device: str, precision: str) -> Ensemble:
         for payload in payloads:
             with tempfile.TemporaryDirectory(prefix="molgraph-model-") as tmp:
                 for name, data in payload["files"].items():
-                    (Path(tmp) / name).write_bytes(data)
-                models.append(load_model(tmp, device, precision))
+                    (Path(tmp) / name).write_bytes(data)  # as on disk: encrypted, if it is
+                try:
+                    models.append(load_model(tmp, device, precision))
+                except EncryptionKeyError as err:  # the temporary path would say nothing
+                    raise EncryptionKeyError(
+                        f"a scoring worker cannot read an encrypted model ({err}); a Dask "
+                        f"cluster's workers need {KEY_ENV} in their own environment") from None
         _MODELS[key] = Ensemble(models)
     return _MODELS[key]
 
@@ -131,10 +137,11 @@ def start_scoring_server() -> None:
 
 def screen_in_processes(config, refs, parts, mode: str | None, keys: list, progress, skip,
                         workers: int, batch_size: int) -> dict:
-    """Score shards in ``workers`` local processes with one torch thread each."""
+    """Score shards in ``workers`` local processes with one torch thread each; an encryption
+    key goes to them in memory (the model files stay encrypted in their payloads)."""
     options = shard_options(config, mode, "cpu", batch_size)
     payloads = [model_payload(m) for m in config.models]
-    pool = process_pool(workers)
+    pool = process_pool(workers, inherit_key, (active_key(),))
     try:
         run_shard_tasks(refs, parts, keys, progress, skip,
                         lambda shard: pool.submit(screen_remote_shard, shard, payloads, options),

@@ -16,6 +16,7 @@ from collections.abc import Callable, Sequence
 from multiprocessing import get_context
 from typing import Any
 
+from molgraph.runtime.encryption import active_key, inherit_key
 from molgraph.runtime.processes import Identity, process_identity, watch_parent
 
 #: seconds workers get to record an interrupted trial before they are terminated
@@ -23,8 +24,8 @@ GRACE = 5.0
 
 
 def _child(parent: Identity, index: int, target: Callable[..., Any], args: tuple,
-           results: Any) -> None:
-    watch_parent(parent)
+           results: Any, key: bytes | None) -> None:
+    watch_parent(parent, inherit_key, (key,))  # the encryption key, in memory, if any
     try:
         results.put(("done", index, target(*args)))
     except BaseException as err:  # noqa: B036 - an interrupted worker reports it too
@@ -42,7 +43,8 @@ def run_in_processes(target: Callable[..., Any], calls: Sequence[tuple]) -> list
     context = get_context("forkserver")
     results = context.Queue()
     me = process_identity(os.getpid())
-    workers = [context.Process(target=_child, args=(me, i, target, args, results),
+    key = active_key()
+    workers = [context.Process(target=_child, args=(me, i, target, args, results, key),
                                name=f"molgraph-sweep-{i}", daemon=False)
                for i, args in enumerate(calls)]
     out: dict[int, Any] = {}

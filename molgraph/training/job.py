@@ -41,6 +41,7 @@ from molgraph.inference.artifact import TrainedModel
 from molgraph.inference.domain import Domain
 from molgraph.inference.ensemble import EnsembleModel, member_distribution, spread
 from molgraph.models.registry import build_model
+from molgraph.runtime.encryption import active_key, sealed
 from molgraph.runtime.files import write_json
 from molgraph.runtime.progress import MANY_MOLECULES, step
 from molgraph.runtime.system import default_threads, seed_everything
@@ -386,7 +387,12 @@ def write_run(run: TrainRun, dataset: MoleculeDataset, out: str | Path) -> Path:
         frame[f"{name}_pred"] = pred[:, j]
         if run.test_std is not None:
             frame[f"{name}_std"] = run.test_std[:, j]
-    frame.to_csv(out / "test_predictions.csv", index=False)
+    with sealed(out / "test_predictions.csv") as target:  # encrypted under a key
+        frame.to_csv(target, index=False)
+    if active_key() is not None:
+        log.info("no pictures of the run: under an encryption key they would show the test "
+                 "molecules' labels in plaintext")
+        return out
     try:  # pictures of the run (out/plots/); matplotlib loads here, not on importing this module
         from molgraph.plots import write_run_plots
 
