@@ -114,6 +114,8 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--config", metavar="FILE", help="run_config.json of an earlier run (or its "
                    "directory); the flags given override it (default: none)")
     add_config_options(p, GeneRunConfig, aliases=ALIASES, require_missing=False, title="run")
+    p.add_argument("--dp-epsilon", type=float, metavar="EPS", help="refused: differential "
+                   "privacy does not hold on a gene network yet (see the message)")
     p.add_argument("--keep-self-loops", dest=PREFIX + "data.self_loops", action="store_const",
                    const="keep", default=argparse.SUPPRESS,
                    help="same as --self-loops keep (default: drop)")
@@ -130,9 +132,19 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
                      help="edgelist: is the first row a header (default: auto)")
 
 
+#: Why --dp-epsilon is refused for gene networks (molecules: ``molgraph train --dp-epsilon``).
+GENE_DP_REFUSAL = (
+    "differential privacy is not available for gene networks: a gene's features and label "
+    "reach its neighbours' predictions through message passing, so clipping each gene's "
+    "gradient does not bound one gene's influence on the model (node-level privacy needs "
+    "bounded-degree sampling and per-layer noise); train without --dp-epsilon")
+
+
 def gene_run_config(args: argparse.Namespace) -> GeneRunConfig:
     """The run configuration: ``--config``'s file if given, overridden by the flags given."""
     values = given_values(args)
+    if args.dp_epsilon is not None:
+        raise ValueError(GENE_DP_REFUSAL)
     if args.config:
         base = load_gene_config(args.config)
     else:

@@ -28,29 +28,37 @@ class DMPNNModel(GraphModel):
         self.w_o = nn.Linear(2 * h, h)
         self.dropout = nn.Dropout(config.dropout)
 
-    def message_passing(self, atoms, bonds, edge_index, batch):
+    def _halves(self) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+        """``W_i`` and ``W_o`` split into their atom and bond (or message) halves ``[h, h]``:
+        one split each, whose backward is one concatenation (slicing twice would add two
+        zero-padded gradients, which dominates per-molecule gradients under ``vmap``)."""
         h = self.config.hidden_channels
-        atom_in = nn.functional.linear(atoms, self.w_i.weight[:, :h])
-        atom_out = nn.functional.linear(atoms, self.w_o.weight[:, :h])
-        bond_in = nn.functional.linear(bonds, self.w_i.weight[:, h:])
-        return self._directed(atom_in, atom_out, bond_in, edge_index)
+        return (*self.w_i.weight.split(h, dim=1), *self.w_o.weight.split(h, dim=1))
+
+    def message_passing(self, atoms, bonds, edge_index, batch):
+        wi_atom, wi_bond, wo_atom, wo_message = self._halves()
+        atom_in = nn.functional.linear(atoms, wi_atom)
+        atom_out = nn.functional.linear(atoms, wo_atom)
+        bond_in = nn.functional.linear(bonds, wi_bond)
+        return self._directed(atom_in, atom_out, bond_in, edge_index, wo_message)
 
     def forward(self, data) -> Tensor:
         # The encoders are linear (sums of embeddings), so W_i and the atom half of W_o fold
         # into the embedding tables: a gather replaces a matmul over every directed edge. The
         # same function as ``from_encoded(*encode(data), data)``, about twice as fast.
         h = self.config.hidden_channels
+        wi_atom, wi_bond, wo_atom, wo_message = self._halves()
         atom_in, atom_out = self.atom_encoder(
-            data.x, project=torch.cat([self.w_i.weight[:, :h], self.w_o.weight[:, :h]])
-        ).split(h, dim=1)
-        bond_in = self.bond_encoder(data.edge_attr, project=self.w_i.weight[:, h:])
-        atoms = self._directed(atom_in, atom_out, bond_in, data.edge_index)
+            data.x, project=torch.cat([wi_atom, wo_atom])).split(h, dim=1)
+        bond_in = self.bond_encoder(data.edge_attr, project=wi_bond)
+        atoms = self._directed(atom_in, atom_out, bond_in, data.edge_index, wo_message)
         return self.readout(atoms, data.batch, data.num_graphs, getattr(data, "u", None))
 
     def _directed(self, atom_in: Tensor, atom_out: Tensor, bond_in: Tensor,
-                  edge_index: Tensor) -> Tensor:
+                  edge_index: Tensor, wo_message: Tensor) -> Tensor:
         """Atom states ``[N, h]`` from the projected inputs ``W_i x_v`` ``[N, h]``, ``W_o x_v``
-        ``[N, h]`` and ``W_i e_vw`` ``[E, h]``."""
+        ``[N, h]`` and ``W_i e_vw`` ``[E, h]``; ``wo_message`` is ``W_o``'s half that reads
+        the summed incoming messages."""
         h = self.config.hidden_channels
         n_atoms = atom_in.size(0)
         src, dst = edge_index
@@ -65,5 +73,5 @@ class DMPNNModel(GraphModel):
             hidden = torch.addmm(h0, message, self.w_h.weight.T)
             hidden = self.dropout(torch.relu_(hidden))
         incoming = scatter_sum(hidden, dst, n_atoms)
-        atoms = atom_out + nn.functional.linear(incoming, self.w_o.weight[:, h:], self.w_o.bias)
+        atoms = atom_out + nn.functional.linear(incoming, wo_message, self.w_o.bias)
         return self.dropout(torch.relu(atoms))

@@ -21,9 +21,10 @@ def scatter_sum(x: Tensor, index: Tensor, size: int) -> Tensor:
 
 
 def mean_pool(x: Tensor, batch: Tensor, size: int) -> Tensor:
-    """Per-graph mean of atom states (a graph without atoms gives zeros)."""
-    counts = torch.bincount(batch, minlength=size).clamp_(min=1).unsqueeze(1)
-    return scatter_sum(x, batch, size) / counts.to(x.dtype)
+    """Per-graph mean of atom states (a graph without atoms gives zeros). The counts are a
+    scatter, not ``bincount``, which ``torch.func.vmap`` (per-molecule gradients) lacks."""
+    counts = scatter_sum(torch.ones_like(x[:, :1]), batch, size).clamp(min=1)
+    return scatter_sum(x, batch, size) / counts
 
 
 def max_pool(x: Tensor, batch: Tensor, size: int) -> Tensor:

@@ -22,6 +22,9 @@ from molgraph.runtime.configs import flatten, from_dict, to_dict, with_values
 from molgraph.runtime.files import write_json
 
 TASKS = ("regression", "classification")
+#: Models DP-SGD can train (``training.private``): their forward pass treats each molecule on its
+#: own and runs under ``torch.func.vmap``; gcn, gat and gine normalise over the batch.
+PRIVATE_MODELS = ("dmpnn",)
 
 
 @dataclass
@@ -37,6 +40,13 @@ class TrainConfig:
         patience: epochs without validation improvement before stopping (0: never stop).
         device: auto (CUDA when present), cpu, cuda or cuda:N.
         threads: torch CPU threads (default: half the CPUs, at most 4).
+        dp_epsilon: differentially private training (DP-SGD) with this privacy budget ε:
+            each molecule's gradient is clipped to dp_max_grad_norm and Gaussian noise is
+            added, the noise set so that the whole run spends at most ε (Opacus's RDP
+            accountant); molecules are drawn by Poisson sampling at rate batch_size / n.
+            None: ordinary training (molgraph.training.private).
+        dp_delta: the δ of (ε, δ)-DP (default: 1 / the number of training molecules).
+        dp_max_grad_norm: the clipping norm C of each molecule's gradient.
     """
 
     epochs: int = 50
@@ -47,8 +57,19 @@ class TrainConfig:
     patience: int = 20
     device: str = "auto"
     threads: int | None = None
+    dp_epsilon: float | None = None
+    dp_delta: float | None = None
+    dp_max_grad_norm: float = 1.0
 
     def __post_init__(self) -> None:
+        if self.dp_epsilon is not None and not 0 < self.dp_epsilon < float("inf"):
+            raise ValueError(f"the privacy budget dp_epsilon must be a positive number, not "
+                             f"{self.dp_epsilon} (leave it out for ordinary training)")
+        if self.dp_delta is not None and not 0 < self.dp_delta < 1:
+            raise ValueError(f"dp_delta must be in (0, 1), not {self.dp_delta}")
+        if not 0 < self.dp_max_grad_norm < float("inf"):
+            raise ValueError(f"dp_max_grad_norm must be a positive number, not "
+                             f"{self.dp_max_grad_norm}")
         if self.epochs < 1:
             raise ValueError(f"epochs must be at least 1, not {self.epochs}")
         if self.batch_size < 2:  # batch norm needs two graphs; a batch of one is skipped
@@ -162,6 +183,8 @@ class RunConfig:
                              "dropout (--mc-samples), not both")
         if self.task not in TASKS:
             raise ValueError(f"unknown task {self.task!r}; choose from {', '.join(TASKS)}")
+        if self.train.dp_epsilon is not None:
+            self._check_private()
         if self.split not in SPLITS:
             raise ValueError(f"unknown split {self.split!r}; choose from {', '.join(SPLITS)}")
         self.split_sizes = tuple(float(s) for s in self.split_sizes)
@@ -169,6 +192,26 @@ class RunConfig:
                 abs(sum(self.split_sizes) - 1.0) > 1e-6:
             raise ValueError(f"split sizes must be three fractions summing to 1, not "
                              f"{list(self.split_sizes)}")
+
+    def _check_private(self) -> None:
+        """Refuse what DP-SGD cannot make private, saying why and what to do instead."""
+        if self.model.name not in PRIVATE_MODELS:
+            raise ValueError(f"differentially private training (--dp-epsilon) needs a model "
+                             f"that treats each molecule on its own ({', '.join(PRIVATE_MODELS)})"
+                             f": {self.model.name} normalises over the batch, so one molecule's "
+                             "gradient cannot be clipped alone; use --model dmpnn")
+        if self.task != "classification":
+            raise ValueError("differentially private training is for classification: a "
+                             "regression model is saved with its training labels' mean and "
+                             "SD, which DP-SGD does not protect; use --task classification")
+        if self.model.molecule_features:
+            raise ValueError("differentially private training cannot use --molecule-features: "
+                             "they are standardised with the training molecules' mean and SD, "
+                             "saved with the model without noise; leave them out")
+        if self.ensemble_size > 1:
+            raise ValueError(f"differentially private training trains one model: each of "
+                             f"{self.ensemble_size} ensemble members would spend the budget "
+                             "again; use --ensemble-size 1")
 
     def check_data(self) -> None:
         """Refuse a run without data or targets, naming the flags that give them."""

@@ -135,6 +135,11 @@ def train_on_dataset(dataset: MoleculeDataset, config: RunConfig,
                                     if split is None else split)
     _check_split(y, train_idx, val_idx, test_idx, dataset.table.target_names, config,
                  need_test=split is None and config.split_sizes[2] > 0)
+    private = config.train.dp_epsilon is not None
+    if config.blend and private:
+        log.info("not blended with the SVM: its support molecules' fingerprints would be saved "
+                 "with the model, outside the differential privacy; the model alone")
+        config = config.with_values({"blend": False})
     if config.blend:  # decided before the training, not after it
         refused = blend_refusal(len(train_idx) + len(val_idx))
         if refused:
@@ -151,7 +156,8 @@ def train_on_dataset(dataset: MoleculeDataset, config: RunConfig,
     parts = {"val": val_idx, **({"test": test_idx} if len(test_idx) else {})}
     members, fits = [], []
     seen = np.concatenate([train_idx, val_idx])  # ECFP4 bits computed once per data set
-    domain = Domain.from_bits(dataset.molecule_features(("morgan",))[seen])
+    # a private model keeps no fingerprints of its training molecules (no applicability domain)
+    domain = None if private else Domain.from_bits(dataset.molecule_features(("morgan",))[seen])
     for k in range(config.ensemble_size):  # the first member reports to callbacks and tracker
         seed = config.seed + k
         seed_everything(seed)
@@ -198,6 +204,8 @@ def train_on_dataset(dataset: MoleculeDataset, config: RunConfig,
     uncertainty = (uncertainty_report(calibration, y[test_idx], predictions["test"], test_std)
                    if "test" in predictions else None)
     no_test = np.zeros((0, y.shape[1]), dtype=np.float32)
+    if fits[0].privacy is not None:  # the δ used, where the default (1 / n) chose it
+        config = config.with_values({"train.dp_delta": fits[0].privacy["delta"]})
     return TrainRun(config, trained, metrics, fits[0], (train_idx, val_idx, test_idx),
                     predictions.get("test", no_test), time.perf_counter() - started, y,
                     duplicates,
@@ -374,6 +382,8 @@ def write_run(run: TrainRun, dataset: MoleculeDataset, out: str | Path) -> Path:
         summary["ensemble"] = {"size": len(run.members), "members": run.members}
     if run.uncertainty is not None:
         summary["uncertainty"] = run.uncertainty
+    if run.fit.privacy is not None:
+        summary["privacy"] = {**run.fit.privacy, "not_private": _not_private(run)}
     write_json(out / "metrics.json", summary)
     write_json(out / SPLIT_FILE, split_record(
         run.split, dataset.positions, dataset.rows,
@@ -400,6 +410,16 @@ def write_run(run: TrainRun, dataset: MoleculeDataset, out: str | Path) -> Path:
     except Exception as err:  # a picture never fails a training run
         log.warning("plots of %s not written: %s: %s", out, type(err).__name__, err)
     return out
+
+
+def _not_private(run: TrainRun) -> list[str]:
+    """What a private run computed from its data outside the (ε, δ) guarantee."""
+    said = ["the validation molecules chose the epoch and calibrate the conformal intervals "
+            "(conformal.npz holds quantiles of their errors)"]
+    if run.baseline is not None:
+        said.append("the ECFP baselines in metrics.json were fitted without privacy (their "
+                    "scores only: they are not saved)")
+    return said
 
 
 def add_baseline(run: TrainRun, dataset: MoleculeDataset) -> TrainRun:
@@ -430,4 +450,6 @@ def final_metrics(run: TrainRun) -> dict[str, float]:
                 continue
             scores.update({f"{name}_{part}_{k}": v for k, v in scored[part].items()
                            if not k.rsplit("_", 1)[-1].isdigit()})
+    if run.fit.privacy is not None:
+        scores["dp_epsilon_spent"] = run.fit.privacy["epsilon_spent"]
     return {**scores, "best_epoch": run.fit.best_epoch, "epochs_run": len(run.fit.history)}

@@ -37,13 +37,15 @@ log = logging.getLogger(__name__)
 class FitResult:
     """Outcome of :func:`fit`; the model passed in holds the best weights afterwards.
 
-    ``best_epoch`` counts from 1, like the ``epoch`` of each ``history`` row.
+    ``best_epoch`` counts from 1, like the ``epoch`` of each ``history`` row; ``privacy`` is
+    a private run's noise and the ε it spent (``training.private``).
     """
 
     best_epoch: int
     best_score: float
     scaler: Scaler
     history: list[dict[str, float]] = field(default_factory=list)
+    privacy: dict | None = None
 
 
 def masked_loss(pred: torch.Tensor, target: torch.Tensor, task: str) -> torch.Tensor:
@@ -124,16 +126,30 @@ def fit(
     y_scaled = scaler.transform(y).astype(np.float32)
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr,
                                   weight_decay=config.weight_decay)
-    scheduler = _scheduler(optimizer, config, max(1, math.ceil(len(graphs) / config.batch_size)))
+    steps = max(1, math.ceil(len(graphs) / config.batch_size))
+    private = None
+    if config.dp_epsilon is not None:
+        from molgraph.training import private as dp
+
+        plan = dp.PrivacyPlan.for_run(config, len(graphs))
+        dp.log_plan(plan, config.epochs)
+        private, steps = dp.Accountant(plan), plan.steps_per_epoch
+        noise = torch.Generator().manual_seed(seed)
+    scheduler = _scheduler(optimizer, config, steps)
     rng = np.random.default_rng(seed)
     monitor, higher_better = monitored_metric(task)
     best = FitResult(best_epoch=0, best_score=-math.inf if higher_better else math.inf,
                      scaler=scaler)  # best_epoch 0: none yet
     best_state = copy.deepcopy(model.state_dict())
     for epoch in range(1, config.epochs + 1):
-        loss = _train_epoch(model, graphs, y_scaled, rng.permutation(len(graphs)), config, task,
-                            optimizer, scheduler, device,
-                            partial(notify_each, callbacks, "on_batch_end", epoch))
+        on_batch = partial(notify_each, callbacks, "on_batch_end", epoch)
+        if private is None:
+            loss = _train_epoch(model, graphs, y_scaled, rng.permutation(len(graphs)), config,
+                                task, optimizer, scheduler, device, on_batch)
+        else:
+            loss = dp.private_epoch(model, graphs, y_scaled, private.plan, private,
+                                    partial(masked_loss, task=task), optimizer, scheduler, rng,
+                                    noise, device, on_batch)
         pred = predict_graphs(model, val[0], task, scaler, device=device)
         if not (math.isfinite(loss) and np.isfinite(pred).all()):
             raise ValueError(  # a setting the data cannot bear: the user's to change
@@ -141,6 +157,8 @@ def fit(
                 f"{int((~np.isfinite(pred)).sum())} validation predictions are not finite; "
                 f"lower the learning rate (train.lr {config.lr:g})")
         metrics = {"train_loss": loss}
+        if private is not None:
+            metrics["epsilon_spent"] = private.spent()
         metrics.update({f"val_{k}": v for k, v in compute_metrics(task, val[1], pred).items()
                         if "_" not in k or k in ("roc_auc", "pr_auc")})
         best.history.append({"epoch": epoch, **metrics})
@@ -157,5 +175,7 @@ def fit(
                      epoch, monitor, config.patience, best.best_epoch)
             break
     model.load_state_dict(best_state)
+    if private is not None:
+        best.privacy = private.report()
     notify_each(callbacks, "on_train_end")
     return best

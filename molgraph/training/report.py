@@ -56,6 +56,12 @@ def chosen_model(run: Any) -> str:
     if run.config.ensemble_size > 1:
         name = f"an ensemble of {run.config.ensemble_size} {name} models"
     metric, _ = monitored_metric(run.config.task)
+    privacy = getattr(getattr(run, "fit", None), "privacy", None)
+    if privacy is not None:
+        return (f"model: {name} alone, differentially private: ε {privacy['epsilon_spent']:.2f} "
+                f"spent of {privacy['epsilon_target']:g} at δ {privacy['delta']:.2g} (clipping "
+                f"norm {privacy['max_grad_norm']:g}, noise multiplier "
+                f"{privacy['noise_multiplier']:.2f}; not blended)")
     if run.blend is None:
         why = "--no-blend" if not run.config.blend else "not blended"
         return f"model: {name} alone ({why})"
