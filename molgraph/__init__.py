@@ -51,6 +51,9 @@ _PUBLIC = {
     # encryption at rest of stores and model directories
     "encryption_key": "molgraph.runtime.encryption",
     "write_key_file": "molgraph.runtime.encryption",
+    # private data: audits before sharing, knowledge shared without weights
+    "audit_model": "molgraph.privacy.audit",
+    "pool_annotations": "molgraph.privacy.distill",
     # building blocks
     "build_model": "molgraph.models.registry",
     "fit": "molgraph.training.loop",

@@ -115,7 +115,7 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
                    "directory); the flags given override it (default: none)")
     add_config_options(p, GeneRunConfig, aliases=ALIASES, require_missing=False, title="run")
     p.add_argument("--dp-epsilon", type=float, metavar="EPS", help="refused: differential "
-                   "privacy does not hold on a gene network yet (see the message)")
+                   "privacy does not hold on a gene network yet (default: none)")
     p.add_argument("--keep-self-loops", dest=PREFIX + "data.self_loops", action="store_const",
                    const="keep", default=argparse.SUPPRESS,
                    help="same as --self-loops keep (default: drop)")

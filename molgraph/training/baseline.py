@@ -117,7 +117,7 @@ def refit_svm(setting: dict[str, Any], bits: np.ndarray, y: np.ndarray, rows: np
     return _fit_svm_tasks(setting, task, gram, y[rows], bits[rows], seed).compact()
 
 
-def _fit_forest(setting: dict[str, Any], task: str, bits: np.ndarray, y: np.ndarray,
+def fit_forest(setting: dict[str, Any], task: str, bits: np.ndarray, y: np.ndarray,
                 train: np.ndarray, evaluate: np.ndarray, seed: int, threads: int) -> np.ndarray:
     """``[len(evaluate), T]`` random-forest predictions, one forest per target on its
     labelled training rows."""
@@ -171,7 +171,7 @@ def fit_baselines(smiles: Sequence[str], y: np.ndarray,
     result: dict[str, Any] = {"features": FEATURES, "models": {}}
     best = None
     for setting in RF_SETTINGS[task]:
-        pred = _fit_forest(setting, task, bits, y, train, evaluate, seed, threads)
+        pred = fit_forest(setting, task, bits, y, train, evaluate, seed, threads)
         scores = {"val": compute_metrics(task, y[val], pred[:len(val)]),
                   "test": compute_metrics(task, y[test], pred[len(val):])}
         if best is None or _better(scores["val"][metric], best[1]["val"][metric], higher):
