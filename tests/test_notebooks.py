@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 NOTEBOOKS_DIR = Path(__file__).resolve().parents[1] / "notebooks"
-NOTEBOOKS = ["property_prediction", "virtual_screening", "gene_network", "sweep_mlflow"]
+NOTEBOOKS = ["property_prediction", "virtual_screening", "gene_network", "sweep_mlflow",
+             "sharing_without_weights"]
 #: Optional packages a notebook needs beyond molgraph's own dependencies.
 NEEDS = {"sweep_mlflow": ("mlflow", "optuna")}
 RUNNER = ("nbformat", "nbclient", "ipykernel")
