@@ -5,6 +5,7 @@ saved with the model that the guarantee does not cover."""
 from __future__ import annotations
 
 import json
+import logging
 from functools import partial
 from pathlib import Path
 
@@ -14,6 +15,7 @@ import torch
 
 from molgraph.chem.featurize import featurize_smiles
 from molgraph.cli.main import main
+from molgraph.inference.loading import load_model
 from molgraph.models.config import ModelConfig
 from molgraph.models.registry import build_model
 from molgraph.sweep.space import load_space
@@ -117,9 +119,13 @@ def test_a_private_run_records_the_epsilon_it_spent(private_run):
     assert "epsilon_spent" in history[0]
 
 
-def test_a_private_model_keeps_no_fingerprints_of_its_molecules(private_run):
+def test_a_private_model_keeps_no_fingerprints_of_its_molecules(private_run, caplog):
     saved = json.loads((private_run / "model" / "config.json").read_text())
     assert "domain" not in saved and "blend" not in saved
+    assert "differentially private" in saved["domain_withheld"]
+    with caplog.at_level(logging.WARNING):  # withheld on purpose: no "train it again" warning
+        load_model(private_run, device="cpu")
+    assert "applicability domain" not in caplog.text
     assert {p.name for p in (private_run / "model").glob("*.npz")} <= {"conformal.npz"}
     out = private_run.parent / "pred.csv"
     assert main(["predict", "--model", str(private_run), "--data", str(DATA / "small.smi"),

@@ -67,6 +67,8 @@ class TrainedModel:
             (``molgraph.inference.blend``; ``train``, unless ``--no-blend``), or None.
         domain: the ECFP4 bits of the molecules it learned from
             (``molgraph.inference.domain``), or None for a model saved before them.
+        domain_withheld: why a model keeps no domain on purpose (differentially private or
+            federated training: its molecules' fingerprints must not leave with it), or None.
         calibration: its conformal calibration (``molgraph.inference.conformal``; an
             ensemble's members share theirs), or None for a model saved before them.
     """
@@ -74,8 +76,10 @@ class TrainedModel:
     def __init__(self, model: GraphModel, task: str, target_names: Sequence[str],
                  scaler: Scaler, device: torch.device | str = "cpu",
                  precision: str = "fp32", blend: Blend | None = None,
-                 domain: Domain | None = None, calibration: Calibration | None = None) -> None:
+                 domain: Domain | None = None, calibration: Calibration | None = None,
+                 domain_withheld: str | None = None) -> None:
         self.model = model.eval()
+        self.domain_withheld = domain_withheld
         self.blend = blend
         self.domain = domain
         self.calibration = calibration
@@ -115,6 +119,8 @@ class TrainedModel:
             config["domain"] = self.domain.save(directory)
         else:
             (directory / DOMAIN_FILE).unlink(missing_ok=True)
+            if self.domain_withheld:
+                config["domain_withheld"] = self.domain_withheld
         if self.calibration is not None:
             config["conformal"] = self.calibration.save(directory)
         else:
@@ -148,12 +154,14 @@ class TrainedModel:
         model.load_state_dict(_read_weights(directory / WEIGHTS, model))
         blend = Blend.load(directory, config["blend"], task) if "blend" in config else None
         domain = Domain.load(directory, config["domain"]) if "domain" in config else None
-        if domain is None:
+        withheld = config.get("domain_withheld")
+        if domain is None and not withheld:
             notice_missing(str(directory))
         calibration = (Calibration.load(directory, config["conformal"], task)
                        if "conformal" in config else None)
         return cls(model, task, targets, scaler, device=resolve_device(device),
-                   precision=precision, blend=blend, domain=domain, calibration=calibration)
+                   precision=precision, blend=blend, domain=domain, calibration=calibration,
+                   domain_withheld=withheld)
 
     @property
     def samples(self) -> int:

@@ -55,6 +55,9 @@ from molgraph.training.metrics import compute_metrics
 
 log = logging.getLogger(__name__)
 RUN_CONFIG = "run_config.json"
+#: why a differentially private model keeps no applicability domain
+PRIVATE_DOMAIN = ("differentially private training: the training molecules' fingerprints "
+                  "stay out of the model")
 #: the split of every run, as 0-based data-row indices (``--split-file`` reads it back)
 SPLIT_FILE = "split.json"
 
@@ -167,7 +170,8 @@ def train_on_dataset(dataset: MoleculeDataset, config: RunConfig,
                      callbacks if k == 0 else (), tracker if k == 0 else None)
         members.append(TrainedModel(network, config.task, dataset.table.target_names,
                                     result.scaler, device=next(network.parameters()).device,
-                                    domain=domain))
+                                    domain=domain, domain_withheld=PRIVATE_DOMAIN if private
+                                    else None))
         fits.append(result)
         if config.ensemble_size > 1:
             log.info("ensemble member %d/%d (seed %d): best epoch %d", k + 1,

@@ -68,8 +68,10 @@ def masked_loss(pred: torch.Tensor, target: torch.Tensor, task: str) -> torch.Te
     return (losses * mask).sum() / mask.sum().clamp(min=1)
 
 
-def _scheduler(optimizer: torch.optim.Optimizer, config: TrainConfig,
-               steps_per_epoch: int) -> torch.optim.lr_scheduler.LambdaLR:
+def lr_schedule(optimizer: torch.optim.Optimizer, config: TrainConfig,
+                steps_per_epoch: int) -> torch.optim.lr_scheduler.LambdaLR:
+    """Linear warm-up from lr / 10 over ``config.warmup_epochs``, then exponential decay to
+    lr / 10 at the last of ``config.epochs``, stepped once per optimiser step."""
     warmup = max(1, config.warmup_epochs * steps_per_epoch)
     total = max(warmup + 1, config.epochs * steps_per_epoch)
 
@@ -81,9 +83,9 @@ def _scheduler(optimizer: torch.optim.Optimizer, config: TrainConfig,
     return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
 
 
-def _train_epoch(model: nn.Module, graphs: MolGraphs, y_scaled: np.ndarray, order: np.ndarray,
-                 config: TrainConfig, task: str, optimizer, scheduler, device,
-                 on_batch: Callable[[int, int], None]) -> float:
+def train_epoch(model: nn.Module, graphs: MolGraphs, y_scaled: np.ndarray, order: np.ndarray,
+                config: TrainConfig, task: str, optimizer, scheduler, device,
+                on_batch: Callable[[int, int], None]) -> float:
     """One pass over the training graphs in ``order``; the mean training loss.
     ``on_batch(done, total)`` hears the molecules done, 0 first, then after each batch."""
     model.train()
@@ -135,7 +137,7 @@ def fit(
         dp.log_plan(plan, config.epochs)
         private, steps = dp.Accountant(plan), plan.steps_per_epoch
         noise = torch.Generator().manual_seed(seed)
-    scheduler = _scheduler(optimizer, config, steps)
+    scheduler = lr_schedule(optimizer, config, steps)
     rng = np.random.default_rng(seed)
     monitor, higher_better = monitored_metric(task)
     best = FitResult(best_epoch=0, best_score=-math.inf if higher_better else math.inf,
@@ -144,8 +146,8 @@ def fit(
     for epoch in range(1, config.epochs + 1):
         on_batch = partial(notify_each, callbacks, "on_batch_end", epoch)
         if private is None:
-            loss = _train_epoch(model, graphs, y_scaled, rng.permutation(len(graphs)), config,
-                                task, optimizer, scheduler, device, on_batch)
+            loss = train_epoch(model, graphs, y_scaled, rng.permutation(len(graphs)), config,
+                               task, optimizer, scheduler, device, on_batch)
         else:
             loss = dp.private_epoch(model, graphs, y_scaled, private.plan, private,
                                     partial(masked_loss, task=task), optimizer, scheduler, rng,
