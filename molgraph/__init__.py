@@ -54,6 +54,9 @@ _PUBLIC = {
     # private data: audits before sharing, knowledge shared without weights
     "audit_model": "molgraph.privacy.audit",
     "pool_annotations": "molgraph.privacy.distill",
+    "run_federation": "molgraph.federated.api",
+    "FederationConfig": "molgraph.federated.config",
+    "OwnerConfig": "molgraph.federated.config",
     # building blocks
     "build_model": "molgraph.models.registry",
     "fit": "molgraph.training.loop",

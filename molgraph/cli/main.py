@@ -18,7 +18,7 @@ from molgraph.cli.options import mark_required
 #: this module is: worker processes started with ``forkserver`` re-import the main module, and
 #: must not import torch through ``train``'s model choices.
 VERBS = ("train", "sweep", "predict", "explain", "screen", "featurize", "genes", "active",
-         "keygen", "audit", "distill")
+         "keygen", "audit", "federated", "distill")
 
 
 def _verbs_to_register(argv: list[str]) -> tuple[str, ...]:

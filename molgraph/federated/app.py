@@ -1,0 +1,321 @@
+"""The Flower apps of a molgraph federation (Flower's Message API: a ``ServerApp`` and a
+``ClientApp``, run by a SuperLink and one SuperNode per data owner; see
+``molgraph.federated.launch``). The only module that imports Flower.
+
+A run: the server waits for ``clients`` owners, asks each to describe itself (a *query*: its
+name, task columns, molecule counts and, for regression only, per-task label count, sum and sum
+of squares), fixes the task list (the union of the owners' columns unless given) and the
+target scaling, then runs ``rounds`` of FedAvg or FedProx. Each round every owner trains the
+shared weights on its molecules and sends them back; the average then goes to every owner,
+who scores it on its own validation part. Molecules and labels never leave an owner's
+process; only weights, counts and scores do. A node that fails or dies is left out of that
+round (Flower answers for it with an error once the round's timeout or its missed heartbeats
+say so); the run goes on while ``min_clients`` answer.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import time
+from collections.abc import Iterable
+from dataclasses import replace
+from pathlib import Path
+
+from flwr.app import (
+    ArrayRecord,
+    ConfigRecord,
+    Context,
+    Message,
+    MessageType,
+    MetricRecord,
+    RecordDict,
+)
+from flwr.clientapp import ClientApp
+from flwr.serverapp import Grid, ServerApp
+from flwr.serverapp.strategy import FedAvg, FedProx
+
+from molgraph.federated.config import FederationConfig, OwnerConfig
+from molgraph.federated.output import ERROR_FILE, write_federation
+from molgraph.federated.owner import (
+    label_moments,
+    load_owner,
+    pooled_scaler,
+    score,
+    train_locally,
+)
+from molgraph.models.registry import build_model
+from molgraph.models.scaling import Scaler
+from molgraph.runtime.system import seed_everything
+
+log = logging.getLogger(__name__)
+server_app = ServerApp()
+client_app = ClientApp()
+#: run-config keys (``flwr run --run-config``) and the node-config key (``--node-config``)
+FEDERATION_FILE, OUT_DIR, OWNER_FILE = "federation-file", "out", "owner-file"
+GLOBAL = "global_val_"  # a train reply's scores of the weights it was sent
+
+
+class _Recording:
+    """A Flower strategy that also records, per round, the payload bytes sent to and received
+    from the owners, the seconds taken, and each owner's reported metrics by name.
+
+    Each round's averaged model is scored by every owner at the start of the next round's
+    training (metrics ``global_val_*``), and the last round's by an evaluation step: one
+    process start per owner and round fewer than evaluating every round."""
+
+    def __init__(self, names: dict[int, str], rounds: int, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.names = names
+        self.last_round = rounds
+        self.rounds: dict[int, dict] = {}
+        self.asked: dict[str, list[int]] = {}  # the nodes sent the current train/val step
+
+    def _round(self, server_round: int) -> dict:
+        return self.rounds.setdefault(server_round, {
+            "round": server_round, "started": time.time(), "bytes_to_clients": 0,
+            "bytes_from_clients": 0, "clients_trained": [], "failures": [], "train": {},
+            "val": {}})
+
+    def _sent(self, server_round: int, messages: Iterable[Message], part: str
+              ) -> list[Message]:
+        messages = list(messages)
+        self._round(server_round)["bytes_to_clients"] += sum(
+            m.content["arrays"].count_bytes() for m in messages)
+        self.asked[part] = [m.metadata.dst_node_id for m in messages]
+        return messages
+
+    def _name(self, node: int) -> str:
+        return self.names.get(node, str(node))
+
+    def _received(self, server_round: int, replies: Iterable[Message], part: str
+                  ) -> list[Message]:
+        """Record the replies; an owner asked but not answered is a failure (Flower's error
+        replies come from the SuperLink, not from the owner, so they are matched by
+        elimination; their reasons are kept)."""
+        replies, record = list(replies), self._round(server_round)
+        answered = {r.metadata.src_node_id for r in replies if not r.has_error()}
+        reasons = sorted({r.error.reason for r in replies if r.has_error()})
+        record["failures"] += [
+            {"owner": self._name(node), "stage": part,
+             "reason": "; ".join(reasons) or "no answer within the round timeout"}
+            for node in self.asked.get(part, []) if node not in answered]
+        for reply in replies:
+            if reply.has_error():
+                continue
+            name = self._name(reply.metadata.src_node_id)
+            metrics = {k: _number(v) for k, v in reply.content["metrics"].items()}
+            if part == "train":
+                record["bytes_from_clients"] += reply.content["arrays"].count_bytes()
+                record["clients_trained"].append(name)
+                scored = {k[len(GLOBAL):]: metrics.pop(k) for k in list(metrics)
+                          if k.startswith(GLOBAL)}
+                if server_round > 1:  # the model averaged in the round before
+                    self._round(server_round - 1)["val"][name] = scored
+            record[part][name] = metrics
+        record["seconds"] = round(time.time() - record["started"], 3)
+        return replies
+
+    def configure_train(self, server_round, arrays, config, grid):
+        return self._sent(server_round, super().configure_train(server_round, arrays, config,
+                                                                grid), "train")
+
+    def aggregate_train(self, server_round, replies):
+        return super().aggregate_train(server_round,
+                                       self._received(server_round, replies, "train"))
+
+    def configure_evaluate(self, server_round, arrays, config, grid):
+        messages = ([] if server_round < self.last_round  # scored in the next round's training
+                    else super().configure_evaluate(server_round, arrays, config, grid))
+        return self._sent(server_round, messages, "val")
+
+    def aggregate_evaluate(self, server_round, replies):
+        return super().aggregate_evaluate(server_round,
+                                          self._received(server_round, replies, "val"))
+
+
+class RecordingFedAvg(_Recording, FedAvg):
+    """FedAvg that records each round (see :class:`_Recording`)."""
+
+
+class RecordingFedProx(_Recording, FedProx):
+    """FedProx that records each round (see :class:`_Recording`)."""
+
+
+def _number(value) -> float | None:
+    """A metric as JSON can hold it (NaN: a score the owner could not compute)."""
+    value = float(value)
+    return value if math.isfinite(value) else None
+
+
+@server_app.main()
+def serve(grid: Grid, context: Context) -> None:
+    """Run the federation the run config names and write its model directory; a failure is
+    also written to ``OUT/federation_error.txt`` for the process that started the run."""
+    out = Path(str(context.run_config[OUT_DIR]))
+    try:
+        federation = FederationConfig.load(str(context.run_config[FEDERATION_FILE]))
+        _serve(grid, federation, out)
+    except Exception as err:
+        out.mkdir(parents=True, exist_ok=True)
+        (out / ERROR_FILE).write_text(f"{err}")
+        raise
+
+
+def _serve(grid: Grid, federation: FederationConfig, out: Path) -> None:
+    started = time.time()
+    nodes = _wait_for_owners(grid, federation)
+    owners = _describe(grid, nodes, federation)
+    tasks = _tasks(owners, federation)
+    scaler = pooled_scaler([_moments(o, tasks) for o in owners.values()], tasks,
+                           federation.task)
+    federation = replace(federation, target_columns=tasks,
+                         model=replace(federation.model, out_channels=len(tasks)))
+    seed_everything(federation.seed)
+    network = build_model(federation.model)
+    strategy_kwargs = dict(
+        names={node: o["name"] for node, o in owners.items()}, rounds=federation.rounds,
+        fraction_train=1.0, fraction_evaluate=1.0, min_train_nodes=federation.min_clients,
+        min_evaluate_nodes=federation.min_clients, min_available_nodes=federation.min_clients)
+    strategy = (RecordingFedProx(proximal_mu=federation.proximal_mu, **strategy_kwargs)
+                if federation.strategy == "fedprox" else RecordingFedAvg(**strategy_kwargs))
+    shared = ConfigRecord({"federation": json.dumps(federation.to_dict()),
+                           "scaler-mean": scaler.mean, "scaler-std": scaler.std})
+    result = strategy.start(grid=grid, initial_arrays=ArrayRecord(network.state_dict()),
+                            num_rounds=federation.rounds, timeout=federation.round_timeout,
+                            train_config=shared, evaluate_config=ConfigRecord(dict(shared)))
+    network.load_state_dict(result.arrays.to_torch_state_dict())
+    write_federation(out, federation, network, scaler, {
+        "rounds": [strategy.rounds[r] for r in sorted(strategy.rounds)],
+        "clients": {o["name"]: {k: v for k, v in o.items() if k != "moments"}
+                    for o in owners.values()},
+        "seconds": round(time.time() - started, 2)})
+
+
+def _wait_for_owners(grid: Grid, federation: FederationConfig) -> list[int]:
+    """The connected nodes once ``clients`` are (at least ``min_clients`` after
+    ``join_timeout`` seconds; fewer is an error)."""
+    deadline = time.time() + federation.join_timeout
+    while len(nodes := list(grid.get_node_ids())) < federation.clients \
+            and time.time() < deadline:
+        time.sleep(0.5)
+    if len(nodes) < federation.min_clients:
+        raise ValueError(f"{len(nodes)} of {federation.clients} data owners connected within "
+                         f"{federation.join_timeout:g} s (at least {federation.min_clients} "
+                         "needed); start their clients, or raise --join-timeout")
+    return nodes
+
+
+def _describe(grid: Grid, nodes: list[int], federation: FederationConfig) -> dict[int, dict]:
+    """Each owner's name, tasks, counts and (regression) label moments, by node."""
+    content = RecordDict({"config": ConfigRecord(
+        {"federation": json.dumps(federation.to_dict())})})
+    messages = [Message(content, node, MessageType.QUERY) for node in nodes]
+    owners, errors = {}, []
+    for reply in grid.send_and_receive(messages, timeout=federation.round_timeout):
+        if reply.has_error():
+            errors.append(reply.error.reason)
+            continue
+        about, counts = reply.content["owner"], reply.content["counts"]
+        owners[reply.metadata.src_node_id] = {
+            "name": str(about["name"]), "tasks": list(about["tasks"]),
+            "n_train": int(counts["n_train"]), "n_val": int(counts["n_val"]),
+            "labelled": dict(zip(about["tasks"], map(int, counts["count"]))),
+            "moments": {k: list(counts[k]) for k in ("count", "sum", "sumsq") if k in counts}}
+    seen: dict[str, int] = {}
+    for owner in owners.values():  # two owners' files of one name: name#2
+        seen[owner["name"]] = seen.get(owner["name"], 0) + 1
+        owner["name"] += f"#{seen[owner['name']]}" if seen[owner["name"]] > 1 else ""
+    if len(owners) < federation.min_clients:
+        raise ValueError(f"{len(owners)} data owners could read their data ({len(errors)} "
+                         f"could not: {'; '.join(errors) or 'no answer'}); "
+                         f"{federation.min_clients} needed")
+    for reason in errors:
+        log.warning("a data owner is left out: %s", reason)
+    return owners
+
+
+def _tasks(owners: dict[int, dict], federation: FederationConfig) -> list[str]:
+    """The federation's tasks: as given, else the union of the owners' columns by name."""
+    union = sorted({t for o in owners.values() for t in o["tasks"]})
+    tasks = list(federation.target_columns) or union
+    unknown = {o["name"]: [t for t in o["tasks"] if t not in tasks] for o in owners.values()}
+    unknown = {name: columns for name, columns in unknown.items() if columns}
+    if unknown:
+        raise ValueError(f"data owner(s) hold target columns that are not tasks of this "
+                         f"federation ({tasks}): {unknown}; add them to the server's "
+                         "--target-columns or drop them from the owners'")
+    return tasks
+
+
+def _moments(owner: dict, tasks: list[str]) -> dict[str, list[float]]:
+    """An owner's label moments in the federation's task columns (zeros where it has none)."""
+    moments = {k: [0.0] * len(tasks) for k in ("count", "sum", "sumsq")}
+    for key, values in owner["moments"].items():
+        for name, value in zip(owner["tasks"], values):
+            moments[key][tasks.index(name)] = value
+    return moments
+
+
+def _owner(context: Context, config: ConfigRecord) -> tuple[OwnerConfig, FederationConfig]:
+    """This node's owner settings and the federation's, with the owner's threads and
+    device."""
+    owner = OwnerConfig.load(str(context.node_config[OWNER_FILE]))
+    federation = FederationConfig.from_dict(json.loads(str(config["federation"])))
+    train = replace(federation.train, threads=owner.threads, device=owner.device)
+    return owner, replace(federation, train=train)
+
+
+@client_app.query()
+def describe(msg: Message, context: Context) -> Message:
+    """Name, tasks and counts of this owner's data; label moments for regression only."""
+    owner, federation = _owner(context, msg.content["config"])
+    data = load_owner(owner, owner.target_columns, federation)
+    moments = label_moments(data)
+    counts = {"n_train": len(data.train[1]), "n_val": len(data.val[1]),
+              "count": moments["count"]}
+    if federation.task == "regression":
+        counts.update(sum=moments["sum"], sumsq=moments["sumsq"])
+    content = RecordDict({"owner": ConfigRecord({"name": owner.name,
+                                                 "tasks": owner.target_columns}),
+                          "counts": MetricRecord(counts)})
+    return Message(content, reply_to=msg)
+
+
+def _shared_model(msg: Message, context: Context):
+    config = msg.content["config"]
+    owner, federation = _owner(context, config)
+    data = load_owner(owner, federation.target_columns, federation)
+    network = build_model(federation.model)
+    network.load_state_dict(msg.content["arrays"].to_torch_state_dict())
+    scaler = Scaler(list(config["scaler-mean"]), list(config["scaler-std"]))
+    return federation, data, network, scaler
+
+
+@client_app.train()
+def train(msg: Message, context: Context) -> Message:
+    """Score the shared weights on this owner's validation part, train them on its
+    molecules, and send back the weights, the training loss and both models' scores."""
+    federation, data, network, scaler = _shared_model(msg, context)
+    config = msg.content["config"]
+    server_round = int(config["server-round"])
+    mu = float(config["proximal-mu"]) if "proximal-mu" in config else 0.0
+    received = score(network, data, federation, scaler)
+    seed_everything(federation.seed + server_round)
+    loss = train_locally(network, data, federation, scaler, mu, federation.seed + server_round)
+    metrics = {"num-examples": len(data.train[1]), "train_loss": loss,
+               **{f"{GLOBAL}{k}": v for k, v in received.items()},
+               **{f"local_val_{k}": v for k, v in score(network, data, federation,
+                                                        scaler).items()}}
+    content = RecordDict({"arrays": ArrayRecord(network.state_dict()),
+                          "metrics": MetricRecord(metrics)})
+    return Message(content, reply_to=msg)
+
+
+@client_app.evaluate()
+def evaluate(msg: Message, context: Context) -> Message:
+    """Score the averaged weights on this owner's validation part."""
+    federation, data, network, scaler = _shared_model(msg, context)
+    metrics = {"num-examples": len(data.val[1]), **score(network, data, federation, scaler)}
+    return Message(RecordDict({"metrics": MetricRecord(metrics)}), reply_to=msg)
