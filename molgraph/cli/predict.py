@@ -37,8 +37,10 @@ def run(args: argparse.Namespace) -> int:
     frame = predict_file(args.model, args.data, args.out, args.smiles_column, args.id_column,
                          args.device, args.batch_size, args.delimiter, args.domain_threshold)
     n_bad = int((frame["error"] != "").sum())
-    n_out = int((~frame[IN_DOMAIN]).sum())  # missing (no domain, invalid) counts as neither
+    known = frame[IN_DOMAIN].notna()  # missing: no domain (withheld or older) or invalid
+    n_out = int((~frame[IN_DOMAIN][known].astype(bool)).sum())
     invalid = f"{n_bad} invalid, kept with their error" if n_bad else "none invalid"
-    print(f"{len(frame)} rows predicted ({invalid}; {n_out} outside the applicability domain) "
-          f"→ {args.out}")
+    domain = (f"{n_out} outside the applicability domain" if known.any()
+              else "the model keeps no applicability domain")
+    print(f"{len(frame)} rows predicted ({invalid}; {domain}) → {args.out}")
     return 0
