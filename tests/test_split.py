@@ -48,3 +48,11 @@ def test_stratified_keeps_positive_rate(bace):
 def test_bad_sizes_rejected(bace):
     with pytest.raises(ValueError, match="sum to 1"):
         split_indices(bace[0], "random", sizes=(0.5, 0.1, 0.1))
+
+
+def test_a_scaffold_split_without_a_test_part_keeps_the_test_part_empty():
+    """One scaffold (every molecule acyclic) too big for training or validation: with no test
+    part asked for, it stays in training rather than filling a test part of size 0."""
+    acyclic = ["C" * k + "O" for k in range(1, 41)] + ["c1ccccc1" + "C" * k for k in range(10)]
+    train, val, test = split_indices(acyclic, "scaffold", (0.9, 0.1, 0.0), seed=0)
+    assert len(test) == 0 and len(train) + len(val) == len(acyclic)

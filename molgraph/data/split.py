@@ -71,8 +71,10 @@ def scaffold_split(smiles: Sequence[str], sizes: Sequence[float], seed: int) -> 
             train += group
         elif len(val) + len(group) <= val_size:
             val += group
-        else:
+        elif test_size > 0:
             test += group
+        else:  # no test part asked for: a scaffold too big for the others stays in training
+            train += group
     return tuple(np.sort(np.asarray(part, dtype=np.int64)) for part in (train, val, test))
 
 
