@@ -71,7 +71,7 @@ def scaffold_split(smiles: Sequence[str], sizes: Sequence[float], seed: int) -> 
             train += group
         elif len(val) + len(group) <= val_size:
             val += group
-        elif test_size > 0:
+        elif sizes[2] > 0:  # (its rounded size may be 1 when none was asked for)
             test += group
         else:  # no test part asked for: a scaffold too big for the others stays in training
             train += group
