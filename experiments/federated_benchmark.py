@@ -109,7 +109,7 @@ def run_split(name: str, dataset, pool: np.ndarray, test: np.ndarray,
     parts = deal_scaffolds(smiles, pool, n_owners, args.seed)
     held = [list(range(k, len(ASSAYS), n_owners)) if by_assay else list(range(len(ASSAYS)))
             for k in range(n_owners)]
-    out = args.out / name
+    out = args.out / f"seed{args.seed}" / name  # runs of several seeds may share --out
     y_test, test_graphs = y[test], graphs.take(test)
     record = {"split": name, "owners": [], "n_test": len(test)}
     masked = np.full_like(y, np.nan)  # every owner's labels of the assays it holds
