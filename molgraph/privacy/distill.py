@@ -110,7 +110,7 @@ def pool_annotations(annotations: Sequence[str | Path | pd.DataFrame]) -> Pooled
                                  f"{kinds[task]} in another annotation")
         per_owner.append((frame, tasks))
     table = pd.DataFrame({"smiles": first["smiles"]})
-    valid = first[f"{next(iter(_tasks(first, first_name)))}{PREDICTION}"].notna().to_numpy()
+    valid = first[f"{next(iter(per_owner[0][1]))}{PREDICTION}"].notna().to_numpy()
     pooled = PooledAnnotations(table, kinds)
     for task, kind in kinds.items():
         owners = [frame for frame, tasks in per_owner if task in tasks]
