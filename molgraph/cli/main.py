@@ -18,7 +18,7 @@ from molgraph.cli.options import mark_required
 #: this module is: worker processes started with ``forkserver`` re-import the main module, and
 #: must not import torch through ``train``'s model choices.
 VERBS = ("train", "sweep", "predict", "explain", "screen", "featurize", "genes", "active",
-         "keygen", "audit", "federated", "distill")
+         "keygen", "audit", "federated", "distill", "pretrain", "fingerprint")
 
 
 def _verbs_to_register(argv: list[str]) -> tuple[str, ...]:
@@ -68,6 +68,7 @@ def main(argv: list[str] | None = None) -> int:
     never a traceback (``-v`` shows it)."""
     parser = build_parser(argv)
     args, unknown = parser.parse_known_args(argv)
+    args.argv = list(sys.argv[1:] if argv is None else argv)  # a verb may relaunch itself
     if unknown:  # reported with the usage of the verb they were given to
         _verb_parser(parser, args).error(f"unrecognized arguments: {' '.join(unknown)}")
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,

@@ -53,6 +53,8 @@ class MoleculeDataset:
         parts: ``[len(table)]`` int8, the split the user gave (``molgraph.data.predefined``:
             train, val, test or unused per row), or ``None`` for a split made by the run.
         test_start: position in ``table`` where the rows of a separate test file begin.
+        weights: ``[len(table)]`` per-molecule loss weights (``--weight-column``), or
+            ``None``: all alike.
     """
 
     table: MoleculeTable
@@ -61,6 +63,7 @@ class MoleculeDataset:
     errors: dict[int, str]
     parts: np.ndarray | None = None
     test_start: int | None = None
+    weights: np.ndarray | None = None
     _features: dict = field(default_factory=dict, repr=False)
 
     def molecule_features(self, kinds: Sequence[str]) -> np.ndarray:
@@ -119,7 +122,14 @@ class MoleculeDataset:
             MolGraphs.concat([self.graphs, test.graphs]),
             np.concatenate([self.valid, test.valid]),
             {**self.errors, **{start + i: msg for i, msg in test.errors.items()}},
-            np.concatenate([own, np.full(len(test.table), TEST, dtype=np.int8)]), start)
+            np.concatenate([own, np.full(len(test.table), TEST, dtype=np.int8)]), start,
+            None if self.weights is None  # test rows are never trained on
+            else np.concatenate([self.weights, np.ones(len(test.table))]))
+
+    @property
+    def molecule_weights(self) -> np.ndarray | None:
+        """Loss weights of the valid rows ``[len(graphs)]``, or ``None``."""
+        return None if self.weights is None else self.weights[self.valid]
 
 
 def default_cache_dir() -> Path:

@@ -22,6 +22,7 @@ from molgraph.data.dataset import (
 )
 from molgraph.data.labels import check_labels
 from molgraph.data.predefined import parts_from_values
+from molgraph.data.weights import weights_from_values
 
 
 def dataset_from_table(table: MoleculeTable, where: str, cache_dir: Path | bool | None = None,
@@ -39,9 +40,11 @@ def dataset_from_table(table: MoleculeTable, where: str, cache_dir: Path | bool 
 def dataset_from_frame(frame: pd.DataFrame, smiles_column: str | None = None,
                        target_columns: Sequence[str] = (), split_column: str | None = None,
                        cache_dir: Path | bool | None = None, task: str | None = None,
-                       where: str = FRAME) -> MoleculeDataset:
+                       where: str = FRAME, weight_column: str | None = None
+                       ) -> MoleculeDataset:
     """The molecules of ``frame`` featurized, with the split its ``split_column`` gives (a
-    column of train / val / test, as MoleculeACE's) attached as ``dataset.parts``."""
+    column of train / val / test, as MoleculeACE's) attached as ``dataset.parts``, and the
+    loss weights of its ``weight_column`` as ``dataset.weights``."""
     table = table_from_frame(frame, smiles_column, target_columns, where=where)
     dataset = dataset_from_table(table, where, cache_dir, task)
     if split_column:
@@ -50,4 +53,10 @@ def dataset_from_frame(frame: pd.DataFrame, smiles_column: str | None = None,
                              f"{', '.join(map(str, frame.columns))}")
         values = frame[split_column].astype(str).reset_index(drop=True)
         dataset.parts = parts_from_values(values, split_column, where)
+    if weight_column:
+        if weight_column not in frame.columns:
+            raise ValueError(f"{where}: no weight column {weight_column!r}; the columns are "
+                             f"{', '.join(map(str, frame.columns))}")
+        dataset.weights = weights_from_values(frame[weight_column].reset_index(drop=True),
+                                              weight_column, where)
     return dataset

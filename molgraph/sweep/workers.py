@@ -23,8 +23,28 @@ from molgraph.runtime.processes import Identity, process_identity, watch_parent
 GRACE = 5.0
 
 
+def gpu_assignments(workers: int, visible: str | None, count: int) -> list[str | None]:
+    """The GPU each worker sees (its ``CUDA_VISIBLE_DEVICES``), round robin over the GPUs
+    this process may use (``visible``: its own ``CUDA_VISIBLE_DEVICES``, else ``count``
+    devices): ``--jobs N`` on a node with N GPUs runs one trial per GPU. ``None``: no GPU."""
+    gpus = [g.strip() for g in visible.split(",") if g.strip()] if visible is not None \
+        else [str(i) for i in range(count)]
+    return [gpus[i % len(gpus)] if gpus else None for i in range(workers)]
+
+
+def _visible_gpus(workers: int) -> list[str | None]:
+    """:func:`gpu_assignments` for this machine (no CUDA: no GPU for any worker)."""
+    import torch
+
+    count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+    visible = os.environ.get("CUDA_VISIBLE_DEVICES") if count else None
+    return gpu_assignments(workers, visible, count)
+
+
 def _child(parent: Identity, index: int, target: Callable[..., Any], args: tuple,
-           results: Any, key: bytes | None) -> None:
+           results: Any, key: bytes | None, gpu: str | None = None) -> None:
+    if gpu is not None:  # before this process touches CUDA: its trials see one GPU
+        os.environ["CUDA_VISIBLE_DEVICES"] = gpu
     watch_parent(parent, inherit_key, (key,))  # the encryption key, in memory, if any
     try:
         results.put(("done", index, target(*args)))
@@ -39,14 +59,16 @@ def _child(parent: Identity, index: int, target: Callable[..., Any], args: tuple
 def run_in_processes(target: Callable[..., Any], calls: Sequence[tuple]) -> list[Any]:
     """``[target(*args) for args in calls]``, each call in its own process, at once.
 
-    ``target`` and the arguments must pickle (a module-level function, plain data)."""
+    ``target`` and the arguments must pickle (a module-level function, plain data). On a
+    machine with GPUs each process sees one (:func:`gpu_assignments`)."""
     context = get_context("forkserver")
     results = context.Queue()
     me = process_identity(os.getpid())
     key = active_key()
-    workers = [context.Process(target=_child, args=(me, i, target, args, results, key),
+    gpus = _visible_gpus(len(calls))
+    workers = [context.Process(target=_child, args=(me, i, target, args, results, key, gpu),
                                name=f"molgraph-sweep-{i}", daemon=False)
-               for i, args in enumerate(calls)]
+               for i, (args, gpu) in enumerate(zip(calls, gpus))]
     out: dict[int, Any] = {}
     interrupted = False
     try:

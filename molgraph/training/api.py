@@ -29,6 +29,7 @@ import pandas as pd
 
 from molgraph.chem.frame import FRAME, frame_of
 from molgraph.data.memory import dataset_from_frame
+from molgraph.runtime.distributed import init_from_env, is_main
 from molgraph.runtime.files import check_writable
 from molgraph.tracking.config import TrackingConfig, tracked_run
 from molgraph.tracking.contracts import Callback, Tracker
@@ -136,11 +137,20 @@ def train_config(config: RunConfig, out: str | Path | None = None, *,
                  frame: pd.DataFrame | None = None, tracking: TrackingConfig | None = None,
                  progress: bool | None = None, callbacks: Sequence[Callback] = (),
                  tracker: Tracker | None = None, cache_dir: str | Path | None = None
-                 ) -> TrainRun:
+                 ) -> TrainRun | None:
     """Run ``config`` (on ``frame`` instead of ``config.data.path`` when given): read and
     featurize, train with a progress bar, blend, fit the baseline, write ``out``, and with
     ``tracking`` log it all to an MLflow run (settings, every epoch, the final scores, the
-    run directory and the model as an MLflow pyfunc model for ``mlflow models serve``)."""
+    run directory and the model as an MLflow pyfunc model for ``mlflow models serve``).
+
+    Launched by torchrun (``runtime.distributed``), every process trains its share and
+    rank 0 alone tracks, scores, writes and returns the run; the others return ``None``."""
+    if init_from_env(config.train.device) and config.train.dp_epsilon is not None:
+        raise ValueError("differentially private training runs in one process: its "
+                         "accountant assumes one sampler; leave --devices and torchrun out")
+    main = is_main()
+    if not main:
+        tracking, tracker, out, progress = None, None, None, False
     if frame is None:
         config.check_data()
     elif not config.data.target_columns:
@@ -160,11 +170,15 @@ def train_config(config: RunConfig, out: str | Path | None = None, *,
         else:
             data = config.data
             dataset = dataset_from_frame(frame, data.smiles_column, data.target_columns,
-                                         data.split_column, cache, config.task, FRAME)
+                                         data.split_column, cache, config.task, FRAME,
+                                         data.weight_column)
         watcher = EpochProgress(config.train.epochs, *monitored_metric(config.task),
                                 enabled=progress)
         with watcher:
-            run = train_on_dataset(dataset, config, [*callbacks, watcher], tracker)
+            run = train_on_dataset(dataset, config, [*callbacks, watcher] if main else (),
+                                   tracker)
+        if run is None:  # a process other than rank 0 of a distributed run
+            return None
         if config.baseline and len(run.split[2]):
             add_baseline(run, dataset)
         if tracker is not None:

@@ -47,6 +47,16 @@ class TrainConfig:
             None: ordinary training (molgraph.training.private).
         dp_delta: the δ of (ε, δ)-DP (default: 1 / the number of training molecules).
         dp_max_grad_norm: the clipping norm C of each molecule's gradient.
+        loss: a regression's loss on standardised targets: mse, mae (robust to outlying
+            assay values; the OpenADMET 2026 winners' choice) or huber (δ = 1 SD).
+            Classification is always trained with binary cross-entropy.
+        task_weights: one loss weight per target column, in their order (default: all 1);
+            they are scaled to average 1.
+        init_from: a directory from ``molgraph pretrain`` (or its encoder.pt): the model
+            starts from that pretrained encoder (message passing and embeddings; the head is
+            new) and takes its architecture (molgraph.models.encoder). Local files only.
+        freeze_encoder: with init_from, train the head alone; the encoder stays as
+            pretrained.
     """
 
     epochs: int = 50
@@ -60,8 +70,22 @@ class TrainConfig:
     dp_epsilon: float | None = None
     dp_delta: float | None = None
     dp_max_grad_norm: float = 1.0
+    loss: str = field(default="mse", metadata={"choices": ("mse", "mae", "huber")})
+    task_weights: list[float] = field(default_factory=list)
+    init_from: str | None = None
+    freeze_encoder: bool = False
 
     def __post_init__(self) -> None:
+        if self.loss not in ("mse", "mae", "huber"):
+            raise ValueError(f"unknown loss {self.loss!r}; choose from mse, mae, huber")
+        self.task_weights = [float(w) for w in self.task_weights]
+        if any(not 0 <= w < float("inf") for w in self.task_weights) or \
+                (self.task_weights and not sum(self.task_weights) > 0):
+            raise ValueError(f"task weights must be non-negative numbers, not all 0, not "
+                             f"{self.task_weights}")
+        if self.freeze_encoder and not self.init_from:
+            raise ValueError("--freeze-encoder keeps a pretrained encoder as it is: give the "
+                             "encoder with --init-from DIR")
         if self.dp_epsilon is not None and not 0 < self.dp_epsilon < float("inf"):
             raise ValueError(f"the privacy budget dp_epsilon must be a positive number, not "
                              f"{self.dp_epsilon} (leave it out for ordinary training)")
@@ -107,6 +131,12 @@ class DataConfig:
         calibration_data: a labelled molecule file (same SMILES and target columns) the
             conformal intervals are calibrated on instead of the validation split, which also
             chose the epoch; molecules the model never learned from give cleaner intervals.
+        weight_column: a column of non-negative per-molecule loss weights (e.g. a measure
+            of confidence in each label); weights are scaled to average 1 over the training
+            molecules and change the training loss only, not the metrics.
+        more_data: further CSV/TSV files, each with some of the target columns (one assay a
+            file): multi-task training on all of them, a molecule in several files one row
+            with each file's labels, the rest missing (molgraph.data.task_files).
     """
 
     path: str = field(default="", metadata={"required": True})
@@ -119,8 +149,13 @@ class DataConfig:
     split_file: str | None = None
     test_data: str | None = None
     calibration_data: str | None = None
+    weight_column: str | None = None
+    more_data: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
+        if self.more_data and (self.split_column or self.split_file or self.weight_column):
+            raise ValueError("with several task files (--more-data) the split is made by the "
+                             "run: leave out --split-column, --split-file and --weight-column")
         check_target_names(self.target_columns)
         if self.split_column and self.split_file:
             raise ValueError("give the split as --split-column or --split-file, not both")
@@ -185,6 +220,17 @@ class RunConfig:
             raise ValueError(f"unknown task {self.task!r}; choose from {', '.join(TASKS)}")
         if self.train.dp_epsilon is not None:
             self._check_private()
+        if self.train.loss != "mse" and self.task != "regression":
+            raise ValueError(f"--loss {self.train.loss} is a regression loss; classification "
+                             "is trained with binary cross-entropy: leave --loss out")
+        if self.train.loss != "mse" and self.model.mve:
+            raise ValueError(f"a mean-variance head (--mve) is trained with the Gaussian "
+                             f"likelihood, not --loss {self.train.loss}: choose one")
+        if self.train.task_weights and len(self.train.task_weights) != \
+                len(self.data.target_columns) and self.data.target_columns:
+            raise ValueError(f"{len(self.train.task_weights)} task weights for "
+                             f"{len(self.data.target_columns)} target columns "
+                             f"({', '.join(self.data.target_columns)}): give one per target")
         if self.split not in SPLITS:
             raise ValueError(f"unknown split {self.split!r}; choose from {', '.join(SPLITS)}")
         self.split_sizes = tuple(float(s) for s in self.split_sizes)
@@ -208,6 +254,10 @@ class RunConfig:
             raise ValueError("differentially private training cannot use --molecule-features: "
                              "they are standardised with the training molecules' mean and SD, "
                              "saved with the model without noise; leave them out")
+        if self.data.weight_column:
+            raise ValueError("differentially private training weighs every molecule alike "
+                             "(its clipping bounds each one's influence): leave "
+                             "--weight-column out")
         if self.ensemble_size > 1:
             raise ValueError(f"differentially private training trains one model: each of "
                              f"{self.ensemble_size} ensemble members would spend the budget "

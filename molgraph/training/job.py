@@ -28,6 +28,7 @@ from molgraph.data.labels import (
     check_split_classes,
     labelled_counts,
 )
+from molgraph.data.memory import dataset_from_frame
 from molgraph.data.predefined import (
     PART_KEYS,
     UNUSED,
@@ -37,10 +38,14 @@ from molgraph.data.predefined import (
     split_record,
 )
 from molgraph.data.split import split_indices
+from molgraph.data.task_files import join_task_files
+from molgraph.data.weights import read_weight_column, training_weights
 from molgraph.inference.artifact import TrainedModel
 from molgraph.inference.domain import Domain
 from molgraph.inference.ensemble import EnsembleModel, member_distribution, spread
+from molgraph.models.encoder import architecture_values, load_encoder, read_encoder
 from molgraph.models.registry import build_model
+from molgraph.runtime.distributed import is_main
 from molgraph.runtime.encryption import active_key, sealed
 from molgraph.runtime.files import write_json
 from molgraph.runtime.progress import MANY_MOLECULES, step
@@ -117,7 +122,8 @@ class TrainRun:
 def train_on_dataset(dataset: MoleculeDataset, config: RunConfig,
                      callbacks: Sequence[Callback] = (),
                      tracker: Tracker | None = None,
-                     split: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None) -> TrainRun:
+                     split: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
+                     ) -> TrainRun | None:
     """Split ``dataset`` as ``config`` says, train its model, evaluate on validation and test.
 
     Args:
@@ -128,10 +134,19 @@ def train_on_dataset(dataset: MoleculeDataset, config: RunConfig,
         split: train, validation and test indices (into the valid molecules) to use instead
             of the split ``config`` makes (a sweep's cross-validation folds); an empty test
             part gives a run without test scores (``metrics`` has no ``"test"``).
+
+    Returns the run; ``None`` in the processes other than rank 0 of a distributed run
+    (``runtime.distributed``): they train with it, rank 0 scores and writes.
     """
     started = time.perf_counter()
     source = _source(config)
     _check_labels(dataset, source)
+    if config.train.init_from:  # the architecture is the pretrained encoder's
+        card, _ = read_encoder(config.train.init_from)
+        config = config.with_values(architecture_values(card))
+        log.info("starting from the encoder in %s (%s, hidden %d, %d layers%s)",
+                 config.train.init_from, config.model.name, config.model.hidden_channels,
+                 config.model.num_layers, ", frozen" if config.train.freeze_encoder else "")
     y, index, duplicates = resolve_labels(dataset, config, source)
     config = config.with_values({"model.out_channels": y.shape[1]})
     train_idx, val_idx, test_idx = (make_split(dataset, index, y[index], config)
@@ -157,6 +172,13 @@ def train_on_dataset(dataset: MoleculeDataset, config: RunConfig,
     if tracker is not None:
         tracker.log_params(config.flat())
     parts = {"val": val_idx, **({"test": test_idx} if len(test_idx) else {})}
+    weights = None
+    if config.data.weight_column:
+        if dataset.molecule_weights is None:
+            raise ValueError(f"{source}: no weights read from column "
+                             f"{config.data.weight_column!r}")
+        weights = training_weights(dataset.molecule_weights, train_idx,
+                                   config.data.weight_column)
     members, fits = [], []
     seen = np.concatenate([train_idx, val_idx])  # ECFP4 bits computed once per data set
     # a private model keeps no fingerprints of its training molecules (no applicability domain)
@@ -165,9 +187,11 @@ def train_on_dataset(dataset: MoleculeDataset, config: RunConfig,
         seed = config.seed + k
         seed_everything(seed)
         network = build_model(config.model)
+        if config.train.init_from:
+            load_encoder(network, config.train.init_from, config.train.freeze_encoder)
         result = fit(network, (graphs.take(train_idx), y[train_idx]),
                      (graphs.take(val_idx), y[val_idx]), config.train, config.task, seed,
-                     callbacks if k == 0 else (), tracker if k == 0 else None)
+                     callbacks if k == 0 else (), tracker if k == 0 else None, weights)
         members.append(TrainedModel(network, config.task, dataset.table.target_names,
                                     result.scaler, device=next(network.parameters()).device,
                                     domain=domain, domain_withheld=PRIVATE_DOMAIN if private
@@ -176,6 +200,8 @@ def train_on_dataset(dataset: MoleculeDataset, config: RunConfig,
         if config.ensemble_size > 1:
             log.info("ensemble member %d/%d (seed %d): best epoch %d", k + 1,
                      config.ensemble_size, seed, result.best_epoch)
+    if not is_main():  # under torchrun, rank 0 alone scores, blends and writes
+        return None
     distributions = {name: member_distribution(members, graphs.take(idx))
                      for name, idx in parts.items()}
     stacked = {name: means for name, (means, _) in distributions.items()}
@@ -220,7 +246,7 @@ def train_on_dataset(dataset: MoleculeDataset, config: RunConfig,
 
 def _source(config: RunConfig) -> str:
     """The data as logs and messages name it."""
-    source = config.data.path or "the data set"
+    source = " + ".join([config.data.path, *config.data.more_data]) or "the data set"
     return source + (f" with {config.data.test_data}" if config.data.test_data else "")
 
 
@@ -305,13 +331,22 @@ def load_run_data(config: RunConfig, cache_dir: str | Path | bool | None = True
     """The run's molecules featurized, with the split it was given (``--split-column``,
     ``--split-file``, ``--test-data``) attached as ``dataset.parts``."""
     data = config.data
-    dataset = load_dataset(data.path, data.smiles_column, data.target_columns,
-                           cache_dir=cache_dir, delimiter=data.delimiter, task=config.task)
+    if data.more_data:  # one assay a file: joined into one multi-task table
+        frame = join_task_files([data.path, *data.more_data], data.target_columns, config.task,
+                                data.smiles_column, data.delimiter)
+        dataset = dataset_from_frame(frame, "smiles", data.target_columns, None,
+                                     cache_dir, config.task, _source(config))
+    else:
+        dataset = load_dataset(data.path, data.smiles_column, data.target_columns,
+                               cache_dir=cache_dir, delimiter=data.delimiter, task=config.task)
     if data.split_column:
         path = resolve_data_path(data.path)
         dataset.parts = read_split_column(path, data.split_column, len(dataset.table))
     elif data.split_file:
         dataset.parts = read_split_file(data.split_file, len(dataset.table))
+    if data.weight_column:
+        dataset.weights = read_weight_column(resolve_data_path(data.path), data.weight_column,
+                                             len(dataset.table), data.delimiter)
     if data.test_data:
         test = load_dataset(data.test_data, data.smiles_column, data.target_columns,
                             cache_dir=cache_dir, delimiter=data.delimiter, task=config.task)

@@ -1,0 +1,55 @@
+"""Per-molecule loss weights from a column of the data (``--weight-column``).
+
+A top team of the OpenADMET–ExpansionRx challenge (2026) weighted each compound's loss; a
+weight can carry a confidence in the measurement, or down-weight a series that dominates the
+set. Weights change only the training loss, never a metric.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from molgraph.chem.parse import file_kind
+
+
+def read_weight_column(path: str | Path, column: str, n_rows: int,
+                       delimiter: str | None = None) -> np.ndarray:
+    """``[n_rows]`` float weights from the column ``column`` of the CSV/TSV ``path``."""
+    path = Path(path)
+    kind = file_kind(path)
+    if kind not in ("csv", "tsv"):
+        raise ValueError(f"{path}: --weight-column needs a CSV or TSV file, not {kind}")
+    sep = delimiter or ("\t" if kind == "tsv" else ",")
+    header = pd.read_csv(path, sep=sep, nrows=0).columns.tolist()
+    if column not in header:
+        raise ValueError(f"{path}: no weight column {column!r}; the columns are "
+                         f"{', '.join(map(str, header))}")
+    values = pd.read_csv(path, sep=sep, usecols=[column], dtype=str,
+                         keep_default_na=False)[column]
+    if len(values) != n_rows:
+        raise ValueError(f"{path}: {len(values)} values in column {column!r} for {n_rows} rows")
+    return weights_from_values(values, column, str(path))
+
+
+def weights_from_values(values: pd.Series, column: str, where: str) -> np.ndarray:
+    """``[len(values)]`` float64 weights; an empty, non-numeric, negative or infinite cell is
+    an error naming ``where``, the row (1-based data row) and the value."""
+    numbers = pd.to_numeric(values.astype(str).str.strip(), errors="coerce").to_numpy(float)
+    bad = ~(np.isfinite(numbers) & (numbers >= 0))
+    if bad.any():
+        first = int(np.flatnonzero(bad)[0])
+        raise ValueError(f"{where}: row {first + 1}: weight column {column!r} holds "
+                         f"{values.iloc[first]!r} ({int(bad.sum())} such rows); every row "
+                         "needs a weight ≥ 0 (0 leaves the molecule out of the loss)")
+    return numbers
+
+
+def training_weights(weights: np.ndarray, train: np.ndarray, column: str) -> np.ndarray:
+    """The training molecules' weights ``[len(train)]``; refused when they are all 0."""
+    chosen = weights[train]
+    if not chosen.sum() > 0:
+        raise ValueError(f"weight column {column!r}: every training molecule's weight is 0")
+    return chosen
