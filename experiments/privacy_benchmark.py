@@ -12,6 +12,13 @@ machine, ``--timing`` compares the two kinds of epoch alternately in one process
     python experiments/privacy_benchmark.py --datasets bbbp tox21 --seeds 0 1 2
     python experiments/privacy_benchmark.py --timing bbbp tox21
     python experiments/privacy_benchmark.py --report
+
+``--encoder DIR`` runs a second recipe, ``probe``: the public pretrained encoder of ``molgraph
+pretrain`` (MOSES molecules, no privacy cost) frozen, and only a linear head (``--ffn-layers
+1``) trained, with or without DP-SGD: fewer parameters take less noise (Tramèr & Boneh 2021,
+"Differentially private learning needs better features")::
+
+    python experiments/privacy_benchmark.py --datasets tox21 --encoder ENC --epsilons inf 8
 """
 
 from __future__ import annotations
@@ -31,9 +38,10 @@ RECIPE = {"hidden_channels": 128, "num_layers": 3, "batch_size": 256, "lr": 1e-3
           "max_grad_norm": 1.0}
 
 
-def run(name: str, seed: int, epsilon: float) -> dict:
-    """One training run (or the one already recorded under ``OUT``)."""
-    done = OUT / f"{name}_seed{seed}_eps{epsilon:g}.json"
+def run(name: str, seed: int, epsilon: float, encoder: str | None = None) -> dict:
+    """One training run (or the one already recorded under ``OUT``); with ``encoder``, the
+    ``probe`` recipe."""
+    done = OUT / f"{name}_seed{seed}_eps{epsilon:g}{'_probe' if encoder else ''}.json"
     if done.exists():
         return json.loads(done.read_text())
     import torch
@@ -47,13 +55,15 @@ def run(name: str, seed: int, epsilon: float) -> dict:
     dataset = load_dataset(SHARED / path, target_columns=targets, cache_dir=True, workers=1)
     private = {} if math.isinf(epsilon) else {"dp_epsilon": epsilon,
                                               "dp_max_grad_norm": RECIPE["max_grad_norm"]}
+    probe = {"init_from": encoder, "freeze_encoder": True} if encoder else {}
     config = run_config(SHARED / path, targets, task, split="scaffold", seed=seed,
                         epochs=RECIPE["epochs"], baseline=False, blend=False,
                         model_options={"hidden_channels": RECIPE["hidden_channels"],
-                                       "num_layers": RECIPE["num_layers"]},
+                                       "num_layers": RECIPE["num_layers"],
+                                       **({"ffn_layers": 1} if encoder else {})},
                         train_options={"threads": 1, "device": "cpu",
                                        "batch_size": RECIPE["batch_size"], "lr": RECIPE["lr"],
-                                       **private})
+                                       **private, **probe})
     started = time.perf_counter()
     result = train_on_dataset(dataset, config)
     seconds = time.perf_counter() - started
@@ -63,7 +73,8 @@ def run(name: str, seed: int, epsilon: float) -> dict:
               "epochs_run": len(result.fit.history), "best_epoch": result.fit.best_epoch,
               "seconds": round(seconds, 1),
               "seconds_per_epoch": round(seconds / len(result.fit.history), 2),
-              "privacy": result.fit.privacy, "recipe": RECIPE}
+              "privacy": result.fit.privacy, "recipe": RECIPE,
+              "recipe_name": "probe" if encoder else "scratch", "encoder": encoder}
     OUT.mkdir(parents=True, exist_ok=True)
     done.write_text(json.dumps(record, indent=1))
     return record
@@ -118,13 +129,18 @@ def timing(name: str, rounds: int = 3) -> dict:
 def report() -> str:
     """The table of ε against test ROC-AUC and seconds per epoch, from the recorded runs."""
     records = [json.loads(p.read_text()) for p in sorted(OUT.glob("*.json"))]
-    lines = ["| data set | ε | seeds | test ROC-AUC | Δ vs ε = ∞ | validation ROC-AUC | "
-             "ε spent | s / epoch | × non-private |", "|---|---|---|---|---|---|---|---|---|"]
-    for name in sorted({r["dataset"] for r in records}):
-        by_eps = {e: [r for r in records if r["dataset"] == name and r["epsilon"] == e]
-                  for e in EPSILONS}
+    lines = ["| data set | recipe | ε | seeds | test ROC-AUC | Δ vs scratch ε = ∞ | "
+             "validation ROC-AUC | ε spent | s / epoch | × non-private |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
+    groups = sorted({(r["dataset"], r.get("recipe_name", "scratch")) for r in records},
+                    key=lambda g: (g[0], g[1] != "scratch"))
+    for name, recipe in groups:
+        by_eps = {e: [r for r in records if r["dataset"] == name and r["epsilon"] == e
+                      and r.get("recipe_name", "scratch") == recipe] for e in EPSILONS}
+        scratch = [r for r in records if r["dataset"] == name and r["epsilon"] == math.inf
+                   and r.get("recipe_name", "scratch") == "scratch"]
         base = by_eps[math.inf]
-        base_auc = np.mean([r["test_roc_auc"] for r in base]) if base else math.nan
+        base_auc = np.mean([r["test_roc_auc"] for r in scratch]) if scratch else math.nan
         base_time = np.mean([r["seconds_per_epoch"] for r in base]) if base else math.nan
         for epsilon, runs in by_eps.items():
             if not runs:
@@ -135,7 +151,8 @@ def report() -> str:
             spent = ("" if math.isinf(epsilon) else
                      f"{np.mean([r['privacy']['epsilon_spent'] for r in runs]):.2f}")
             sd = f" ± {auc.std(ddof=1):.3f}" if len(auc) > 1 else ""
-            lines.append(f"| {name} | {epsilon:g} | {len(runs)} | {auc.mean():.3f}{sd} | "
+            lines.append(f"| {name} | {recipe} | {epsilon:g} | {len(runs)} | "
+                         f"{auc.mean():.3f}{sd} | "
                          f"{auc.mean() - base_auc:+.3f} | {val.mean():.3f} | {spent} | "
                          f"{per_epoch:.1f} | {per_epoch / base_time:.1f} |")
     return "\n".join(lines)
@@ -149,13 +166,14 @@ def main() -> None:
     parser.add_argument("--report", action="store_true", help="print the results table")
     parser.add_argument("--timing", nargs="*", default=[], choices=("bbbp", "tox21"),
                         help="time ordinary against private epochs, alternating")
+    parser.add_argument("--encoder", help="the probe recipe on this pretrained encoder")
     args = parser.parse_args()
     for name in args.timing:
         print(timing(name), flush=True)
     for seed in args.seeds:
         for name in args.datasets:
             for epsilon in args.epsilons:
-                record = run(name, seed, epsilon)
+                record = run(name, seed, epsilon, args.encoder)
                 print(f"{name} seed {seed} ε {epsilon:g}: test ROC-AUC "
                       f"{record['test_roc_auc']:.3f}, {record['seconds_per_epoch']:.1f} s/epoch",
                       flush=True)

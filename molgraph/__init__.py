@@ -48,6 +48,10 @@ _PUBLIC = {
     "run_campaign": "molgraph.campaign.loop",
     "explain_molecules": "molgraph.explain.attribute",
     "explain_file": "molgraph.explain.attribute",
+    "fingerprint": "molgraph.inference.fingerprint",
+    # an encoder pretrained on unlabelled molecules (train --init-from)
+    "pretrain_encoder": "molgraph.pretrain.run",
+    "PretrainConfig": "molgraph.pretrain.config",
     # encryption at rest of stores and model directories
     "encryption_key": "molgraph.runtime.encryption",
     "write_key_file": "molgraph.runtime.encryption",

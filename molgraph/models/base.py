@@ -88,6 +88,11 @@ class GraphModel(nn.Module):
         atoms, bonds = self.encode(data)
         return self.message_passing(atoms, bonds, data.edge_index, data.batch)
 
+    def embed(self, data) -> Tensor:
+        """Learned molecule vectors ``[B, h]``: the readout of the atom states before the head
+        (and before any molecule-level features), Chemprop's fingerprint."""
+        return self.pool(self.atom_states(data), data.batch, data.num_graphs)
+
     def from_encoded(self, atoms: Tensor, bonds: Tensor, data) -> Tensor:
         """Outputs ``[B, out_channels]`` from encoded atoms ``[N, h]`` and bonds ``[E, h]``
         (``data`` gives the connectivity: ``edge_index``, ``batch``, ``num_graphs``)."""
