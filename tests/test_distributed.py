@@ -89,3 +89,15 @@ def test_sweep_workers_get_one_gpu_each_round_robin():
     assert gpu_assignments(3, None, 0) == [None, None, None]  # CPUs only
     assert gpu_assignments(4, None, 2) == ["0", "1", "0", "1"]
     assert gpu_assignments(3, "2,5", 2) == ["2", "5", "2"]  # within the GPUs this process may use
+
+
+def test_pretraining_runs_on_two_processes(tmp_path):
+    out = tmp_path / "enc"
+    command = [sys.executable, "-m", "molgraph", "pretrain", "--data",
+               str(DATA / "moses_204.csv"), "--max-molecules", "80", "--hidden", "16",
+               "--epochs", "2", "--threads", "1", "--devices", "2", "--out", str(out)]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=300,
+                            env={**os.environ, "OMP_NUM_THREADS": "1"})
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.stdout.count("pretrained on") == 1  # rank 0 reports
+    assert len(pd.read_csv(out / "history.csv")) == 2 and (out / "encoder.pt").exists()

@@ -137,3 +137,16 @@ def test_the_python_api_returns_the_history(tmp_path):
         {"model.hidden_channels": 16, "train.epochs": 1, "train.threads": 1})
     result = pretrain_encoder(config, tmp_path / "enc", progress=False)
     assert result.best_epoch == 1 and len(result.history) == 1 and 50 < result.n_molecules <= 60
+
+
+def test_pretraining_is_tracked_in_mlflow_epoch_by_epoch(tmp_path):
+    from mlflow.tracking import MlflowClient
+
+    out = tmp_path / "enc"
+    assert main([*PRETRAIN, "--max-molecules", "60", "--epochs", "2", "--out", str(out),
+                 "--tracking-uri", "local", "--experiment", "pretrain"]) == 0
+    client = MlflowClient(tracking_uri=f"sqlite:///{out / 'mlflow.db'}")
+    experiment = client.get_experiment_by_name("pretrain")
+    (run,) = client.search_runs([experiment.experiment_id])
+    assert run.info.status == "FINISHED"
+    assert len(client.get_metric_history(run.info.run_id, "val_loss")) == 2

@@ -39,6 +39,9 @@ from molgraph.training.watch import EpochProgress
 
 log = logging.getLogger(__name__)
 CHECKPOINT = "checkpoint.pt"
+#: what MLflow keeps of the output directory (not the library or the checkpoint: large, and
+#: the library is the data)
+UPLOADED = ("encoder.pt", "encoder.json", "MODEL_CARD.md", "history.csv", CONFIG_FILE)
 
 
 def pretrain_encoder(config: PretrainConfig, out: str | Path, *,
@@ -93,7 +96,7 @@ def pretrain_encoder(config: PretrainConfig, out: str | Path, *,
     watcher = EpochProgress(config.train.epochs, "val_loss", False,
                             enabled=progress if main else False)
     with tracked_run(tracking if main else None, out, {"molgraph.job": "pretrain"},
-                     name=f"pretrain on {config.data}") as tracker, watcher:
+                     upload=UPLOADED, name=f"pretrain on {config.data}") as tracker, watcher:
         if tracker is not None:
             tracker.log_params({f"pretrain.{k}": v for k, v in config.to_dict().items()
                                 if not isinstance(v, dict)})

@@ -455,6 +455,9 @@ def _not_private(run: TrainRun) -> list[str]:
     """What a private run computed from its data outside the (ε, δ) guarantee."""
     said = ["the validation molecules chose the epoch and calibrate the conformal intervals "
             "(conformal.npz holds quantiles of their errors)"]
+    if run.config.train.init_from:
+        said.append(f"the encoder in {run.config.train.init_from} was pretrained outside this "
+                    "run: its molecules are not protected (use public ones, as moses:train)")
     if run.baseline is not None:
         said.append("the ECFP baselines in metrics.json were fitted without privacy (their "
                     "scores only: they are not saved)")
