@@ -150,3 +150,21 @@ def test_pretraining_is_tracked_in_mlflow_epoch_by_epoch(tmp_path):
     (run,) = client.search_runs([experiment.experiment_id])
     assert run.info.status == "FINISHED"
     assert len(client.get_metric_history(run.info.run_id, "val_loss")) == 2
+
+
+def test_a_pretrained_start_takes_molecule_features_beside_it(encoder):
+    import molgraph
+
+    run = molgraph.train(pd.read_csv(DATA / "esol_120.csv"), "logS", epochs=1, blend=False,
+                         baseline=False, model_options={"molecule_features": ["morgan"]},
+                         train_options={"threads": 1, "init_from": str(encoder)})
+    assert run.config.model.molecule_features == ["morgan"]
+    assert run.model.model.head[1].in_features == 32 + 2048  # the encoder's vector + the bits
+
+
+def test_the_shipped_encoder_loads_and_describes_molecules():
+    shipped = Path(__file__).parents[1] / "datasets" / "encoders" / "dmpnn-moses100k"
+    frame = fingerprint(shipped, ["CCO", "c1ccccc1O"])
+    values = frame.filter(like="fp_").to_numpy()
+    assert values.shape == (2, 300) and np.isfinite(values).all()
+    assert not np.allclose(values[0], values[1])
