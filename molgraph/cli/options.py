@@ -201,3 +201,34 @@ def mark_required(parser: argparse.ArgumentParser) -> None:
                 mark_required(sub)
         elif action.required and action.help and "(required" not in action.help:
             action.help += " (required)"
+
+
+def add_devices_option(p: argparse.ArgumentParser, what: str) -> None:
+    """``--devices N``: run the verb on N processes (torch.distributed), launched by torchrun."""
+    p.add_argument("--devices", type=int, default=1, metavar="N",
+                   help=f"{what} on N processes (torch.distributed: one per GPU with NCCL, else "
+                   "CPU processes with Gloo), launched here by torchrun; the same as torchrun "
+                   "--nproc-per-node N -m molgraph ... (use torchrun itself for several nodes; "
+                   "default: 1)")
+
+
+def relaunched(args: argparse.Namespace) -> int | None:
+    """With ``--devices N`` > 1 outside torchrun: run this command again on N processes and
+    return its exit code; else ``None`` (this process does the work)."""
+    from molgraph.runtime import distributed
+
+    if args.devices < 1:
+        raise ValueError(f"--devices must be at least 1, not {args.devices}")
+    if args.devices > 1 and not distributed.launched():
+        return distributed.relaunch(args.devices, args.argv, "--devices")
+    return None
+
+
+def join_processes(device: str) -> None:
+    """Join torchrun's process group (when launched by it); only rank 0 logs above errors."""
+    import logging
+
+    from molgraph.runtime import distributed
+
+    if distributed.init_from_env(device) and not distributed.is_main():
+        logging.getLogger("molgraph").setLevel(logging.ERROR)  # rank 0 speaks for all

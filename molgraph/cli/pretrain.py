@@ -7,13 +7,15 @@ is ``molgraph.pretrain.pretrain``, which a notebook calls too.
 from __future__ import annotations
 
 import argparse
-import logging
 
 from molgraph.cli.options import (
     RUN_ALIASES,
     add_config_options,
+    add_devices_option,
     add_tracking_options,
     given_values,
+    join_processes,
+    relaunched,
     tracking_config,
 )
 
@@ -31,8 +33,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--out", required=True, metavar="DIR", help="output directory")
     add_config_options(p, PretrainConfig, aliases={**RUN_ALIASES, "data": ["--data"]},
                        title="pretraining")
-    p.add_argument("--devices", type=int, default=1, metavar="N",
-                   help="N processes (torch.distributed, launched by torchrun; default: 1)")
+    add_devices_option(p, "pretrain one encoder")
     add_tracking_options(p)
     p.set_defaults(func=run)
 
@@ -41,11 +42,11 @@ def run(args: argparse.Namespace) -> int:
     from molgraph.pretrain import PretrainConfig, pretrain_encoder
     from molgraph.runtime import distributed
 
-    if args.devices > 1 and not distributed.launched():
-        return distributed.relaunch(args.devices, args.argv, "--devices")
+    code = relaunched(args)
+    if code is not None:
+        return code
     config = PretrainConfig().with_values(given_values(args))
-    if distributed.init_from_env(config.train.device) and not distributed.is_main():
-        logging.getLogger("molgraph").setLevel(logging.ERROR)  # rank 0 speaks for all
+    join_processes(config.train.device)
     result = pretrain_encoder(config, args.out, tracking=tracking_config(args))
     distributed.close()  # after an error, torchrun stops the other processes
     if result is None:

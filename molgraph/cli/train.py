@@ -9,13 +9,15 @@ from __future__ import annotations
 
 import argparse
 import json
-import logging
 
 from molgraph.cli.options import (
+    add_devices_option,
     add_key_option,
     add_run_options,
     add_tracking_options,
+    join_processes,
     molecule_run_config,
+    relaunched,
     tracking_config,
 )
 from molgraph.training.config import RunConfig
@@ -31,11 +33,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     add_run_options(p, RunConfig)
     add_tracking_options(p)
     add_key_option(p)
-    p.add_argument("--devices", type=int, default=1, metavar="N",
-                   help="train one model on N processes (torch.distributed: one per GPU with "
-                   "NCCL, else CPU processes with Gloo), launched here by torchrun; the same as "
-                   "torchrun --nproc-per-node N -m molgraph train ... (use torchrun itself for "
-                   "several nodes; default: 1)")
+    add_devices_option(p, "train one model")
     p.set_defaults(func=run)
 
 
@@ -45,13 +43,11 @@ def run(args: argparse.Namespace) -> int:
     from molgraph.training.api import train_config
     from molgraph.training.report import MAIN_METRICS
 
-    if args.devices < 1:
-        raise ValueError(f"--devices must be at least 1, not {args.devices}")
-    if args.devices > 1 and not distributed.launched():
-        return distributed.relaunch(args.devices, args.argv, "--devices")
+    code = relaunched(args)
+    if code is not None:
+        return code
     config = molecule_run_config(args)
-    if distributed.init_from_env(config.train.device) and not distributed.is_main():
-        logging.getLogger("molgraph").setLevel(logging.ERROR)  # rank 0 speaks for all
+    join_processes(config.train.device)
     result = train_config(config, args.out, tracking=tracking_config(args))
     distributed.close()  # after an error, torchrun stops the other processes
     if result is None:  # not rank 0: it reports and writes

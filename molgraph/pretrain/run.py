@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 import math
 import time
+from dataclasses import replace
 from functools import partial
 from pathlib import Path
 
@@ -21,6 +22,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from molgraph.data.dataset import default_cache_dir
 from molgraph.models.encoder import save_encoder
 from molgraph.models.registry import build_model
 from molgraph.models.scaling import Scaler
@@ -45,8 +47,9 @@ UPLOADED = ("encoder.pt", "encoder.json", "MODEL_CARD.md", "history.csv", CONFIG
 
 
 def pretrain_encoder(config: PretrainConfig, out: str | Path, *,
-             tracking: TrackingConfig | str | None = None, progress: bool | None = None,
-             cache_dir: str | Path | bool | None = True) -> PretrainResult | None:
+                     tracking: TrackingConfig | str | None = None,
+                     progress: bool | None = None,
+                     cache_dir: str | Path | bool | None = True) -> PretrainResult | None:
     """Pretrain (or continue pretraining) the encoder ``config`` describes into ``out``.
     Returns the result; ``None`` in processes other than rank 0 of a distributed run."""
     started = time.perf_counter()
@@ -55,11 +58,7 @@ def pretrain_encoder(config: PretrainConfig, out: str | Path, *,
     _check_continuation(config, out)
     if isinstance(tracking, str):
         tracking = TrackingConfig(tracking)
-    cache = None if cache_dir in (None, False) else (None if cache_dir is True else cache_dir)
-    if cache_dir is True:
-        from molgraph.data.dataset import default_cache_dir
-
-        cache = default_cache_dir()
+    cache = default_cache_dir() if cache_dir is True else (Path(cache_dir) if cache_dir else None)
     if main:
         library = build_library(config, out, cache)
         config.save(out / CONFIG_FILE)
@@ -74,8 +73,7 @@ def pretrain_encoder(config: PretrainConfig, out: str | Path, *,
     targets = scaling.transform(library.raw)
     log.info("pretraining on %s molecules (%s held out) to predict %d RDKit descriptors",
              f"{len(train):,}", f"{len(val):,}", len(scaling.names))
-    model_config = config.model.__class__(**{**config.model.to_dict(),
-                                             "out_channels": len(scaling.names)})
+    model_config = replace(config.model, out_channels=len(scaling.names))  # one per target
     device = resolve_device(config.train.device)
     torch.set_num_threads(config.train.threads or default_threads())
     seed_everything(config.seed)
