@@ -17,7 +17,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from molgraph.runtime.files import write_json
+from molgraph.runtime.files import atomic_path, write_json
 
 ENCODER_FILE = "encoder.pt"
 CARD_FILE = "encoder.json"
@@ -38,7 +38,8 @@ def save_encoder(model: nn.Module, directory: str | Path, card: dict[str, Any]) 
     architecture); the path of the weights."""
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
-    torch.save(encoder_state(model), directory / ENCODER_FILE)
+    with atomic_path(directory / ENCODER_FILE) as tmp:  # never half an encoder under the name
+        torch.save(encoder_state(model), tmp)
     config = model.config.to_dict()
     write_json(directory / CARD_FILE, {"architecture": {k: config[k] for k in ARCHITECTURE},
                                        **card})

@@ -13,6 +13,7 @@ from typing import Any
 
 from molgraph.models.config import ModelConfig
 from molgraph.runtime.configs import from_dict, to_dict, with_values
+from molgraph.runtime.files import write_json
 from molgraph.training.config import TrainConfig
 
 CONFIG_FILE = "pretrain_config.json"
@@ -78,7 +79,7 @@ class PretrainConfig:
         return key(self) == key(other)
 
     def save(self, path: str | Path) -> None:
-        Path(path).write_text(json.dumps(self.to_dict(), indent=2))
+        write_json(path, self.to_dict())
 
     @classmethod
     def load(cls, path: str | Path) -> PretrainConfig:
