@@ -296,3 +296,32 @@ def _iter_smi(path: Path, targets: list[str], chunk_size: int) -> Iterator[Molec
                 smiles, ids, rows = [], [], []
     if smiles:
         yield MoleculeTable(smiles, np.asarray(rows, dtype=np.int64), ids=ids)
+
+
+def table_header(path: str | Path, flag: str, delimiter: str | None = None, advice: str = ""
+                 ) -> tuple[list[str], str]:
+    """The column names of the CSV/TSV ``path`` and its delimiter (``delimiter``, else found:
+    see :func:`table_delimiter`); another kind of file is an error naming ``flag``, the option
+    that needs a table, and ``advice``."""
+    kind = file_kind(path)
+    if kind not in ("csv", "tsv"):
+        raise ValueError(f"{path}: {flag} needs a CSV or TSV file, not {kind}"
+                         + (f"; {advice}" if advice else ""))
+    sep = table_delimiter(path, kind, delimiter)
+    return [str(c) for c in pd.read_csv(path, sep=sep, nrows=0).columns], sep
+
+
+def read_table_column(path: str | Path, column: str, n_rows: int, flag: str, what: str,
+                      delimiter: str | None = None, advice: str = "") -> pd.Series:
+    """The cells of ``column`` of the CSV/TSV ``path`` as strings (empty cells ``""``), one
+    per data row; a missing column, or a count other than ``n_rows``, is an error naming the
+    file (``what`` names the column's role: "split", "weight")."""
+    header, sep = table_header(path, flag, delimiter, advice)
+    if column not in header:
+        raise ValueError(f"{path}: no {what} column {column!r}; the columns are "
+                         f"{', '.join(header)}")
+    values = pd.read_csv(path, sep=sep, usecols=[column], dtype=str,
+                         keep_default_na=False)[column]
+    if len(values) != n_rows:
+        raise ValueError(f"{path}: {len(values)} values in column {column!r} for {n_rows} rows")
+    return values

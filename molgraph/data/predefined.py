@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from molgraph.chem.parse import file_kind
+from molgraph.chem.parse import read_table_column
 
 log = logging.getLogger(__name__)
 TRAIN, VAL, TEST, UNUSED = 0, 1, 2, -1
@@ -39,21 +39,9 @@ def read_split_column(path: str | Path, column: str, n_rows: int) -> np.ndarray:
 
     A value other than train/val/test (or an empty cell) is an error naming the file, the row
     and the value: a silently dropped row would change the split."""
-    import pandas as pd
-
     path = Path(path)
-    kind = file_kind(path)
-    if kind not in ("csv", "tsv"):
-        raise ValueError(f"{path}: --split-column needs a CSV or TSV file, not {kind}; give the "
-                         "split as --split-file JSON instead")
-    sep = "\t" if kind == "tsv" else ","
-    header = pd.read_csv(path, sep=sep, nrows=0).columns.tolist()
-    if column not in header:
-        raise ValueError(f"{path}: no split column {column!r}; the columns are "
-                         f"{', '.join(map(str, header))}")
-    values = pd.read_csv(path, sep=sep, usecols=[column], dtype=str, keep_default_na=False)[column]
-    if len(values) != n_rows:
-        raise ValueError(f"{path}: {len(values)} values in column {column!r} for {n_rows} rows")
+    values = read_table_column(path, column, n_rows, "--split-column", "split",
+                               advice="give the split as --split-file JSON instead")
     return parts_from_values(values, column, str(path))
 
 

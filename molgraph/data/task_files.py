@@ -18,18 +18,10 @@ import numpy as np
 import pandas as pd
 
 from molgraph.chem.featurize import quiet_rdkit
-from molgraph.chem.parse import file_kind, read_molecules, table_delimiter
+from molgraph.chem.parse import read_molecules, table_header
 from molgraph.chem.sources import resolve_data_path
 
 log = logging.getLogger(__name__)
-
-
-def _columns(path: Path, delimiter: str | None) -> list[str]:
-    kind = file_kind(path)
-    if kind not in ("csv", "tsv"):
-        raise ValueError(f"{path}: several task files must be CSV or TSV, not {kind}")
-    sep = table_delimiter(path, kind, delimiter)
-    return [str(c) for c in pd.read_csv(path, sep=sep, nrows=0).columns]
 
 
 def join_task_files(paths: Sequence[str | Path], target_columns: Sequence[str], task: str,
@@ -43,7 +35,7 @@ def join_task_files(paths: Sequence[str | Path], target_columns: Sequence[str], 
     found: dict[str, list[str]] = {}
     for path in paths:
         resolved = resolve_data_path(path)
-        columns = _columns(resolved, delimiter)
+        columns, _ = table_header(resolved, "--more-data", delimiter)
         found[str(path)] = [t for t in target_columns if t in columns]
         if not found[str(path)]:
             raise ValueError(f"{path}: none of the target columns {list(target_columns)}; its "

@@ -12,25 +12,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from molgraph.chem.parse import file_kind
+from molgraph.chem.parse import read_table_column
 
 
 def read_weight_column(path: str | Path, column: str, n_rows: int,
                        delimiter: str | None = None) -> np.ndarray:
     """``[n_rows]`` float weights from the column ``column`` of the CSV/TSV ``path``."""
-    path = Path(path)
-    kind = file_kind(path)
-    if kind not in ("csv", "tsv"):
-        raise ValueError(f"{path}: --weight-column needs a CSV or TSV file, not {kind}")
-    sep = delimiter or ("\t" if kind == "tsv" else ",")
-    header = pd.read_csv(path, sep=sep, nrows=0).columns.tolist()
-    if column not in header:
-        raise ValueError(f"{path}: no weight column {column!r}; the columns are "
-                         f"{', '.join(map(str, header))}")
-    values = pd.read_csv(path, sep=sep, usecols=[column], dtype=str,
-                         keep_default_na=False)[column]
-    if len(values) != n_rows:
-        raise ValueError(f"{path}: {len(values)} values in column {column!r} for {n_rows} rows")
+    values = read_table_column(path, column, n_rows, "--weight-column", "weight", delimiter)
     return weights_from_values(values, column, str(path))
 
 

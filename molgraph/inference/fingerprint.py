@@ -38,10 +38,10 @@ def vector_model(source: Any, device: str = "auto") -> GraphModel:
     """The network whose vectors to write: a pretrained encoder's directory (its card,
     ``encoder.json``), a model directory, or a trained model in memory."""
     if isinstance(source, str | Path) and (Path(source) / CARD_FILE).exists():
-        card, _ = read_encoder(source)
+        card, state = read_encoder(source)
         config = {k.removeprefix("model."): v for k, v in architecture_values(card).items()}
         network = build_model(config)
-        load_encoder(network, source)
+        load_encoder(network, state, source)
         return network.to(resolve_device(device)).eval()
     trained = load_model(source, device) if isinstance(source, str | Path) else source
     if isinstance(trained, EnsembleModel):

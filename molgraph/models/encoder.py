@@ -71,10 +71,11 @@ def architecture_values(card: dict[str, Any]) -> dict[str, Any]:
     return {f"model.{k}": v for k, v in card["architecture"].items()}
 
 
-def load_encoder(model: nn.Module, path: str | Path, freeze: bool = False) -> None:
-    """Copy the encoder in ``path`` into ``model`` (built with :func:`architecture_values`);
-    with ``freeze``, its parameters take no gradient. Refused when the weights do not fit."""
-    _, state = read_encoder(path)
+def load_encoder(model: nn.Module, state: dict[str, torch.Tensor], path: str | Path,
+                 freeze: bool = False) -> None:
+    """Copy the encoder weights ``state`` (:func:`read_encoder` of ``path``, named in errors)
+    into ``model`` (built with :func:`architecture_values`); with ``freeze``, its parameters
+    take no gradient. Refused when the weights do not fit."""
     own = model.state_dict()
     wrong = [k for k, v in state.items() if k not in own or own[k].shape != v.shape]
     missing = [k for k in own if not k.startswith(HEAD) and k not in state]

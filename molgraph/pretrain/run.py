@@ -31,9 +31,9 @@ from molgraph.pretrain.config import CONFIG_FILE, PretrainConfig
 from molgraph.pretrain.library import build_library
 from molgraph.pretrain.result import PretrainResult
 from molgraph.pretrain.targets import DescriptorScaling, masked
-from molgraph.runtime.distributed import barrier, init_from_env, is_main, wrap
+from molgraph.runtime.distributed import barrier, init_from_env, is_main, process_device, wrap
 from molgraph.runtime.files import atomic_path
-from molgraph.runtime.system import default_threads, resolve_device, seed_everything
+from molgraph.runtime.system import default_threads, seed_everything
 from molgraph.tracking.config import TrackingConfig, tracked_run
 from molgraph.tracking.contracts import notify_each
 from molgraph.training.loop import lr_schedule, train_epoch, validation_predictions
@@ -74,7 +74,7 @@ def pretrain_encoder(config: PretrainConfig, out: str | Path, *,
     log.info("pretraining on %s molecules (%s held out) to predict %d RDKit descriptors",
              f"{len(train):,}", f"{len(val):,}", len(scaling.names))
     model_config = replace(config.model, out_channels=len(scaling.names))  # one per target
-    device = resolve_device(config.train.device)
+    device = process_device(config.train.device)
     torch.set_num_threads(config.train.threads or default_threads())
     seed_everything(config.seed)
     model = build_model(model_config).to(device)

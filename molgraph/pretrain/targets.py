@@ -46,7 +46,8 @@ class DescriptorScaling:
 
     def transform(self, raw: np.ndarray) -> np.ndarray:
         """``[M, len(names)]`` float32 targets from all raw descriptors ``[M, D]``."""
-        index = [descriptor_names().index(n) for n in self.names]
+        position = {name: i for i, name in enumerate(descriptor_names())}
+        index = [position[n] for n in self.names]
         block = _transform(raw[:, index].astype(np.float64), np.asarray(self.logged))
         z = (block - np.asarray(self.mean)) / np.asarray(self.std)
         return np.clip(z, -CLIP, CLIP).astype(np.float32)  # NaN stays NaN

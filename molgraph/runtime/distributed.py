@@ -67,14 +67,29 @@ def init_from_env(device: str = "auto") -> str | None:
 
     local = int(os.environ.get("LOCAL_RANK", "0"))
     gpu = device != "cpu" and torch.cuda.is_available()
-    if not dist.is_initialized():  # rank 0's scoring and writing may outlast the default 30 min
-        dist.init_process_group("nccl" if gpu else "gloo", timeout=timedelta(hours=FINISH_HOURS))
-    rank, size = world()
     chosen = f"cuda:{local}" if gpu else "cpu"
+    if dist.is_initialized():  # joined already (the CLI joins before the library call)
+        return chosen
+    # rank 0's scoring and writing may outlast the default 30 min
+    dist.init_process_group("nccl" if gpu else "gloo", timeout=timedelta(hours=FINISH_HOURS))
     if gpu:
         torch.cuda.set_device(local)
+    rank, size = world()
     log.info("process %d of %d (%s, %s)", rank, size, "nccl" if gpu else "gloo", chosen)
     return chosen
+
+
+def process_device(device: str = "auto") -> torch.device:
+    """The device this process trains on: ``device`` resolved, and under several processes
+    on GPUs this process's own GPU with its index (DDP needs it)."""
+    import torch
+
+    from molgraph.runtime.system import resolve_device
+
+    resolved = resolve_device(device)
+    if resolved.type == "cuda" and world()[1] > 1:
+        return torch.device("cuda", torch.cuda.current_device())
+    return resolved
 
 
 def shard(index: np.ndarray, rank: int, size: int) -> np.ndarray:

@@ -25,6 +25,9 @@ TASKS = ("regression", "classification")
 #: Models DP-SGD can train (``training.private``): their forward pass treats each molecule on its
 #: own and runs under ``torch.func.vmap``; gcn, gat and gine normalise over the batch.
 PRIVATE_MODELS = ("dmpnn",)
+#: regression losses (``TrainConfig.loss``; ``training.loop.REGRESSION_LOSSES`` computes them);
+#: classification is always binary cross-entropy
+LOSSES = ("mse", "mae", "huber")
 
 
 @dataclass
@@ -70,14 +73,14 @@ class TrainConfig:
     dp_epsilon: float | None = None
     dp_delta: float | None = None
     dp_max_grad_norm: float = 1.0
-    loss: str = field(default="mse", metadata={"choices": ("mse", "mae", "huber")})
+    loss: str = field(default="mse", metadata={"choices": LOSSES})
     task_weights: list[float] = field(default_factory=list)
     init_from: str | None = None
     freeze_encoder: bool = False
 
     def __post_init__(self) -> None:
-        if self.loss not in ("mse", "mae", "huber"):
-            raise ValueError(f"unknown loss {self.loss!r}; choose from mse, mae, huber")
+        if self.loss not in LOSSES:
+            raise ValueError(f"unknown loss {self.loss!r}; choose from {', '.join(LOSSES)}")
         self.task_weights = [float(w) for w in self.task_weights]
         if any(not 0 <= w < float("inf") for w in self.task_weights) or \
                 (self.task_weights and not sum(self.task_weights) > 0):

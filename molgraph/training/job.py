@@ -141,8 +141,9 @@ def train_on_dataset(dataset: MoleculeDataset, config: RunConfig,
     started = time.perf_counter()
     source = _source(config)
     _check_labels(dataset, source)
+    encoder = None
     if config.train.init_from:  # the architecture is the pretrained encoder's
-        card, _ = read_encoder(config.train.init_from)
+        card, encoder = read_encoder(config.train.init_from)
         config = config.with_values(architecture_values(card))
         log.info("starting from the encoder in %s (%s, hidden %d, %d layers%s)",
                  config.train.init_from, config.model.name, config.model.hidden_channels,
@@ -187,8 +188,9 @@ def train_on_dataset(dataset: MoleculeDataset, config: RunConfig,
         seed = config.seed + k
         seed_everything(seed)
         network = build_model(config.model)
-        if config.train.init_from:
-            load_encoder(network, config.train.init_from, config.train.freeze_encoder)
+        if encoder is not None:
+            load_encoder(network, encoder, config.train.init_from,
+                         config.train.freeze_encoder)
         result = fit(network, (graphs.take(train_idx), y[train_idx]),
                      (graphs.take(val_idx), y[val_idx]), config.train, config.task, seed,
                      callbacks if k == 0 else (), tracker if k == 0 else None, weights)

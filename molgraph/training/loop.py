@@ -27,9 +27,16 @@ from molgraph.chem.graphs import GraphBatch, MolGraphs
 from molgraph.models.base import mve_variance
 from molgraph.models.predict import predict_graphs
 from molgraph.models.scaling import Scaler
-from molgraph.runtime.distributed import gather_rows, shard, sum_over_processes, world, wrap
+from molgraph.runtime.distributed import (
+    gather_rows,
+    process_device,
+    shard,
+    sum_over_processes,
+    world,
+    wrap,
+)
 from molgraph.runtime.prefetch import prefetched
-from molgraph.runtime.system import default_threads, resolve_device
+from molgraph.runtime.system import default_threads
 from molgraph.tracking.contracts import Callback, Tracker, notify, notify_each
 from molgraph.training.config import TrainConfig
 from molgraph.training.metrics import compute_metrics, monitored_metric
@@ -50,10 +57,6 @@ class FitResult:
     scaler: Scaler
     history: list[dict[str, float]] = field(default_factory=list)
     privacy: dict | None = None
-
-
-#: regression losses (``TrainConfig.loss``); classification is always binary cross-entropy
-LOSSES = ("mse", "mae", "huber")
 
 
 def masked_loss(pred: torch.Tensor, target: torch.Tensor, task: str, loss: str = "mse",
@@ -87,6 +90,7 @@ def masked_loss(pred: torch.Tensor, target: torch.Tensor, task: str, loss: str =
     return (losses * scale).sum() / mask.sum().clamp(min=1)
 
 
+#: ``TrainConfig.loss`` → the loss of each label (keys: ``training.config.LOSSES``)
 REGRESSION_LOSSES = {
     "mse": lambda pred, target: (pred - target) ** 2,
     "mae": lambda pred, target: (pred - target).abs(),
@@ -200,7 +204,7 @@ def fit(
     batch, and the validation predictions are gathered so that all take the same decisions.
     Parameters that do not require a gradient (a frozen encoder) are not optimised.
     """
-    device = _device(config)
+    device = process_device(config.device)
     torch.set_num_threads(config.threads or default_threads())
     model.to(device)
     graphs, y = train
@@ -267,11 +271,3 @@ def fit(
         best.privacy = private.report()
     notify_each(callbacks, "on_train_end")
     return best
-
-
-def _device(config: TrainConfig) -> torch.device:
-    """The run's device; under several processes on GPUs, this process's own GPU."""
-    device = resolve_device(config.device)
-    if device.type == "cuda" and world()[1] > 1:
-        return torch.device("cuda", torch.cuda.current_device())
-    return device
