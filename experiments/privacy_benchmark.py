@@ -38,12 +38,16 @@ RECIPE = {"hidden_channels": 128, "num_layers": 3, "batch_size": 256, "lr": 1e-3
           "max_grad_norm": 1.0}
 
 
-def run(name: str, seed: int, epsilon: float, encoder: str | None = None) -> dict:
+def run(name: str, seed: int, epsilon: float, encoder: str | None = None,
+        recipe_name: str = "", changes: dict | None = None) -> dict:
     """One training run (or the one already recorded under ``OUT``); with ``encoder``, the
-    ``probe`` recipe."""
-    done = OUT / f"{name}_seed{seed}_eps{epsilon:g}{'_probe' if encoder else ''}.json"
+    ``probe`` recipe; ``changes`` to the recipe are recorded under ``recipe_name``."""
+    recipe_name = recipe_name or ("probe" if encoder else "scratch")
+    tag = "" if recipe_name == "scratch" else f"_{recipe_name}"
+    done = OUT / f"{name}_seed{seed}_eps{epsilon:g}{tag}.json"
     if done.exists():
         return json.loads(done.read_text())
+    recipe = {**RECIPE, **(changes or {})}
     import torch
 
     from molgraph.data.dataset import load_dataset
@@ -54,15 +58,15 @@ def run(name: str, seed: int, epsilon: float, encoder: str | None = None) -> dic
     path, targets, task = DATASETS[name]
     dataset = load_dataset(SHARED / path, target_columns=targets, cache_dir=True, workers=1)
     private = {} if math.isinf(epsilon) else {"dp_epsilon": epsilon,
-                                              "dp_max_grad_norm": RECIPE["max_grad_norm"]}
+                                              "dp_max_grad_norm": recipe["max_grad_norm"]}
     probe = {"init_from": encoder, "freeze_encoder": True} if encoder else {}
     config = run_config(SHARED / path, targets, task, split="scaffold", seed=seed,
-                        epochs=RECIPE["epochs"], baseline=False, blend=False,
-                        model_options={"hidden_channels": RECIPE["hidden_channels"],
-                                       "num_layers": RECIPE["num_layers"],
+                        epochs=recipe["epochs"], baseline=False, blend=False,
+                        model_options={"hidden_channels": recipe["hidden_channels"],
+                                       "num_layers": recipe["num_layers"],
                                        **({"ffn_layers": 1} if encoder else {})},
                         train_options={"threads": 1, "device": "cpu",
-                                       "batch_size": RECIPE["batch_size"], "lr": RECIPE["lr"],
+                                       "batch_size": recipe["batch_size"], "lr": recipe["lr"],
                                        **private, **probe})
     started = time.perf_counter()
     result = train_on_dataset(dataset, config)
@@ -73,17 +77,19 @@ def run(name: str, seed: int, epsilon: float, encoder: str | None = None) -> dic
               "epochs_run": len(result.fit.history), "best_epoch": result.fit.best_epoch,
               "seconds": round(seconds, 1),
               "seconds_per_epoch": round(seconds / len(result.fit.history), 2),
-              "privacy": result.fit.privacy, "recipe": RECIPE,
-              "recipe_name": "probe" if encoder else "scratch", "encoder": encoder}
+              "privacy": result.fit.privacy, "recipe": recipe,
+              "recipe_name": recipe_name, "encoder": encoder}
     OUT.mkdir(parents=True, exist_ok=True)
     done.write_text(json.dumps(record, indent=1))
     return record
 
 
-def timing(name: str, rounds: int = 3) -> dict:
+def timing(name: str, rounds: int = 3, encoder: str | None = None,
+           changes: dict | None = None) -> dict:
     """Seconds per training epoch, ordinary against DP-SGD (ε 8), on the same model and
     training molecules, the two epochs alternating so that the machine's load falls on both
-    alike; the median of ``rounds`` pairs."""
+    alike; the median of ``rounds`` pairs. With ``encoder``: the probe (that encoder frozen,
+    a linear head)."""
     from functools import partial
 
     import torch
@@ -99,11 +105,23 @@ def timing(name: str, rounds: int = 3) -> dict:
     path, targets, task = DATASETS[name]
     dataset = load_dataset(SHARED / path, target_columns=targets, cache_dir=True, workers=1)
     graphs, y = dataset.graphs, dataset.y.astype(np.float32)
-    config = TrainConfig(epochs=20, batch_size=RECIPE["batch_size"], lr=RECIPE["lr"],
-                         dp_epsilon=8.0)
-    model = build_model(ModelConfig(hidden_channels=RECIPE["hidden_channels"],
-                                    num_layers=RECIPE["num_layers"], out_channels=y.shape[1]))
-    optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr)
+    recipe = {**RECIPE, **(changes or {})}
+    config = TrainConfig(epochs=recipe["epochs"], batch_size=recipe["batch_size"],
+                         lr=recipe["lr"], dp_epsilon=8.0,
+                         dp_max_grad_norm=recipe["max_grad_norm"])
+    if encoder:
+        from molgraph.models.encoder import load_encoder, read_encoder
+
+        card, state = read_encoder(encoder)
+        model = build_model(ModelConfig(**{k: v for k, v in card["architecture"].items()},
+                                        ffn_layers=1, out_channels=y.shape[1]))
+        load_encoder(model, state, encoder, freeze=True)
+    else:
+        model = build_model(ModelConfig(hidden_channels=recipe["hidden_channels"],
+                                        num_layers=recipe["num_layers"],
+                                        out_channels=y.shape[1]))
+    optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad],
+                                  lr=config.lr)
     plan = dp.PrivacyPlan.for_run(config, len(graphs))
     scheduler = lr_schedule(optimizer, config, plan.steps_per_epoch)
     rng, noise = np.random.default_rng(0), torch.Generator().manual_seed(0)
@@ -119,10 +137,12 @@ def timing(name: str, rounds: int = 3) -> dict:
                          torch.device("cpu"), lambda done, total: None)
         times["private"].append(time.perf_counter() - started)
     record = {"dataset": name, "molecules": len(graphs), "rounds": rounds,
+              "recipe": recipe, "encoder": encoder,
               **{k: round(float(np.median(v)), 2) for k, v in times.items()}}
     record["ratio"] = round(record["private"] / record["ordinary"], 2)
     OUT.mkdir(parents=True, exist_ok=True)
-    (OUT.parent / f"privacy_timing_{name}.json").write_text(json.dumps(record, indent=1))
+    tag = "_probe" if encoder else ""
+    (OUT.parent / f"privacy_timing_{name}{tag}.json").write_text(json.dumps(record, indent=1))
     return record
 
 
@@ -167,16 +187,26 @@ def main() -> None:
     parser.add_argument("--timing", nargs="*", default=[], choices=("bbbp", "tox21"),
                         help="time ordinary against private epochs, alternating")
     parser.add_argument("--encoder", help="the probe recipe on this pretrained encoder")
+    parser.add_argument("--recipe", default="", help="record the runs under this recipe name")
+    parser.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE",
+                        help="change the recipe (batch_size, lr, epochs, max_grad_norm)")
+    parser.add_argument("--validation-only", action="store_true",
+                        help="print the validation score alone (choosing a recipe)")
     args = parser.parse_args()
+    changes = {k: float(v) if "." in v or "e" in v else int(v)
+               for k, v in (item.split("=", 1) for item in args.set)}
     for name in args.timing:
-        print(timing(name), flush=True)
+        print(timing(name, encoder=args.encoder, changes=changes), flush=True)
     for seed in args.seeds:
         for name in args.datasets:
             for epsilon in args.epsilons:
-                record = run(name, seed, epsilon, args.encoder)
-                print(f"{name} seed {seed} ε {epsilon:g}: test ROC-AUC "
-                      f"{record['test_roc_auc']:.3f}, {record['seconds_per_epoch']:.1f} s/epoch",
-                      flush=True)
+                record = run(name, seed, epsilon, args.encoder, args.recipe, changes)
+                score = ("" if args.validation_only else
+                         f"test ROC-AUC {record['test_roc_auc']:.3f}, ")
+                print(f"{name} seed {seed} ε {epsilon:g} {record['recipe_name']}: {score}"
+                      f"validation {record['val_roc_auc']:.3f} (best epoch "
+                      f"{record['best_epoch']} of {record['epochs_run']}), "
+                      f"{record['seconds_per_epoch']:.1f} s/epoch", flush=True)
     if args.report:
         print(report())
 

@@ -25,8 +25,10 @@ from molgraph.training.private import (
     Accountant,
     PrivacyPlan,
     clip,
+    head_only,
     padded,
     per_molecule_gradients,
+    per_molecule_head_gradients,
 )
 
 DATA = Path(__file__).parent / "data"
@@ -58,6 +60,33 @@ def test_each_molecules_gradient_is_its_own_backward_pass(setting):
         assert losses[i].item() == pytest.approx(loss.item(), abs=1e-5)
         for name, p in model.named_parameters():
             torch.testing.assert_close(gradients[name][i], p.grad, atol=1e-5, rtol=1e-4)
+
+
+def test_a_frozen_encoders_molecules_give_gradients_of_the_head_alone(setting):
+    """With the encoder frozen, each molecule's gradient comes from the encoder's batched
+    output through the head alone, and equals that molecule's own backward pass."""
+    graphs, _, y = setting
+    torch.manual_seed(1)
+    model = build_model(ModelConfig(hidden_channels=16, out_channels=2, dropout=0.0,
+                                    ffn_layers=2))
+    assert not head_only(model)
+    for name, p in model.named_parameters():
+        p.requires_grad_(name.startswith("head."))
+    assert head_only(model)
+    index = np.arange(len(SMILES))
+    with torch.no_grad():
+        features = model.head_features(graphs.tensors(index))
+    gradients, losses = per_molecule_head_gradients(model, features, torch.from_numpy(y), LOSS)
+    assert set(gradients) == {k for k, p in model.named_parameters() if p.requires_grad}
+    for i in index:
+        model.zero_grad()
+        batch = graphs.tensors([i], y=y[[i]])
+        loss = LOSS(model(batch), batch.y)
+        loss.backward()
+        assert losses[i].item() == pytest.approx(loss.item(), abs=1e-5)
+        for name, p in model.named_parameters():
+            if p.requires_grad:
+                torch.testing.assert_close(gradients[name][i], p.grad, atol=1e-5, rtol=1e-4)
 
 
 def test_every_molecules_gradient_is_clipped_to_the_norm_before_the_noise(setting):

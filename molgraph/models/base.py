@@ -9,7 +9,7 @@ encoded atom representations, the same for every model::
     out[:, 0].sum().backward()                  # atoms.grad: [N, h]
 
 ``forward(batch)`` is ``from_encoded(*encode(batch), batch)``; the D-MPNN computes the same
-function faster by folding its first layer into the encoders.
+function faster by folding its first layer into the encoders (its ``atom_states``).
 """
 
 from __future__ import annotations
@@ -71,8 +71,14 @@ class GraphModel(nn.Module):
     def readout(self, atoms: Tensor, batch: Tensor, num_graphs: int,
                 molecule: Tensor | None = None) -> Tensor:
         """Outputs ``[B, out_channels]`` from atom states ``[N, h]`` and, for a model with
-        molecule-level features, their raw values ``[B, D]`` (standardised here; an undefined
-        descriptor counts as the training mean, extremes are clipped at 10 SD)."""
+        molecule-level features, their raw values ``[B, D]``."""
+        return self.head(self.head_input(atoms, batch, num_graphs, molecule))
+
+    def head_input(self, atoms: Tensor, batch: Tensor, num_graphs: int,
+                   molecule: Tensor | None = None) -> Tensor:
+        """What the head reads, ``[B, h + D]``: the pooled atom states ``[N, h]`` beside the
+        molecule-level features ``[B, D]`` (standardised here; an undefined descriptor counts
+        as the training mean, extremes are clipped at 10 SD)."""
         graph = self.pool(atoms, batch, num_graphs)
         if len(self.molecule_mean):
             if molecule is None:
@@ -81,7 +87,7 @@ class GraphModel(nn.Module):
                                  "batch does not carry")
             z = (molecule.to(graph.dtype) - self.molecule_mean) / self.molecule_std
             graph = torch.cat([graph, torch.nan_to_num(z).clamp(-10, 10).to(graph.dtype)], 1)
-        return self.head(graph)
+        return graph
 
     def atom_states(self, data) -> Tensor:
         """Atom states ``[N, h]`` after message passing (what the readout pools)."""
@@ -99,5 +105,11 @@ class GraphModel(nn.Module):
         states = self.message_passing(atoms, bonds, data.edge_index, data.batch)
         return self.readout(states, data.batch, data.num_graphs, getattr(data, "u", None))
 
+    def head_features(self, data) -> Tensor:
+        """What the head reads for a batch, ``[B, h + D]``: a frozen encoder's output, on
+        which private training clips each molecule's gradient of the head alone."""
+        return self.head_input(self.atom_states(data), data.batch, data.num_graphs,
+                               getattr(data, "u", None))
+
     def forward(self, data) -> Tensor:
-        return self.from_encoded(*self.encode(data), data)
+        return self.head(self.head_features(data))

@@ -42,17 +42,16 @@ class DMPNNModel(GraphModel):
         bond_in = nn.functional.linear(bonds, wi_bond)
         return self._directed(atom_in, atom_out, bond_in, edge_index, wo_message)
 
-    def forward(self, data) -> Tensor:
+    def atom_states(self, data) -> Tensor:
         # The encoders are linear (sums of embeddings), so W_i and the atom half of W_o fold
         # into the embedding tables: a gather replaces a matmul over every directed edge. The
-        # same function as ``from_encoded(*encode(data), data)``, about twice as fast.
+        # same states as ``message_passing(*encode(data), ...)``, about twice as fast.
         h = self.config.hidden_channels
         wi_atom, wi_bond, wo_atom, wo_message = self._halves()
         atom_in, atom_out = self.atom_encoder(
             data.x, project=torch.cat([wi_atom, wo_atom])).split(h, dim=1)
         bond_in = self.bond_encoder(data.edge_attr, project=wi_bond)
-        atoms = self._directed(atom_in, atom_out, bond_in, data.edge_index, wo_message)
-        return self.readout(atoms, data.batch, data.num_graphs, getattr(data, "u", None))
+        return self._directed(atom_in, atom_out, bond_in, data.edge_index, wo_message)
 
     def _directed(self, atom_in: Tensor, atom_out: Tensor, bond_in: Tensor,
                   edge_index: Tensor, wo_message: Tensor) -> Tensor:

@@ -5,7 +5,9 @@ molecule (opacus#588); Mueller et al. (TPAMI 2023) show that clipping per graph 
 DP-SGD correct for graph classification. Here each molecule's gradient is computed on its own,
 vectorised with ``torch.func``: the model's own forward, vmapped over molecules padded to the
 largest in a chunk (a padding atom sits in a second, ignored graph, so the molecule's output is
-unchanged). Each step:
+unchanged). With a frozen pretrained encoder only the head trains: the encoder's output for
+the sampled molecules is computed batched, without gradients, and each molecule's gradient is
+the head's alone (several times faster). Each step:
 
 1. Poisson sampling: every training molecule joins with probability ``q = batch_size / n``
    (the sampling the accountant's bound assumes);
@@ -37,6 +39,8 @@ from molgraph.training.config import TrainConfig
 log = logging.getLogger(__name__)
 #: molecules whose gradients are computed together (memory: chunk × parameters floats)
 CHUNK = 32
+#: the same for a head alone on a frozen encoder's output (chunk × the head's parameters)
+HEAD_CHUNK = 256
 #: Rényi orders the accountant tries: Opacus's default (up to 63) and higher ones, which the
 #: small sampling rates of large data sets need for a tight bound
 ALPHAS = [1 + x / 10.0 for x in range(1, 100)] + list(range(12, 257))
@@ -172,6 +176,28 @@ def per_molecule_gradients(model: nn.Module, molecules: dict[str, Tensor], y: Te
                     randomness="different")(params, y, *tensors)
 
 
+def head_only(model: nn.Module) -> bool:
+    """Whether only the head trains (a frozen pretrained encoder): then a molecule's gradient
+    is the head's alone, computed from the encoder's batched output."""
+    trainable = [k for k, p in model.named_parameters() if p.requires_grad]
+    return hasattr(model, "head_features") and all(k.startswith("head.") for k in trainable)
+
+
+def per_molecule_head_gradients(model: nn.Module, features: Tensor, y: Tensor,
+                                loss: Callable[[Tensor, Tensor], Tensor]
+                                ) -> tuple[dict[str, Tensor], Tensor]:
+    """As :func:`per_molecule_gradients` for a model whose head alone trains, from what the
+    head reads ``[B, h + D]``: gradients keyed by the model's parameter names, losses ``[B]``."""
+    params = {k: p.detach() for k, p in model.head.named_parameters() if p.requires_grad}
+
+    def molecule_loss(p: dict[str, Tensor], labels: Tensor, row: Tensor) -> Tensor:
+        return loss(functional_call(model.head, p, (row[None],)), labels[None])
+
+    gradients, losses = vmap(grad_and_value(molecule_loss), in_dims=(None, 0, 0),
+                             randomness="different")(params, y, features)
+    return {f"head.{k}": g for k, g in gradients.items()}, losses
+
+
 def clip(gradients: dict[str, Tensor], max_norm: float) -> tuple[dict[str, Tensor], Tensor]:
     """The sum over molecules of each molecule's gradient scaled to norm at most ``max_norm``,
     and the molecules' norms before clipping ``[B]``."""
@@ -191,6 +217,8 @@ def private_epoch(model: nn.Module, graphs: MolGraphs, y_scaled: np.ndarray,
     per-molecule training loss of the sampled molecules (before clipping). ``on_batch(done,
     n)`` hears the molecules an epoch has drawn on average by each step."""
     model.train()
+    head = head_only(model)
+    chunk = HEAD_CHUNK if head else CHUNK
     n, total, count = len(graphs), 0.0, 0
     expected = plan.sample_rate * n
     on_batch(0, n)
@@ -200,11 +228,16 @@ def private_epoch(model: nn.Module, graphs: MolGraphs, y_scaled: np.ndarray,
         chosen = chosen[np.argsort(np.diff(graphs.atom_ptr)[chosen], kind="stable")]
         summed = {k: torch.zeros_like(p) for k, p in model.named_parameters()
                   if p.requires_grad}
-        for start in range(0, len(chosen), CHUNK):
-            part = chosen[start:start + CHUNK]
+        for start in range(0, len(chosen), chunk):
+            part = chosen[start:start + chunk]
             labels = torch.from_numpy(y_scaled[part]).to(device)
-            molecules = {k: v.to(device) for k, v in padded(graphs, part).items()}
-            gradients, losses = per_molecule_gradients(model, molecules, labels, loss)
+            if head:
+                with torch.no_grad():
+                    features = model.head_features(graphs.tensors(part).to(device))
+                gradients, losses = per_molecule_head_gradients(model, features, labels, loss)
+            else:
+                molecules = {k: v.to(device) for k, v in padded(graphs, part).items()}
+                gradients, losses = per_molecule_gradients(model, molecules, labels, loss)
             clipped, _ = clip(gradients, plan.max_grad_norm)
             for k, g in clipped.items():
                 summed[k] += g
