@@ -52,11 +52,18 @@ def test_owners_with_different_tasks_give_one_model_of_both_tasks(tmp_path):
               OwnerConfig(str(_owner_file(tmp_path, "lab_b", slice(75, 150), ["SR-ARE"])),
                           ["SR-ARE"], threads=1)]
     out = tmp_path / "federated"
-    metrics = run_federation(FederationConfig(rounds=1, round_timeout=180, **SMALL), owners,
+    metrics = run_federation(FederationConfig(rounds=2, round_timeout=180, **SMALL), owners,
                              out, timeout=400)
 
     assert metrics["target_columns"] == ["NR-AhR", "SR-ARE"]  # the union, by name
-    assert metrics["rounds_run"] == 1 and len(metrics["rounds"]) == 1
+    assert metrics["rounds_run"] == 2 and len(metrics["rounds"]) == 2
+    # the round kept is the one the owners' validation scores (by their sizes) rank first
+    scores = {r["round"]: r["score"] for r in metrics["rounds"]}
+    assert metrics["kept_round"] == max(scores, key=lambda r: scores[r])
+    sizes = {name: c["n_val"] for name, c in metrics["clients"].items()}
+    kept = metrics["rounds"][metrics["kept_round"] - 1]["val"]
+    assert scores[metrics["kept_round"]] == pytest.approx(
+        sum(kept[n]["roc_auc"] * sizes[n] for n in sizes) / sum(sizes.values()))
     assert metrics["clients"]["lab_a"]["tasks"] == ["NR-AhR"]
     assert metrics["clients"]["lab_b"]["labelled"]["SR-ARE"] > 30
     for record in metrics["rounds"]:

@@ -6,11 +6,12 @@ A run: the server waits for ``clients`` owners, asks each to describe itself (a 
 name, task columns, molecule counts and, for regression only, per-task label count, sum and sum
 of squares), fixes the task list (the union of the owners' columns unless given) and the
 target scaling, then runs ``rounds`` of FedAvg or FedProx. Each round every owner trains the
-shared weights on its molecules and sends them back; the average then goes to every owner,
-who scores it on its own validation part. Molecules and labels never leave an owner's
-process; only weights, counts and scores do. A node that fails or dies is left out of that
-round (Flower answers for it with an error once the round's timeout or its missed heartbeats
-say so); the run goes on while ``min_clients`` answer.
+shared weights on its molecules and sends them back; the average (each task's output rows
+from the owners that label it) then goes to every owner, who scores it on its own validation
+part. The round whose model scores best there is the one kept. Molecules and labels never
+leave an owner's process; only weights, counts and scores do. A node that fails or dies is
+left out of that round (Flower answers for it with an error once the round's timeout or its
+missed heartbeats say so); the run goes on while ``min_clients`` answer.
 """
 
 from __future__ import annotations
@@ -23,7 +24,9 @@ from collections.abc import Iterable
 from dataclasses import replace
 from pathlib import Path
 
+import numpy as np
 from flwr.app import (
+    Array,
     ArrayRecord,
     ConfigRecord,
     Context,
@@ -36,6 +39,7 @@ from flwr.clientapp import ClientApp
 from flwr.serverapp import Grid, ServerApp
 from flwr.serverapp.strategy import FedAvg, FedProx
 
+from molgraph.federated.aggregate import output_layer, per_task_rows, round_score
 from molgraph.federated.config import FederationConfig, OwnerConfig
 from molgraph.federated.output import ERROR_FILE, write_federation
 from molgraph.federated.owner import (
@@ -48,6 +52,7 @@ from molgraph.federated.owner import (
 from molgraph.models.registry import build_model
 from molgraph.models.scaling import Scaler
 from molgraph.runtime.system import seed_everything
+from molgraph.training.metrics import monitored_metric
 
 log = logging.getLogger(__name__)
 server_app = ServerApp()
@@ -63,14 +68,24 @@ class _Recording:
 
     Each round's averaged model is scored by every owner at the start of the next round's
     training (metrics ``global_val_*``), and the last round's by an evaluation step: one
-    process start per owner and round fewer than evaluating every round."""
+    process start per owner and round fewer than evaluating every round.
 
-    def __init__(self, names: dict[int, str], rounds: int, **kwargs) -> None:
+    Beyond the weighted mean (``federated.aggregate``): each task's output rows are averaged
+    over the owners that label it (``labels``: each node's training labels per task), and
+    the round whose model scores best on the owners' validation parts is kept
+    (``best_round``, ``best_arrays``; ``monitor``: the metric and whether higher is better;
+    ``val_sizes``: each owner's validation molecules, by name)."""
+
+    def __init__(self, names: dict[int, str], rounds: int, labels: dict[int, list[int]],
+                 val_sizes: dict[str, int], monitor: tuple[str, bool], **kwargs) -> None:
         super().__init__(**kwargs)
         self.names = names
         self.last_round = rounds
+        self.labels, self.val_sizes, self.monitor = labels, val_sizes, monitor
         self.rounds: dict[int, dict] = {}
         self.asked: dict[str, list[int]] = {}  # the nodes sent the current train/val step
+        self.unscored: dict[int, ArrayRecord] = {}  # averaged models awaiting their scores
+        self.best_round, self.best_arrays, self.best_score = 0, None, math.nan
 
     def _round(self, server_round: int) -> dict:
         return self.rounds.setdefault(server_round, {
@@ -122,8 +137,38 @@ class _Recording:
                                                                 grid), "train")
 
     def aggregate_train(self, server_round, replies):
-        return super().aggregate_train(server_round,
-                                       self._received(server_round, replies, "train"))
+        replies = self._received(server_round, replies, "train")
+        arrays, metrics = super().aggregate_train(server_round, replies)
+        answered = [r for r in replies if not r.has_error()]
+        if arrays is not None and answered:
+            arrays = self._per_task(arrays, answered)
+            self.unscored[server_round] = arrays
+        self._keep_if_best(server_round - 1)  # its scores came with these replies
+        return arrays, metrics
+
+    def _per_task(self, arrays: ArrayRecord, replies: list[Message]) -> ArrayRecord:
+        averaged = {k: v.numpy() for k, v in arrays.items()}
+        keys = output_layer(list(averaged))
+        if not keys:
+            return arrays
+        owners = [{k: r.content["arrays"][k].numpy() for k in keys} for r in replies]
+        labels = [self.labels[r.metadata.src_node_id] for r in replies]
+        mixed = per_task_rows(averaged, owners, labels, keys)
+        return ArrayRecord({k: Array(np.ascontiguousarray(v)) for k, v in mixed.items()})
+
+    def _keep_if_best(self, server_round: int) -> None:
+        """Score round ``server_round``'s averaged model from its owners' validation scores;
+        keep it if no round scored better."""
+        arrays = self.unscored.pop(server_round, None)
+        if arrays is None:
+            return
+        metric, higher_better = self.monitor
+        value = round_score(self._round(server_round)["val"], self.val_sizes, metric)
+        self._round(server_round)["score"] = None if math.isnan(value) else value
+        better = (value > self.best_score if higher_better else value < self.best_score)
+        if self.best_arrays is None or (math.isfinite(value) and (
+                better or math.isnan(self.best_score))):
+            self.best_round, self.best_arrays, self.best_score = server_round, arrays, value
 
     def configure_evaluate(self, server_round, arrays, config, grid):
         messages = ([] if server_round < self.last_round  # scored in the next round's training
@@ -131,8 +176,11 @@ class _Recording:
         return self._sent(server_round, messages, "val")
 
     def aggregate_evaluate(self, server_round, replies):
-        return super().aggregate_evaluate(server_round,
-                                          self._received(server_round, replies, "val"))
+        aggregated = super().aggregate_evaluate(
+            server_round, self._received(server_round, replies, "val"))
+        if server_round == self.last_round:  # earlier rounds are scored in the next one's
+            self._keep_if_best(server_round)
+        return aggregated
 
 
 class RecordingFedAvg(_Recording, FedAvg):
@@ -176,6 +224,9 @@ def _serve(grid: Grid, federation: FederationConfig, out: Path) -> None:
     network = build_model(federation.model)
     strategy_kwargs = dict(
         names={node: o["name"] for node, o in owners.items()}, rounds=federation.rounds,
+        labels={node: [o["labelled"].get(t, 0) for t in tasks] for node, o in owners.items()},
+        val_sizes={o["name"]: o["n_val"] for o in owners.values()},
+        monitor=monitored_metric(federation.task),
         fraction_train=1.0, fraction_evaluate=1.0, min_train_nodes=federation.min_clients,
         min_evaluate_nodes=federation.min_clients, min_available_nodes=federation.min_clients)
     strategy = (RecordingFedProx(proximal_mu=federation.proximal_mu, **strategy_kwargs)
@@ -185,8 +236,10 @@ def _serve(grid: Grid, federation: FederationConfig, out: Path) -> None:
     result = strategy.start(grid=grid, initial_arrays=ArrayRecord(network.state_dict()),
                             num_rounds=federation.rounds, timeout=federation.round_timeout,
                             train_config=shared, evaluate_config=ConfigRecord(dict(shared)))
-    network.load_state_dict(result.arrays.to_torch_state_dict())
+    kept = strategy.best_arrays or result.arrays
+    network.load_state_dict(kept.to_torch_state_dict())
     write_federation(out, federation, network, scaler, {
+        "kept_round": strategy.best_round if strategy.best_arrays else federation.rounds,
         "rounds": [strategy.rounds[r] for r in sorted(strategy.rounds)],
         "clients": {o["name"]: {k: v for k, v in o.items() if k != "moments"}
                     for o in owners.values()},

@@ -31,7 +31,8 @@ class FederationConfig:
             columns must be among them (an owner lacking a task has no label for it). Empty:
             the union of the owners' columns, sorted by name.
         rounds: federated rounds (each: local training on every owner, FedAvg of the
-            weights, then every owner scores the averaged model on its validation part).
+            weights, then every owner scores the averaged model on its validation part);
+            the round scoring best (weighted by validation molecules) is the model kept.
         strategy: fedavg (McMahan et al. 2017) or fedprox (Li et al. 2020: each owner's
             loss gets (mu/2)·||w − w_global||², which keeps owners with different data near
             the shared model).

@@ -25,10 +25,11 @@ def write_federation(out: Path, federation: FederationConfig, network: nn.Module
                      scaler: Scaler, record: dict) -> Path:
     """Write ``out/model/``, ``out/run_config.json`` and ``out/metrics.json``.
 
-    ``record``: ``rounds`` (one dict per round: ``bytes_to_clients``, ``bytes_from_clients``
-    (weights only), ``clients_trained``, ``failures``, ``train`` and ``val`` metrics by
-    owner, ``seconds``), ``clients`` (each owner's tasks and molecule counts) and
-    ``seconds``."""
+    ``record``: ``kept_round`` (the round whose model ``network`` holds), ``rounds`` (one
+    dict per round: ``bytes_to_clients``, ``bytes_from_clients`` (weights only),
+    ``clients_trained``, ``failures``, ``train`` and ``val`` metrics by owner, the ``score``
+    that chose the round kept, ``seconds``), ``clients`` (each owner's tasks and molecule
+    counts) and ``seconds``."""
     out = Path(out)
     TrainedModel(network, federation.task, federation.target_columns, scaler,
                  domain_withheld="federated training: no owner's molecules leave it").save(
@@ -41,6 +42,8 @@ def write_federation(out: Path, federation: FederationConfig, network: nn.Module
         "clients": record["clients"], "rounds": rounds,
         "bytes_per_round": [r["bytes_to_clients"] + r["bytes_from_clients"] for r in rounds],
         "final_val": rounds[-1]["val"] if rounds else {},
+        "kept_round": record["kept_round"],
+        "kept_val": next((r["val"] for r in rounds if r["round"] == record["kept_round"]), {}),
         "seconds": record["seconds"], "seed": federation.seed}
     write_json(out / "metrics.json", summary)
     (out / ERROR_FILE).unlink(missing_ok=True)
