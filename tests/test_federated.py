@@ -187,3 +187,33 @@ def test_bad_settings_are_one_line_errors(tmp_path, capsys):
     assert "FILE:COLUMNS" in capsys.readouterr().err
     with pytest.raises(ValueError, match="not tasks of this federation"):
         load_owner(OwnerConfig(str(TOX21), ["NR-AR"]), ["SR-ARE"], FederationConfig())
+
+
+def test_secure_aggregation_trains_three_owners_whose_weights_the_server_never_sees(tmp_path):
+    """SecAgg+ (``--secure-aggregation``): three owners, two rounds; the server gets the sum
+    of masked weights (the protocol's keys, shares and masked vectors cost more bytes than
+    the weights alone) and writes a normal model directory."""
+    owners = [OwnerConfig(str(_owner_file(tmp_path, f"lab{k}", slice(50 * k, 50 * k + 50),
+                                          ["NR-AhR", "SR-ARE"])), ["NR-AhR", "SR-ARE"],
+                          threads=1) for k in range(3)]
+    out = tmp_path / "secure"
+    metrics = run_federation(FederationConfig(rounds=2, round_timeout=180,
+                                              secure_aggregation=True, **SMALL),
+                             owners, out, timeout=600)
+    weights = sum(p.numel() * 4 for p in build_model(
+        ModelConfig(hidden_channels=32, num_layers=2, out_channels=2)).state_dict().values())
+    for record in metrics["rounds"]:
+        assert sorted(record["clients_trained"]) == ["lab0", "lab1", "lab2"]
+        assert record["failures"] == []
+        assert record["bytes_from_clients"] > 3 * weights  # masked vectors and key shares
+    # the second round's weights go out as the model's float32, not the unmasking's float64
+    first, second = (r["bytes_to_clients"] for r in metrics["rounds"])
+    assert second < first + 3 * weights * 1.5  # the last round also sends them to evaluate
+    assert "Secure aggregation commencing" in (out / "logs" / "run.log").read_text()
+    assert metrics["kept_round"] in (1, 2)
+    assert set(metrics["rounds"][metrics["kept_round"] - 1]["val"]) == {"lab0", "lab1", "lab2"}
+    pred = TrainedModel.load(out / "model", device="cpu").predict(["CCO", "c1ccccc1O"])
+    assert pred.shape == (2, 2) and np.isfinite(pred).all()
+    with pytest.raises(ValueError, match="at least 3 data owners"):
+        run_federation(FederationConfig(secure_aggregation=True, **SMALL), owners[:2],
+                       tmp_path / "two")

@@ -29,6 +29,7 @@ def run_server(config: FederationConfig, out: str | Path, address: str = DEFAULT
     and the Flower logs in ``out/logs/``; return the metrics.
 
     ``timeout``: seconds the whole run may take (default: no limit)."""
+    config.check_owners()
     out = Path(out)
     check_writable(out / "metrics.json")
     for earlier in ("metrics.json", ERROR_FILE):  # an earlier run's, which _result would read

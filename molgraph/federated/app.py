@@ -18,13 +18,13 @@ from __future__ import annotations
 
 import json
 import logging
-import math
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
+import torch
 from flwr.app import (
     Array,
     ArrayRecord,
@@ -39,7 +39,8 @@ from flwr.clientapp import ClientApp
 from flwr.serverapp import Grid, ServerApp
 from flwr.serverapp.strategy import FedAvg, FedProx
 
-from molgraph.federated.aggregate import output_layer, per_task_rows, round_score
+from molgraph.federated import secure
+from molgraph.federated.aggregate import GLOBAL, RoundBook, output_layer, per_task_rows
 from molgraph.federated.config import FederationConfig, OwnerConfig
 from molgraph.federated.output import ERROR_FILE, write_federation
 from molgraph.federated.owner import (
@@ -56,47 +57,32 @@ from molgraph.training.metrics import monitored_metric
 
 log = logging.getLogger(__name__)
 server_app = ServerApp()
-client_app = ClientApp()
+client_app = ClientApp(mods=[secure.when_asked])  # SecAgg+ when a round asks for it
 #: run-config keys (``flwr run --run-config``) and the node-config key (``--node-config``)
 FEDERATION_FILE, OUT_DIR, OWNER_FILE = "federation-file", "out", "owner-file"
-GLOBAL = "global_val_"  # a train reply's scores of the weights it was sent
 
 
 class _Recording:
-    """A Flower strategy that also records, per round, the payload bytes sent to and received
-    from the owners, the seconds taken, and each owner's reported metrics by name.
+    """A Flower strategy that also keeps a :class:`RoundBook` (``book``): per round, the
+    payload bytes to and from the owners, the seconds taken, each owner's metrics by name,
+    and the round whose averaged model scores best on the owners' validation parts.
 
     Each round's averaged model is scored by every owner at the start of the next round's
-    training (metrics ``global_val_*``), and the last round's by an evaluation step: one
-    process start per owner and round fewer than evaluating every round.
+    training, and the last round's by an evaluation step: one process start per owner and
+    round fewer than evaluating every round. Beyond the weighted mean, each task's output rows
+    are averaged over the owners that label it (``labels``: each node's training labels per
+    task; ``federated.aggregate``)."""
 
-    Beyond the weighted mean (``federated.aggregate``): each task's output rows are averaged
-    over the owners that label it (``labels``: each node's training labels per task), and
-    the round whose model scores best on the owners' validation parts is kept
-    (``best_round``, ``best_arrays``; ``monitor``: the metric and whether higher is better;
-    ``val_sizes``: each owner's validation molecules, by name)."""
-
-    def __init__(self, names: dict[int, str], rounds: int, labels: dict[int, list[int]],
-                 val_sizes: dict[str, int], monitor: tuple[str, bool], **kwargs) -> None:
+    def __init__(self, names: dict[int, str], book: RoundBook, labels: dict[int, list[int]],
+                 **kwargs) -> None:
         super().__init__(**kwargs)
-        self.names = names
-        self.last_round = rounds
-        self.labels, self.val_sizes, self.monitor = labels, val_sizes, monitor
-        self.rounds: dict[int, dict] = {}
+        self.names, self.book, self.labels = names, book, labels
         self.asked: dict[str, list[int]] = {}  # the nodes sent the current train/val step
-        self.unscored: dict[int, ArrayRecord] = {}  # averaged models awaiting their scores
-        self.best_round, self.best_arrays, self.best_score = 0, None, math.nan
-
-    def _round(self, server_round: int) -> dict:
-        return self.rounds.setdefault(server_round, {
-            "round": server_round, "started": time.time(), "bytes_to_clients": 0,
-            "bytes_from_clients": 0, "clients_trained": [], "failures": [], "train": {},
-            "val": {}})
 
     def _sent(self, server_round: int, messages: Iterable[Message], part: str
               ) -> list[Message]:
         messages = list(messages)
-        self._round(server_round)["bytes_to_clients"] += sum(
+        self.book.round(server_round)["bytes_to_clients"] += sum(
             m.content["arrays"].count_bytes() for m in messages)
         self.asked[part] = [m.metadata.dst_node_id for m in messages]
         return messages
@@ -106,30 +92,21 @@ class _Recording:
 
     def _received(self, server_round: int, replies: Iterable[Message], part: str
                   ) -> list[Message]:
-        """Record the replies; an owner asked but not answered is a failure (Flower's error
-        replies come from the SuperLink, not from the owner, so they are matched by
-        elimination; their reasons are kept)."""
-        replies, record = list(replies), self._round(server_round)
-        answered = {r.metadata.src_node_id for r in replies if not r.has_error()}
-        reasons = sorted({r.error.reason for r in replies if r.has_error()})
-        record["failures"] += [
-            {"owner": self._name(node), "stage": part,
-             "reason": "; ".join(reasons) or "no answer within the round timeout"}
-            for node in self.asked.get(part, []) if node not in answered]
-        for reply in replies:
-            if reply.has_error():
-                continue
-            name = self._name(reply.metadata.src_node_id)
-            metrics = {k: _number(v) for k, v in reply.content["metrics"].items()}
+        """Record the replies and the owners asked but not answered."""
+        replies, book = list(replies), self.book
+        answered = [r for r in replies if not r.has_error()]
+        book.failed(server_round, part, map(self._name, self.asked.get(part, [])),
+                    {self._name(r.metadata.src_node_id) for r in answered},
+                    [r.error.reason for r in replies if r.has_error()])
+        for reply in answered:
+            name, metrics = self._name(reply.metadata.src_node_id), reply.content["metrics"]
             if part == "train":
-                record["bytes_from_clients"] += reply.content["arrays"].count_bytes()
-                record["clients_trained"].append(name)
-                scored = {k[len(GLOBAL):]: metrics.pop(k) for k in list(metrics)
-                          if k.startswith(GLOBAL)}
-                if server_round > 1:  # the model averaged in the round before
-                    self._round(server_round - 1)["val"][name] = scored
-            record[part][name] = metrics
-        record["seconds"] = round(time.time() - record["started"], 3)
+                book.round(server_round)["bytes_from_clients"] += \
+                    reply.content["arrays"].count_bytes()
+                book.trained(server_round, name, metrics)
+            else:
+                book.evaluated(server_round, name, metrics)
+        book.clocked(server_round)
         return replies
 
     def configure_train(self, server_round, arrays, config, grid):
@@ -142,8 +119,7 @@ class _Recording:
         answered = [r for r in replies if not r.has_error()]
         if arrays is not None and answered:
             arrays = self._per_task(arrays, answered)
-            self.unscored[server_round] = arrays
-        self._keep_if_best(server_round - 1)  # its scores came with these replies
+        self.book.averaged(server_round, arrays)
         return arrays, metrics
 
     def _per_task(self, arrays: ArrayRecord, replies: list[Message]) -> ArrayRecord:
@@ -156,30 +132,16 @@ class _Recording:
         mixed = per_task_rows(averaged, owners, labels, keys)
         return ArrayRecord({k: Array(np.ascontiguousarray(v)) for k, v in mixed.items()})
 
-    def _keep_if_best(self, server_round: int) -> None:
-        """Score round ``server_round``'s averaged model from its owners' validation scores;
-        keep it if no round scored better."""
-        arrays = self.unscored.pop(server_round, None)
-        if arrays is None:
-            return
-        metric, higher_better = self.monitor
-        value = round_score(self._round(server_round)["val"], self.val_sizes, metric)
-        self._round(server_round)["score"] = None if math.isnan(value) else value
-        better = (value > self.best_score if higher_better else value < self.best_score)
-        if self.best_arrays is None or (math.isfinite(value) and (
-                better or math.isnan(self.best_score))):
-            self.best_round, self.best_arrays, self.best_score = server_round, arrays, value
-
     def configure_evaluate(self, server_round, arrays, config, grid):
-        messages = ([] if server_round < self.last_round  # scored in the next round's training
+        messages = ([] if server_round < self.book.last_round  # scored in the next round
                     else super().configure_evaluate(server_round, arrays, config, grid))
         return self._sent(server_round, messages, "val")
 
     def aggregate_evaluate(self, server_round, replies):
         aggregated = super().aggregate_evaluate(
             server_round, self._received(server_round, replies, "val"))
-        if server_round == self.last_round:  # earlier rounds are scored in the next one's
-            self._keep_if_best(server_round)
+        if server_round == self.book.last_round:  # earlier rounds are judged in the next
+            self.book.judge(server_round)
         return aggregated
 
 
@@ -191,12 +153,6 @@ class RecordingFedProx(_Recording, FedProx):
     """FedProx that records each round (see :class:`_Recording`)."""
 
 
-def _number(value) -> float | None:
-    """A metric as JSON can hold it (NaN: a score the owner could not compute)."""
-    value = float(value)
-    return value if math.isfinite(value) else None
-
-
 @server_app.main()
 def serve(grid: Grid, context: Context) -> None:
     """Run the federation the run config names and write its model directory; a failure is
@@ -204,14 +160,14 @@ def serve(grid: Grid, context: Context) -> None:
     out = Path(str(context.run_config[OUT_DIR]))
     try:
         federation = FederationConfig.load(str(context.run_config[FEDERATION_FILE]))
-        _serve(grid, federation, out)
+        _serve(grid, context, federation, out)
     except Exception as err:
         out.mkdir(parents=True, exist_ok=True)
         (out / ERROR_FILE).write_text(f"{err}")
         raise
 
 
-def _serve(grid: Grid, federation: FederationConfig, out: Path) -> None:
+def _serve(grid: Grid, context: Context, federation: FederationConfig, out: Path) -> None:
     started = time.time()
     nodes = _wait_for_owners(grid, federation)
     owners = _describe(grid, nodes, federation)
@@ -222,28 +178,43 @@ def _serve(grid: Grid, federation: FederationConfig, out: Path) -> None:
                          model=replace(federation.model, out_channels=len(tasks)))
     seed_everything(federation.seed)
     network = build_model(federation.model)
-    strategy_kwargs = dict(
-        names={node: o["name"] for node, o in owners.items()}, rounds=federation.rounds,
-        labels={node: [o["labelled"].get(t, 0) for t in tasks] for node, o in owners.items()},
-        val_sizes={o["name"]: o["n_val"] for o in owners.values()},
-        monitor=monitored_metric(federation.task),
-        fraction_train=1.0, fraction_evaluate=1.0, min_train_nodes=federation.min_clients,
-        min_evaluate_nodes=federation.min_clients, min_available_nodes=federation.min_clients)
-    strategy = (RecordingFedProx(proximal_mu=federation.proximal_mu, **strategy_kwargs)
-                if federation.strategy == "fedprox" else RecordingFedAvg(**strategy_kwargs))
-    shared = ConfigRecord({"federation": json.dumps(federation.to_dict()),
-                           "scaler-mean": scaler.mean, "scaler-std": scaler.std})
-    result = strategy.start(grid=grid, initial_arrays=ArrayRecord(network.state_dict()),
-                            num_rounds=federation.rounds, timeout=federation.round_timeout,
-                            train_config=shared, evaluate_config=ConfigRecord(dict(shared)))
-    kept = strategy.best_arrays or result.arrays
-    network.load_state_dict(kept.to_torch_state_dict())
+    names = {node: o["name"] for node, o in owners.items()}
+    book = RoundBook(federation.rounds, {o["name"]: o["n_val"] for o in owners.values()},
+                     monitored_metric(federation.task))
+    shared = {"federation": json.dumps(federation.to_dict()),
+              "scaler-mean": json.dumps(scaler.mean), "scaler-std": json.dumps(scaler.std)}
+    if federation.secure_aggregation:
+        if federation.strategy == "fedprox":
+            shared["proximal-mu"] = federation.proximal_mu
+        kept = secure.serve_securely(grid, context, federation, network.state_dict(), shared, names,
+                              book, sum(o["n_train"] for o in owners.values()))
+    else:
+        labels = {node: [o["labelled"].get(t, 0) for t in tasks] for node, o in owners.items()}
+        kept = _serve_openly(grid, federation, network, shared, names, labels, book)
+    network.load_state_dict(kept)
     write_federation(out, federation, network, scaler, {
-        "kept_round": strategy.best_round if strategy.best_arrays else federation.rounds,
-        "rounds": [strategy.rounds[r] for r in sorted(strategy.rounds)],
+        "kept_round": book.best_round if book.best is not None else federation.rounds,
+        "rounds": book.records(),
         "clients": {o["name"]: {k: v for k, v in o.items() if k != "moments"}
                     for o in owners.values()},
         "seconds": round(time.time() - started, 2)})
+
+
+def _serve_openly(grid: Grid, federation: FederationConfig, network, shared: dict,
+                  names: dict[int, str], labels: dict[int, list[int]], book: RoundBook
+                  ) -> dict:
+    """The rounds with Flower's Message API strategies; the kept round's state dict."""
+    options = dict(names=names, book=book, labels=labels, fraction_train=1.0,
+                   fraction_evaluate=1.0, min_train_nodes=federation.min_clients,
+                   min_evaluate_nodes=federation.min_clients,
+                   min_available_nodes=federation.min_clients)
+    strategy = (RecordingFedProx(proximal_mu=federation.proximal_mu, **options)
+                if federation.strategy == "fedprox" else RecordingFedAvg(**options))
+    result = strategy.start(grid=grid, initial_arrays=ArrayRecord(network.state_dict()),
+                            num_rounds=federation.rounds, timeout=federation.round_timeout,
+                            train_config=ConfigRecord(dict(shared)),
+                            evaluate_config=ConfigRecord(dict(shared)))
+    return (book.best if book.best is not None else result.arrays).to_torch_state_dict()
 
 
 def _wait_for_owners(grid: Grid, federation: FederationConfig) -> list[int]:
@@ -311,9 +282,9 @@ def _moments(owner: dict, tasks: list[str]) -> dict[str, list[float]]:
     return moments
 
 
-def _owner(context: Context, config: ConfigRecord) -> tuple[OwnerConfig, FederationConfig]:
-    """This node's owner settings and the federation's, with the owner's threads and
-    device."""
+def _owner(context: Context, config) -> tuple[OwnerConfig, FederationConfig]:
+    """This node's owner settings and the federation's (``config``: what the server sent),
+    with the owner's threads and device."""
     owner = OwnerConfig.load(str(context.node_config[OWNER_FILE]))
     federation = FederationConfig.from_dict(json.loads(str(config["federation"])))
     train = replace(federation.train, threads=owner.threads, device=owner.device)
@@ -336,13 +307,23 @@ def describe(msg: Message, context: Context) -> Message:
     return Message(content, reply_to=msg)
 
 
-def _shared_model(msg: Message, context: Context):
-    config = msg.content["config"]
+def _inputs(msg: Message, legacy: Callable) -> tuple[dict, object]:
+    """The config and weights a train or evaluate message carries, in either dialect (the
+    Message API's, or the legacy one of a secure federation)."""
+    if secure.is_legacy(msg):
+        return legacy(msg)
+    return msg.content["config"], msg.content["arrays"].to_torch_state_dict()
+
+
+def _shared_model(config, weights, context: Context):
     owner, federation = _owner(context, config)
     data = load_owner(owner, federation.target_columns, federation)
     network = build_model(federation.model)
-    network.load_state_dict(msg.content["arrays"].to_torch_state_dict())
-    scaler = Scaler(list(config["scaler-mean"]), list(config["scaler-std"]))
+    if isinstance(weights, list):  # legacy: arrays in the state dict's order
+        weights = {k: torch.from_numpy(w) for k, w in zip(network.state_dict(), weights)}
+    network.load_state_dict(weights)
+    scaler = Scaler(json.loads(str(config["scaler-mean"])),
+                    json.loads(str(config["scaler-std"])))
     return federation, data, network, scaler
 
 
@@ -350,8 +331,8 @@ def _shared_model(msg: Message, context: Context):
 def train(msg: Message, context: Context) -> Message:
     """Score the shared weights on this owner's validation part, train them on its
     molecules, and send back the weights, the training loss and both models' scores."""
-    federation, data, network, scaler = _shared_model(msg, context)
-    config = msg.content["config"]
+    config, weights = _inputs(msg, secure.fit_inputs)
+    federation, data, network, scaler = _shared_model(config, weights, context)
     server_round = int(config["server-round"])
     mu = float(config["proximal-mu"]) if "proximal-mu" in config else 0.0
     received = score(network, data, federation, scaler)
@@ -361,6 +342,8 @@ def train(msg: Message, context: Context) -> Message:
                **{f"{GLOBAL}{k}": v for k, v in received.items()},
                **{f"local_val_{k}": v for k, v in score(network, data, federation,
                                                         scaler).items()}}
+    if secure.is_legacy(msg):
+        return secure.fit_reply(msg, network.state_dict(), metrics)
     content = RecordDict({"arrays": ArrayRecord(network.state_dict()),
                           "metrics": MetricRecord(metrics)})
     return Message(content, reply_to=msg)
@@ -369,6 +352,9 @@ def train(msg: Message, context: Context) -> Message:
 @client_app.evaluate()
 def evaluate(msg: Message, context: Context) -> Message:
     """Score the averaged weights on this owner's validation part."""
-    federation, data, network, scaler = _shared_model(msg, context)
+    config, weights = _inputs(msg, secure.evaluate_inputs)
+    federation, data, network, scaler = _shared_model(config, weights, context)
     metrics = {"num-examples": len(data.val[1]), **score(network, data, federation, scaler)}
+    if secure.is_legacy(msg):
+        return secure.evaluate_reply(msg, metrics)
     return Message(RecordDict({"metrics": MetricRecord(metrics)}), reply_to=msg)

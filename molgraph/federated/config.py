@@ -37,6 +37,11 @@ class FederationConfig:
             loss gets (mu/2)·||w − w_global||², which keeps owners with different data near
             the shared model).
         proximal_mu: FedProx's mu (fedprox only).
+        secure_aggregation: Flower's SecAgg+: the server learns only the sum of the owners'
+            weights each round, never one owner's (``federated.secure``). Needs at least 3
+            owners (with 2, each could subtract its own weights from the sum); rounds take
+            longer (four messages per owner), and each task's output rows are averaged over
+            all owners rather than over those that label it.
         clients: owners to wait for before the first round.
         min_clients: the fewest owners a round may end with: an owner that dies or fails
             mid-run is left out and the others go on while at least this many answer
@@ -61,6 +66,7 @@ class FederationConfig:
     rounds: int = 10
     strategy: str = field(default="fedavg", metadata={"choices": STRATEGIES})
     proximal_mu: float = 0.01
+    secure_aggregation: bool = False
     clients: int = 2
     min_clients: int = 1
     round_timeout: float = 600.0
@@ -95,6 +101,14 @@ class FederationConfig:
             raise ValueError("molecule features (--molecule-features) are standardised on the "
                              "pooled training data, which a federation never sees: leave them "
                              "out of a federated model")
+
+    def check_owners(self) -> None:
+        """Refuse settings the number of owners cannot bear (checked when a run starts:
+        ``run_federation`` sets ``clients`` from its owners)."""
+        if self.secure_aggregation and self.clients < 3:
+            raise ValueError(f"secure aggregation needs at least 3 data owners (with "
+                             f"{self.clients}, each could subtract its own weights from the "
+                             "sum): raise --clients or leave --secure-aggregation out")
 
     def to_dict(self) -> dict[str, Any]:
         return to_dict(self)
