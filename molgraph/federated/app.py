@@ -1,6 +1,6 @@
 """The Flower apps of a molgraph federation (Flower's Message API: a ``ServerApp`` and a
 ``ClientApp``, run by a SuperLink and one SuperNode per data owner; see
-``molgraph.federated.launch``). The only module that imports Flower.
+``molgraph.federated.launch``). With ``federated.secure``, the only modules that import Flower.
 
 A run: the server waits for ``clients`` owners, asks each to describe itself (a *query*: its
 name, task columns, molecule counts and, for regression only, per-task label count, sum and sum
