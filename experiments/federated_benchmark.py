@@ -23,6 +23,7 @@ all::
     python experiments/federated_benchmark.py --splits scaffold3 scaffold5 assays3
     python experiments/federated_benchmark.py --splits scaffold5 --epochs 30 --rounds 10 \
         --local-epochs 3
+    python experiments/federated_benchmark.py --splits scaffold3 --secure   # under SecAgg+
     python experiments/federated_benchmark.py --molecules 1500 --epochs 3 --hidden 64  # small
 """
 
@@ -150,6 +151,7 @@ def run_split(name: str, dataset, pool: np.ndarray, test: np.ndarray,
         task="classification", target_columns=ASSAYS, rounds=args.rounds or args.epochs,
         seed=args.seed,
         round_timeout=args.round_timeout, clients=n_owners, min_clients=n_owners,
+        secure_aggregation=args.secure,
         model=ModelConfig(hidden_channels=args.hidden, num_layers=args.layers),
         train=TrainConfig(epochs=args.local_epochs, batch_size=args.batch_size, lr=args.lr,
                           threads=1, device="cpu"))
@@ -200,6 +202,8 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--lr", type=float, default=1e-3)
     parser.add_argument("--round-timeout", type=float, default=1800.0)
+    parser.add_argument("--secure", action="store_true",
+                        help="the federation under secure aggregation (SecAgg+)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", type=Path, default=OUT)
     args = parser.parse_args()
@@ -222,7 +226,7 @@ def main() -> None:
     args.out.mkdir(parents=True, exist_ok=True)
     settings = {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()}
     federation = (f"_r{args.rounds}x{args.local_epochs}"
-                  if args.rounds or args.local_epochs != 1 else "")
+                  if args.rounds or args.local_epochs != 1 else "") + ("_secure" * args.secure)
     tag = f"m{args.molecules or 'all'}_e{args.epochs}{federation}_h{args.hidden}_s{args.seed}"
     (args.out / f"results_{tag}.json").write_text(json.dumps(
         {"settings": settings, "records": records}, indent=1))
