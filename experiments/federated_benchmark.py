@@ -188,6 +188,37 @@ def report(records: list[dict]) -> str:
     return "\n".join(lines)
 
 
+def summary(files: list[Path]) -> str:
+    """Over seeds (one results file each): each split's owners alone, federated and pooled
+    test ROC-AUC (mean ± SD), the gap to pooled per seed, and whether the federated model beat
+    every owner alone on the owner's assays in each seed."""
+    runs = [json.loads(f.read_text()) for f in files]
+    lines = ["| split | seeds | owners alone (mean) | best owner alone | federated | pooled | "
+             "federated − pooled per seed | beats every owner | round kept |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    splits = sorted({r["split"] for run in runs for r in run["records"]})
+    for split in splits:
+        rows = [(run["settings"]["seed"], r) for run in runs for r in run["records"]
+                if r["split"] == split]
+        rows.sort(key=lambda x: x[0])
+        alone = np.array([np.mean([o["alone_test_roc_auc"] for o in r["owners"]])
+                          for _, r in rows])
+        best = np.array([max(o["alone_test_roc_auc"] for o in r["owners"]) for _, r in rows])
+        fed = np.array([r["federated_test_roc_auc"] for _, r in rows])
+        pooled = np.array([r["pooled_test_roc_auc"] for _, r in rows])
+
+        def ms(x: np.ndarray) -> str:
+            return f"{x.mean():.3f} ± {x.std(ddof=1):.3f}" if len(x) > 1 else f"{x[0]:.3f}"
+
+        beats = ", ".join("yes" if all(o["federated_test_roc_auc"] > o["alone_test_roc_auc"]
+                                       for o in r["owners"]) else "no" for _, r in rows)
+        lines.append(f"| {split} | {','.join(str(s) for s, _ in rows)} | {ms(alone)} | "
+                     f"{ms(best)} | {ms(fed)} | {ms(pooled)} | "
+                     f"{', '.join(f'{d:+.3f}' for d in fed - pooled)} | {beats} | "
+                     f"{', '.join(str(r.get('kept_round')) for _, r in rows)} |")
+    return "\n".join(lines)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--splits", nargs="+", default=list(SPLITS), choices=list(SPLITS))
@@ -206,7 +237,12 @@ def main() -> None:
                         help="the federation under secure aggregation (SecAgg+)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", type=Path, default=OUT)
+    parser.add_argument("--summary", nargs="+", type=Path, metavar="RESULTS_JSON",
+                        help="print the table over seeds of these results files and stop")
     args = parser.parse_args()
+    if args.summary:
+        print(summary(args.summary))
+        return
     import torch
 
     from molgraph.data.dataset import load_dataset

@@ -72,6 +72,23 @@ def test_a_frozen_encoder_stays_as_pretrained_and_the_head_learns(encoder, tmp_p
     assert config["train"]["init_from"] == str(encoder)
 
 
+def test_a_private_head_on_a_frozen_encoder_leaves_it_as_pretrained(encoder, tmp_path):
+    """DP-SGD on the head alone (each molecule's gradient from the encoder's batched output):
+    the encoder is unchanged and the ε spent recorded."""
+    out = tmp_path / "private"
+    assert main(["train", "--data", str(DATA / "bace_80.csv"), "--smiles-column", "mol",
+                 "--target-columns", "Class", "--task", "classification", "--epochs", "2",
+                 "--dp-epsilon", "8", "--dp-max-grad-norm", "0.1", "--ffn-layers", "1",
+                 "--split", "random", "--no-baseline", "--threads", "1", "--init-from",
+                 str(encoder), "--freeze-encoder", "--out", str(out)]) == 0
+    pretrained = torch.load(encoder / "encoder.pt", weights_only=True)
+    trained = load_model(out).model.state_dict()
+    assert all(torch.equal(trained[k], v) for k, v in pretrained.items())
+    assert np.isfinite(pd.read_csv(out / "history.csv")["train_loss"]).all()
+    privacy = json.loads((out / "metrics.json").read_text())["privacy"]
+    assert 0 < privacy["epsilon_spent"] <= 8.02 and privacy["max_grad_norm"] == 0.1
+
+
 def test_fine_tuning_moves_the_encoder(encoder):
     import molgraph
 
