@@ -152,11 +152,15 @@ class _SecureFedAvg(FedAvg):
         self.asked = [self._name(proxy.node_id) for proxy, _ in instructions]
         return instructions
 
-    def aggregate_fit(self, server_round, results, failures):
+    def _heard(self, server_round: int, stage: str, results, failures, each) -> None:
+        """Record the owners' results (``each(round, name, metrics)``) and who failed."""
         answered = {self._name(proxy.node_id) for proxy, _ in results}
-        self.book.failed(server_round, "train", self.asked, answered, map(str, failures))
+        self.book.failed(server_round, stage, self.asked, answered, map(str, failures))
         for proxy, result in results:
-            self.book.trained(server_round, self._name(proxy.node_id), result.metrics)
+            each(server_round, self._name(proxy.node_id), result.metrics)
+
+    def aggregate_fit(self, server_round, results, failures):
+        self._heard(server_round, "train", results, failures, self.book.trained)
         parameters, metrics = super().aggregate_fit(server_round, results, failures)
         weights = None
         if parameters is not None:  # unmasked and averaged in float64: back to the model's
@@ -174,10 +178,7 @@ class _SecureFedAvg(FedAvg):
         return instructions
 
     def aggregate_evaluate(self, server_round, results, failures):
-        answered = {self._name(proxy.node_id) for proxy, _ in results}
-        self.book.failed(server_round, "val", self.asked, answered, map(str, failures))
-        for proxy, result in results:
-            self.book.evaluated(server_round, self._name(proxy.node_id), result.metrics)
+        self._heard(server_round, "val", results, failures, self.book.evaluated)
         self.book.judge(server_round)
         self.book.clocked(server_round)
         return None, {}
