@@ -189,6 +189,7 @@ def test_bad_settings_are_one_line_errors(tmp_path, capsys):
         load_owner(OwnerConfig(str(TOX21), ["NR-AR"]), ["SR-ARE"], FederationConfig())
 
 
+@pytest.mark.slow
 def test_secure_aggregation_trains_three_owners_whose_weights_the_server_never_sees(tmp_path):
     """SecAgg+ (``--secure-aggregation``): three owners, one round; the server gets the sum
     of masked weights (the protocol's keys, shares and masked vectors cost more bytes than
